@@ -1,0 +1,6 @@
+export {
+  createMemoryBroker,
+  createMemoryTransport,
+  type MemoryBroker,
+  type MemoryBrokerOptions,
+} from "./memory-transport.js";

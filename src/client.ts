@@ -1,0 +1,568 @@
+import { EventEmitter } from "eventemitter3";
+import { type Codec, encodePayload, jsonCodec, validateCodec } from "./codec.js";
+import { Connection, type ConnectionState, type Link, type StateChange } from "./connection.js";
+import { createDeadline } from "./deadline.js";
+import { GmqError } from "./errors.js";
+import { createIdGenerator, randomToken } from "./ids.js";
+import { memoryStore } from "./memory-store.js";
+import type { Message } from "./message.js";
+import {
+  type CallOptions,
+  type ClientOptions,
+  type HandleContext,
+  type HandleOptions,
+  type PublishOptions,
+  type PublishResult,
+  type Session,
+  type SubscribeOptions,
+  validateCallOptions,
+  validateClientOptions,
+  validatePublishOptions,
+  validateQos,
+} from "./options.js";
+import { type DroppedEvent, Outbox, type OutboxStats } from "./outbox.js";
+import { type OutboxPublisher, publishThroughOutbox } from "./publish.js";
+import { Router } from "./router.js";
+import {
+  DEFAULT_RPC_PREFIX,
+  decodeRemoteError,
+  ERROR_HEADER,
+  encodeRemoteError,
+  INBOX_PREFIX,
+  isErrorReply,
+  PendingCalls,
+  requestTopic,
+  validateName,
+} from "./rpc.js";
+import { watchRuntime } from "./runtime.js";
+import { StatusStream } from "./status.js";
+import type { OutboxStore } from "./store.js";
+import { type MessageHandler, Subscription } from "./subscription.js";
+import { hasWildcard, parseSharedFilter, validateFilter, validateTopic } from "./topics.js";
+import type { InboundMessage, Transport } from "./transport.js";
+
+export interface ClientEvents {
+  state: [change: StateChange];
+  error: [error: GmqError];
+  dropped: [event: DroppedEvent];
+  outbox: [stats: OutboxStats];
+}
+
+/** Transient send failures: the record goes back to the queue and is retried. */
+const RETRYABLE = new Set(["disconnected", "offline", "timeout", "aborted", "closed"]);
+
+export class Client extends EventEmitter<ClientEvents> implements AsyncDisposable {
+  readonly clientId: string;
+  readonly transport: Transport;
+  private readonly store: OutboxStore;
+  private readonly codec: Codec<any>;
+  private readonly connection: Connection;
+  private readonly router: Router;
+  private readonly outbox: Outbox;
+  private readonly calls = new PendingCalls();
+  private readonly nextId: () => string;
+  private readonly inboxTopic: string;
+  private readonly rpcPrefix: string;
+  private readonly callTimeoutMs: number;
+  private readonly maxInFlight: number;
+  private readonly loaded: Promise<void>;
+  private readonly statuses = new Set<StatusStream>();
+  private readonly stopWatching: () => void;
+  private stopSharing: () => void = () => {};
+  private storeFailure: GmqError | undefined;
+  private isSender: boolean;
+  private inbox: { link: Link; ready: Promise<void> } | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly closed = new AbortController();
+
+  constructor(private readonly options: ClientOptions) {
+    super();
+    validateClientOptions(options);
+    this.transport = options.transport;
+    this.store = options.store ?? memoryStore();
+    this.codec = options.codec ?? jsonCodec;
+    this.clientId = options.clientId ?? randomToken(12);
+    this.nextId = createIdGenerator();
+    this.inboxTopic = `${INBOX_PREFIX}/${this.clientId}`;
+    this.rpcPrefix = options.rpcPrefix ?? DEFAULT_RPC_PREFIX;
+    this.callTimeoutMs = options.callTimeoutMs ?? 10_000;
+    this.maxInFlight = options.outbox?.maxInFlight ?? 1000;
+    const onError = (error: GmqError) => this.emit("error", error);
+    this.router = new Router(this.transport, options.dedupWindow ?? 10_000, onError);
+    this.outbox = new Outbox(this.store, options.outbox ?? {}, {
+      onDropped: (event) => this.emit("dropped", event),
+      onChange: () => this.emit("outbox", this.outbox.stats()),
+      onError,
+    });
+    this.connection = new Connection(
+      this.transport,
+      { reconnect: options.reconnect ?? {}, connectTimeoutMs: options.connectTimeoutMs ?? 10_000 },
+      {
+        onState: (change) => {
+          // Publishers waiting on an attempt that failed learn their message is queued.
+          if (change.to !== "connecting" && change.to !== "connected") this.releaseWaitingPublishers();
+          this.emit("state", change);
+          for (const stream of this.statuses) stream.push(change);
+        },
+        onError,
+        onMessage: (message) => this.receive(message),
+        setup: (link) => this.setup(link),
+        up: () => this.pump(),
+        down: (_link, error) => this.down(error),
+      },
+    );
+    this.isSender = this.store.shared === undefined;
+    this.loaded = this.outbox.load().catch((error: unknown) => {
+      this.storeFailure = GmqError.from(error, "storage");
+      onError(this.storeFailure);
+    });
+    this.loaded.then(() => this.pump());
+    this.shareStore();
+    this.stopWatching = watchRuntime(() => {
+      this.connection.wake();
+      this.pump();
+    });
+    if (options.autoConnect !== false) this.connection.start();
+  }
+
+  get state(): ConnectionState {
+    return this.connection.state;
+  }
+
+  /** Starts connecting (if not already) and resolves once connected. */
+  async connect(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
+    this.assertOpen();
+    const deadline = createDeadline({ ...options, what: "connect" });
+    try {
+      await Promise.race([this.connection.waitReady(deadline.signal), deadline.done]);
+      if (this.storeFailure) throw this.storeFailure;
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /** Resolves when the message is safe: accepted by the backend, or written to the outbox. */
+  async publish(topic: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
+    validateTopic(topic);
+    validatePublishOptions(options);
+    this.assertOpen();
+    if (options.delayMs !== undefined && !this.transport.capabilities.delay) {
+      throw new GmqError(
+        "unsupported",
+        `delayMs: the ${this.transport.name} transport cannot delay messages`,
+        {
+          field: "delayMs",
+        },
+      );
+    }
+    const payload = encodePayload(options.codec ?? this.codec, data);
+    const id = this.nextId();
+    const qos = options.qos ?? 1;
+    const now = Date.now();
+    const expiresAt = options.ttlMs === undefined ? undefined : now + options.ttlMs;
+    if (qos === 0) {
+      const link = this.connection.ready;
+      if (!link) throw new GmqError("offline", "not connected, and qos 0 messages are never queued");
+      const deadline = createDeadline({
+        signal: options.signal,
+        timeoutMs: options.timeoutMs,
+        what: "publish",
+      });
+      try {
+        await Promise.race([
+          this.transport.publish(
+            {
+              topic,
+              payload,
+              id,
+              qos,
+              ...pick(options, "headers", "retain", "delayMs"),
+              ...(expiresAt && { expiresAt }),
+            },
+            { signal: AbortSignal.any([link.signal, deadline.signal]) },
+          ),
+          deadline.done,
+        ]);
+      } catch (error) {
+        throw GmqError.from(error, "disconnected");
+      } finally {
+        deadline.dispose();
+      }
+      return { id, status: "sent", durable: false };
+    }
+    if (this.storeFailure) throw this.storeFailure;
+    const record = { id, topic, payload, qos, createdAt: now, ...pick(options, "headers", "retain", "key") };
+    return publishThroughOutbox(
+      this.publisher,
+      expiresAt === undefined ? record : { ...record, expiresAt },
+      options,
+    );
+  }
+
+  subscribe<T = unknown>(pattern: string, options?: SubscribeOptions<T>): Subscription<T>;
+  subscribe<T = unknown>(
+    pattern: string,
+    handler: MessageHandler<T>,
+    options?: SubscribeOptions<T>,
+  ): Subscription<T>;
+  subscribe<T = unknown>(
+    pattern: string,
+    handlerOrOptions?: MessageHandler<T> | SubscribeOptions<T>,
+    maybeOptions: SubscribeOptions<T> = {},
+  ): Subscription<T> {
+    const handler = typeof handlerOrOptions === "function" ? handlerOrOptions : undefined;
+    const options = (typeof handlerOrOptions === "object" ? handlerOrOptions : maybeOptions) ?? {};
+    if (
+      handlerOrOptions !== undefined &&
+      typeof handlerOrOptions !== "function" &&
+      typeof handlerOrOptions !== "object"
+    ) {
+      throw GmqError.invalid("handler", "must be a function");
+    }
+    validateFilter(pattern, "pattern");
+    const shared = parseSharedFilter(pattern);
+    validateFilter(shared.filter, "pattern");
+    validateQos(options.qos);
+    validateCodec(options.codec);
+    if (options.ack !== undefined && options.ack !== "auto" && options.ack !== "manual") {
+      throw GmqError.invalid("ack", 'must be "auto" or "manual"');
+    }
+    if (options.queue !== undefined && (typeof options.queue !== "string" || options.queue === "")) {
+      throw GmqError.invalid("queue", "must be a non-empty string");
+    }
+    this.assertOpen();
+    const caps = this.transport.capabilities;
+    const queue = options.queue ?? shared.group;
+    if (queue !== undefined && !caps.queues) {
+      throw new GmqError(
+        "unsupported",
+        `queue: the ${this.transport.name} transport has no queue subscriptions`,
+      );
+    }
+    if (caps.subscribe && !caps.wildcards && hasWildcard(shared.filter)) {
+      throw new GmqError(
+        "unsupported",
+        `pattern: the ${this.transport.name} transport cannot match wildcards`,
+      );
+    }
+    if (options.ack === "manual" && !caps.ack) {
+      throw new GmqError("unsupported", `ack: the ${this.transport.name} transport has no acknowledgements`);
+    }
+    const subscription = new Subscription<T>(
+      {
+        pattern,
+        filter: shared.filter,
+        queue,
+        qos: options.qos ?? 1,
+        manualAck: options.ack === "manual",
+        codec: (options.codec ?? this.codec) as Codec<T>,
+        handler,
+      },
+      (error) => this.emit("error", error),
+      (sub) => this.router.remove(sub),
+    );
+    this.router.add(subscription);
+    this.connection.start();
+    return subscription;
+  }
+
+  async ack(message: Message<unknown>): Promise<void> {
+    await message.ack();
+  }
+
+  async nack(message: Message<unknown>, options?: { requeue?: boolean }): Promise<void> {
+    await message.nack(options);
+  }
+
+  /** Request/reply: natively where the transport has it, else over pub/sub with a reply inbox. */
+  call<R = unknown>(service: string, method: string, args?: unknown, options: CallOptions = {}): Promise<R> {
+    return this.callOn(undefined, service, method, args, options);
+  }
+
+  /** Serves `call(service, method)`; the returned subscription stops serving when closed. */
+  handle<A = unknown, R = unknown>(
+    service: string,
+    method: string,
+    fn: (args: A, context: HandleContext) => R | Promise<R>,
+    options: HandleOptions = {},
+  ): Subscription<A> {
+    validateName(service, "service");
+    validateName(method, "method");
+    if (typeof fn !== "function") throw GmqError.invalid("fn", "must be a function");
+    const caps = this.transport.capabilities;
+    if (!caps.subscribe || !caps.headers) {
+      throw new GmqError("unsupported", `handle: the ${this.transport.name} transport cannot serve calls`);
+    }
+    const queue =
+      options.queue === false ? undefined : (options.queue ?? (caps.queues ? "gmq-rpc" : undefined));
+    const codec = options.codec ?? this.codec;
+    const topic = requestTopic(this.rpcPrefix, service, method);
+    const serve = async (message: Message<A>): Promise<void> => {
+      if (!message.replyTo) return; // nobody asked for an answer
+      let payload: Uint8Array;
+      let headers: Record<string, string> | undefined;
+      try {
+        const result = await fn(message.data, { id: message.id, headers: message.headers, message });
+        payload = encodePayload(codec, result === undefined ? null : result);
+      } catch (error) {
+        payload = encodeRemoteError(error);
+        headers = { [ERROR_HEADER]: "1" };
+      }
+      const link = this.connection.ready;
+      if (!link) return; // the caller fails with `disconnected`
+      await this.transport
+        .publish(
+          {
+            topic: message.replyTo,
+            payload,
+            id: this.nextId(),
+            qos: 1,
+            correlationId: message.correlationId!,
+            ...(headers && { headers }),
+          },
+          { signal: link.signal },
+        )
+        .catch((error: unknown) => this.emit("error", GmqError.from(error)));
+    };
+    // Calls are served concurrently: the handler returns before the answer is ready.
+    return this.subscribe<A>(
+      topic,
+      (message) => {
+        void serve(message);
+      },
+      { codec, ...(queue && { queue }) },
+    );
+  }
+
+  outboxStats(): OutboxStats {
+    return this.outbox.stats();
+  }
+
+  /** State changes as a stream, starting with the current state; ends when the client closes. */
+  status(): AsyncIterableIterator<StateChange> {
+    const stream = new StatusStream(this.connection.state, () => this.statuses.delete(stream));
+    this.statuses.add(stream);
+    return stream;
+  }
+
+  /** Stops everything. Queued records stay in a durable store for the next run. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed.abort(new GmqError("closed", "client is closed"));
+    this.stopWatching();
+    this.stopSharing();
+    this.router.detach();
+    await this.connection.close();
+    this.calls.failAll(new GmqError("closed", "client is closed"));
+    await this.router.closeAll();
+    await this.loaded;
+    if (!this.store.durable) this.outbox.abandon();
+    await this.store.close().catch((error: unknown) => this.emit("error", GmqError.from(error, "storage")));
+    for (const stream of this.statuses) stream.end();
+  }
+
+  private assertOpen(): void {
+    if (this.closed.signal.aborted) throw new GmqError("closed", "client is closed");
+  }
+
+  private get publisher(): OutboxPublisher {
+    return {
+      outbox: this.outbox,
+      durable: this.store.durable,
+      // While the first attempt is under way, wait for it rather than report `queued` at once.
+      canSend: () => this.isSender && (this.state === "connected" || this.state === "connecting"),
+      persisted: () => {
+        this.store.shared?.notify();
+        this.pump();
+      },
+    };
+  }
+
+  private async callOn<R>(
+    fixedLink: Link | undefined,
+    service: string,
+    method: string,
+    args: unknown,
+    options: CallOptions,
+  ): Promise<R> {
+    validateName(service, "service");
+    validateName(method, "method");
+    validateCallOptions(options);
+    this.assertOpen();
+    const caps = this.transport.capabilities;
+    if (!caps.requestReply && !(caps.subscribe && caps.headers)) {
+      throw new GmqError("unsupported", `call: the ${this.transport.name} transport has no request/reply`);
+    }
+    const codec = options.codec ?? this.codec;
+    const payload = encodePayload(codec, args === undefined ? null : args);
+    const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
+    const deadline = createDeadline({ signal: options.signal, timeoutMs, what: `call ${service}.${method}` });
+    // Set once a reply is expected; the deadline may win the race, so the outer finally cancels.
+    let cancelReply: (() => void) | undefined;
+    const work = async (): Promise<R> => {
+      const link = fixedLink ?? (await this.connection.waitReady(deadline.signal));
+      const signal = AbortSignal.any([deadline.signal, link.signal]);
+      if (caps.requestReply) {
+        const response = await this.transport.call!({
+          service,
+          method,
+          payload,
+          timeoutMs,
+          signal,
+          ...pick(options, "headers"),
+        });
+        return codec.decode(response.payload) as R;
+      }
+      await this.ensureInbox(link);
+      const correlationId = this.nextId();
+      const expected = this.calls.expect(correlationId);
+      cancelReply = expected.cancel;
+      await this.transport.publish(
+        {
+          topic: requestTopic(this.rpcPrefix, service, method),
+          payload,
+          id: correlationId,
+          qos: 1,
+          replyTo: this.inboxTopic,
+          correlationId,
+          ...pick(options, "headers"),
+        },
+        { signal },
+      );
+      const reply = await expected.reply;
+      if (isErrorReply(reply)) throw decodeRemoteError(reply.payload);
+      return codec.decode(reply.payload) as R;
+    };
+    try {
+      deadline.throwIfDone();
+      return await Promise.race([work(), deadline.done]);
+    } catch (error) {
+      throw GmqError.from(error, "remote");
+    } finally {
+      cancelReply?.();
+      deadline.dispose();
+    }
+  }
+
+  /** The reply inbox is subscribed once per connection, on first use. */
+  private ensureInbox(link: Link): Promise<void> {
+    if (this.inbox?.link !== link) {
+      const ready = this.transport.subscribe!(
+        { pattern: this.inboxTopic, qos: 1, manualAck: false },
+        { signal: link.signal },
+      );
+      ready.catch(() => {});
+      this.inbox = { link, ready };
+    }
+    return this.inbox.ready;
+  }
+
+  private async setup(link: Link): Promise<void> {
+    if (this.inbox) await this.ensureInbox(link);
+    const hook = this.options.onConnect;
+    if (hook) {
+      const session: Session = {
+        clientId: this.clientId,
+        signal: link.signal,
+        call: (service, method, args, options = {}) => this.callOn(link, service, method, args, options),
+      };
+      await hook(session);
+    }
+    await this.router.restore(link.signal);
+  }
+
+  private down(error: GmqError): void {
+    this.router.detach();
+    this.calls.failAll(
+      error.code === "closed"
+        ? error
+        : new GmqError("disconnected", `connection lost: ${error.message}`, { cause: error }),
+    );
+    this.outbox.requeueInFlight();
+    this.releaseWaitingPublishers();
+  }
+
+  /** Publishers still waiting for an ack learn that their message is queued instead. */
+  private releaseWaitingPublishers(): void {
+    for (const entry of this.outbox.pending()) if (entry.persisted) entry.listener?.persisted();
+  }
+
+  private receive(message: InboundMessage): void {
+    if (message.topic === this.inboxTopic) {
+      this.calls.settle(message);
+      return;
+    }
+    this.router.route(message);
+  }
+
+  /** Hands queued records to the transport, oldest first, up to `maxInFlight` at once. */
+  private pump(): void {
+    const link = this.connection.ready;
+    if (!link || !this.isSender || this.storeFailure) return;
+    while (this.outbox.inFlight < this.maxInFlight) {
+      const entry = this.outbox.takeNext(Date.now());
+      if (!entry) return;
+      const { record } = entry;
+      this.transport
+        .publish(
+          {
+            topic: record.topic,
+            payload: record.payload,
+            id: record.id,
+            qos: record.qos,
+            ...pick(record, "headers", "retain", "expiresAt"),
+          },
+          { signal: link.signal },
+        )
+        .then(
+          () => this.outbox.complete(entry),
+          (cause: unknown) => {
+            const error = GmqError.from(cause, "disconnected");
+            if (!RETRYABLE.has(error.code)) this.outbox.reject(entry, error);
+            else if (!link.signal.aborted) this.outbox.requeueInFlight(); // resend from the oldest
+          },
+        )
+        .finally(() => this.pump());
+    }
+  }
+
+  /** With a store shared by several tabs, only the one holding the sender role flushes. */
+  private shareStore(): void {
+    const shared = this.store.shared;
+    if (!shared) return;
+    this.stopSharing = shared.onChange(() => {
+      void this.outbox.load().then(
+        () => this.pump(),
+        (error: unknown) => this.emit("error", GmqError.from(error, "storage")),
+      );
+    });
+    shared.acquireSender(this.closed.signal).then(
+      async (release) => {
+        this.closed.signal.addEventListener("abort", release, { once: true });
+        await this.loaded;
+        await this.outbox.load();
+        this.isSender = true;
+        this.pump();
+      },
+      () => {},
+    );
+  }
+}
+
+export function createClient(options: ClientOptions): Client {
+  return new Client(options);
+}
+
+function pick<T extends object, K extends keyof T>(source: T, ...keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
+  return out;
+}

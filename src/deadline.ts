@@ -1,0 +1,101 @@
+import { GmqError } from "./errors.js";
+
+/**
+ * One place that turns a user's `signal` and `timeoutMs` into a single AbortSignal whose
+ * `reason` is already the GmqError to reject with. `dispose()` removes every listener and timer,
+ * so a finished operation leaves nothing behind.
+ */
+export interface Deadline {
+  readonly signal: AbortSignal;
+  /** Throws the GmqError if the deadline has already passed or the caller aborted. */
+  throwIfDone(): void;
+  /** Rejects with the GmqError when the deadline passes; never resolves. */
+  readonly done: Promise<never>;
+  dispose(): void;
+}
+
+export interface DeadlineOptions {
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+  /** What the operation is called in the timeout message, e.g. `call Chat.HD_Say`. */
+  what?: string;
+}
+
+export function validateTimeout(timeoutMs: unknown, field = "timeoutMs"): void {
+  if (timeoutMs === undefined) return;
+  if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
+    throw GmqError.invalid(field, `must be a finite number >= 0, got ${String(timeoutMs)}`);
+  }
+}
+
+export function validateSignal(signal: unknown, field = "signal"): void {
+  if (signal === undefined) return;
+  if (typeof signal !== "object" || signal === null || typeof (signal as AbortSignal).aborted !== "boolean") {
+    throw GmqError.invalid(field, "must be an AbortSignal");
+  }
+}
+
+export function createDeadline(options: DeadlineOptions = {}): Deadline {
+  validateTimeout(options.timeoutMs);
+  validateSignal(options.signal);
+  const controller = new AbortController();
+  const what = options.what ?? "operation";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let rejectDone: (error: GmqError) => void = () => {};
+  const done = new Promise<never>((_, reject) => {
+    rejectDone = reject;
+  });
+  // A deadline nobody awaits must not surface as an unhandled rejection.
+  done.catch(() => {});
+
+  const finish = (error: GmqError): void => {
+    if (controller.signal.aborted) return;
+    cleanup();
+    controller.abort(error);
+    rejectDone(error);
+  };
+  const onAbort = (): void => {
+    const reason = options.signal?.reason;
+    finish(
+      reason instanceof GmqError ? reason : new GmqError("aborted", `${what} aborted`, { cause: reason }),
+    );
+  };
+  const cleanup = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    options.signal?.removeEventListener("abort", onAbort);
+  };
+
+  if (options.signal?.aborted) {
+    onAbort();
+  } else {
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    if (options.timeoutMs !== undefined) {
+      const ms = options.timeoutMs;
+      timer = setTimeout(() => finish(new GmqError("timeout", `${what} timed out after ${ms} ms`)), ms);
+    }
+  }
+
+  return {
+    signal: controller.signal,
+    done,
+    throwIfDone() {
+      if (controller.signal.aborted) throw controller.signal.reason as GmqError;
+    },
+    dispose: cleanup,
+  };
+}
+
+/** Races `work` against the deadline and always disposes it. */
+export async function withDeadline<T>(
+  options: DeadlineOptions,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const deadline = createDeadline(options);
+  try {
+    deadline.throwIfDone();
+    return await Promise.race([work(deadline.signal), deadline.done]);
+  } finally {
+    deadline.dispose();
+  }
+}

@@ -1,0 +1,36 @@
+export { type BackoffOptions, backoffDelay } from "./backoff.js";
+export { Client, type ClientEvents, createClient } from "./client.js";
+export { bytesCodec, type Codec, jsonCodec, textCodec } from "./codec.js";
+export type { ConnectionState, StateChange } from "./connection.js";
+export { createDeadline, type Deadline, type DeadlineOptions, withDeadline } from "./deadline.js";
+export { ERROR_CODES, type ErrorCode, GmqError, type GmqErrorOptions, isErrorCode } from "./errors.js";
+export { createIdGenerator } from "./ids.js";
+export { memoryStore } from "./memory-store.js";
+export type { Message } from "./message.js";
+export type {
+  CallOptions,
+  ClientOptions,
+  HandleContext,
+  HandleOptions,
+  PublishOptions,
+  PublishResult,
+  Session,
+  SubscribeOptions,
+} from "./options.js";
+export type { DroppedEvent, DropReason, OutboxLimits, OutboxStats } from "./outbox.js";
+export type { OutboxRecord, OutboxStore, SharedOutbox } from "./store.js";
+export { type MessageHandler, Subscription } from "./subscription.js";
+export { topicMatches, validateFilter, validateTopic } from "./topics.js";
+export type {
+  CallRequest,
+  CallResponse,
+  InboundMessage,
+  OperationOptions,
+  OutboundMessage,
+  QoS,
+  SubscribeRequest,
+  Transport,
+  TransportCapabilities,
+  TransportFactory,
+  TransportSink,
+} from "./transport.js";

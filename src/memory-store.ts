@@ -1,0 +1,20 @@
+import type { OutboxRecord, OutboxStore } from "./store.js";
+
+/** The default store: keeps records in a Map. Survives reconnects, not reloads. */
+export function memoryStore(): OutboxStore {
+  const records = new Map<string, OutboxRecord>();
+  return {
+    kind: "memory",
+    durable: false,
+    async load() {
+      return [...records.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    },
+    async put(batch) {
+      for (const record of batch) records.set(record.id, record);
+    },
+    async delete(ids) {
+      for (const id of ids) records.delete(id);
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,155 @@
+import type { Codec } from "./codec.js";
+import { GmqError } from "./errors.js";
+import type { Message } from "./message.js";
+import { topicMatches } from "./topics.js";
+import type { QoS } from "./transport.js";
+
+export type MessageHandler<T> = (message: Message<T>) => unknown;
+
+export interface SubscriptionSpec<T> {
+  /** What the user passed, e.g. `$share/workers/jobs/+`. */
+  readonly pattern: string;
+  /** The filter messages are matched against, e.g. `jobs/+`. */
+  readonly filter: string;
+  readonly queue: string | undefined;
+  readonly qos: QoS;
+  readonly manualAck: boolean;
+  readonly codec: Codec<T>;
+  readonly handler: MessageHandler<T> | undefined;
+}
+
+/**
+ * A live subscription: a callback target or an async iterator (not both). Messages are handled
+ * one at a time, in arrival order. In auto-ack mode a message is acked when its handler settles
+ * or, when iterating, when the next one is requested.
+ */
+export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
+  readonly pattern: string;
+  /** Resolves once the backend confirmed the subscription (first time). */
+  readonly ready: Promise<void>;
+  private readonly buffer: Message<T>[] = [];
+  private waiting: ((result: IteratorResult<Message<T>>) => void) | undefined;
+  private iterating = false;
+  private running = false;
+  private closed = false;
+  private lastYielded: Message<T> | undefined;
+  private markReady!: () => void;
+  private failReady!: (error: GmqError) => void;
+
+  constructor(
+    readonly spec: SubscriptionSpec<T>,
+    private readonly onError: (error: GmqError) => void,
+    private readonly onUnsubscribe: (subscription: Subscription<T>) => Promise<void>,
+  ) {
+    this.pattern = spec.pattern;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.markReady = resolve;
+      this.failReady = reject;
+    });
+    this.ready.catch(() => {});
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  matches(topic: string): boolean {
+    return !this.closed && topicMatches(this.spec.filter, topic);
+  }
+
+  /** @internal */
+  confirmed(): void {
+    this.markReady();
+  }
+
+  /** @internal */
+  refused(error: GmqError): void {
+    this.failReady(error);
+  }
+
+  /** @internal Called by the router for each matching message. */
+  deliver(message: Message<T>): void {
+    if (this.closed) return;
+    if (this.waiting) {
+      const resolve = this.waiting;
+      this.waiting = undefined;
+      this.yieldMessage(message, resolve);
+      return;
+    }
+    this.buffer.push(message);
+    if (this.spec.handler) void this.pump();
+  }
+
+  async unsubscribe(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Unhandled messages stay unacked, so the backend can redeliver them.
+    this.buffer.length = 0;
+    this.ackLastYielded();
+    this.waiting?.({ done: true, value: undefined });
+    this.waiting = undefined;
+    this.failReady(new GmqError("closed", "unsubscribed"));
+    await this.onUnsubscribe(this);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.unsubscribe();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Message<T>> {
+    if (this.spec.handler)
+      throw new GmqError("invalid_argument", "a subscription with a handler cannot be iterated");
+    if (this.iterating) throw new GmqError("invalid_argument", "a subscription can be iterated only once");
+    this.iterating = true;
+    return {
+      next: () => {
+        this.ackLastYielded();
+        const message = this.buffer.shift();
+        if (message) return new Promise((resolve) => this.yieldMessage(message, resolve));
+        if (this.closed) return Promise.resolve({ done: true, value: undefined });
+        return new Promise((resolve) => {
+          this.waiting = resolve;
+        });
+      },
+      return: async () => {
+        await this.unsubscribe();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  private yieldMessage(message: Message<T>, resolve: (result: IteratorResult<Message<T>>) => void): void {
+    this.lastYielded = message;
+    resolve({ done: false, value: message });
+  }
+
+  private ackLastYielded(): void {
+    const last = this.lastYielded;
+    this.lastYielded = undefined;
+    if (last && !this.spec.manualAck) void last.ack().catch((error) => this.onError(GmqError.from(error)));
+  }
+
+  private async pump(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const handler = this.spec.handler!;
+    try {
+      for (let message = this.buffer.shift(); message; message = this.buffer.shift()) {
+        try {
+          await handler(message);
+        } catch (error) {
+          this.onError(
+            new GmqError("remote", `subscription handler for "${this.pattern}" threw: ${String(error)}`, {
+              cause: error,
+              reason: "HANDLER_ERROR",
+            }),
+          );
+        }
+        // Auto mode acks even after a throw: redelivering a message that always throws would loop.
+        if (!this.spec.manualAck) await message.ack().catch((error) => this.onError(GmqError.from(error)));
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+}

@@ -1,0 +1,332 @@
+import { getEventListeners } from "node:events";
+import { type Client, createClient, GmqError, type StateChange } from "gmq";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createMemoryBroker, type MemoryBroker } from "../adapters/testing/index.js";
+import { waitFor } from "./contract/transport.js";
+
+const clients: Client[] = [];
+function client(broker: MemoryBroker, extra: Partial<Parameters<typeof createClient>[0]> = {}): Client {
+  const c = createClient({
+    transport: broker.transport(),
+    reconnect: { initialDelayMs: 10, maxDelayMs: 50 },
+    ...extra,
+  });
+  c.on("error", () => {});
+  clients.push(c);
+  return c;
+}
+
+afterEach(async () => {
+  vi.useRealTimers();
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+});
+
+async function codeOf(work: () => unknown): Promise<{ code: string; field: string | undefined }> {
+  try {
+    await work();
+  } catch (error) {
+    expect(error).toBeInstanceOf(GmqError);
+    return { code: (error as GmqError).code, field: (error as GmqError).field };
+  }
+  throw new Error("expected a GmqError");
+}
+
+describe("arguments", () => {
+  it("names the offending field for every kind of bad input", async () => {
+    const c = client(createMemoryBroker());
+    const cases: [() => unknown, string][] = [
+      [() => c.publish(undefined as unknown as string, 1), "topic"],
+      [() => c.publish("a/#", 1), "topic"],
+      [() => c.publish("a", undefined), "payload"],
+      [() => c.publish("a", () => 1), "payload"],
+      [() => c.publish("a", 1, { ttlMs: -5 }), "ttlMs"],
+      [() => c.publish("a", 1, { key: "" }), "key"],
+      [() => c.publish("a", 1, { headers: { x: 1 as unknown as string } }), "headers.x"],
+      [() => c.publish("a", 1, { signal: {} as AbortSignal }), "signal"],
+      [() => c.subscribe("", () => {}), "pattern"],
+      [() => c.subscribe("a+/b", () => {}), "pattern"],
+      [() => c.subscribe("a", () => {}, { ack: "sometimes" as "auto" }), "ack"],
+      [() => c.subscribe("$share/only", () => {}), "pattern"],
+      [() => c.call("svc", "a/b"), "method"],
+      [() => c.call("svc", "m", {}, { timeoutMs: -1 }), "timeoutMs"],
+      [() => c.handle("svc", "m", 5 as unknown as () => 1), "fn"],
+      [() => createClient({ transport: {} as never }), "transport"],
+      [() => createClient({ transport: c.transport, outbox: { maxCount: 0 } }), "outbox.maxCount"],
+    ];
+    for (const [work, field] of cases) {
+      expect(await codeOf(work), field).toEqual({ code: "invalid_argument", field });
+    }
+  });
+
+  it("refuses what the transport cannot do with unsupported", async () => {
+    const c = client(createMemoryBroker());
+    expect((await codeOf(() => c.publish("a", 1, { delayMs: 10 }))).code).toBe("unsupported");
+  });
+});
+
+describe("calls", () => {
+  it("times out at the deadline and leaves no timer, listener or pending call behind", async () => {
+    const broker = createMemoryBroker();
+    const server = client(broker);
+    server.handle("Slow", "never", () => new Promise(() => {}));
+    const caller = client(broker);
+    await Promise.all([server.connect(), caller.connect()]);
+    await new Promise((r) => setTimeout(r, 20));
+    const controller = new AbortController();
+    vi.useFakeTimers();
+    const pending = caller
+      .call("Slow", "never", {}, { timeoutMs: 1_000, signal: controller.signal })
+      .catch((e) => e);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(getEventListeners(controller.signal, "abort").length).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    const failure = (await pending) as GmqError;
+    expect(failure.code).toBe("timeout");
+    expect(vi.getTimerCount()).toBe(0);
+    expect(getEventListeners(controller.signal, "abort").length).toBe(0);
+    expect((caller as unknown as { calls: { size: number } }).calls.size).toBe(0);
+  });
+
+  it("abort rejects with aborted and cleans up the same way", async () => {
+    const broker = createMemoryBroker();
+    const server = client(broker);
+    server.handle("Slow", "never", () => new Promise(() => {}));
+    const caller = client(broker);
+    await Promise.all([server.connect(), caller.connect()]);
+    await new Promise((r) => setTimeout(r, 20));
+    const controller = new AbortController();
+    const pending = caller
+      .call("Slow", "never", {}, { timeoutMs: 60_000, signal: controller.signal })
+      .catch((e) => e);
+    await new Promise((r) => setTimeout(r, 20));
+    controller.abort();
+    expect(((await pending) as GmqError).code).toBe("aborted");
+    expect(getEventListeners(controller.signal, "abort").length).toBe(0);
+    expect((caller as unknown as { calls: { size: number } }).calls.size).toBe(0);
+  });
+
+  it("no responder, timeout and remote error are three different codes", async () => {
+    const broker = createMemoryBroker();
+    const server = client(broker);
+    server.handle("Svc", "fail", () => {
+      throw new Error("boom");
+    });
+    server.handle("Svc", "hang", () => new Promise(() => {}));
+    const caller = client(broker);
+    await Promise.all([server.connect(), caller.connect()]);
+    await new Promise((r) => setTimeout(r, 20));
+    const codes = await Promise.all([
+      caller.call("Svc", "missing", {}, { timeoutMs: 500 }).catch((e: GmqError) => e.code),
+      caller.call("Svc", "hang", {}, { timeoutMs: 100 }).catch((e: GmqError) => e.code),
+      caller.call("Svc", "fail", {}, { timeoutMs: 500 }).catch((e: GmqError) => e.code),
+    ]);
+    expect(codes).toEqual(["no_responder", "timeout", "remote"]);
+  });
+
+  it("a call waits for the connection and fails `disconnected` when it drops mid-call", async () => {
+    const broker = createMemoryBroker();
+    const server = client(broker);
+    server.handle("Svc", "hang", () => new Promise(() => {}));
+    const caller = client(broker);
+    await Promise.all([server.connect(), caller.connect()]);
+    await new Promise((r) => setTimeout(r, 20));
+    const pending = caller.call("Svc", "hang", {}, { timeoutMs: 5_000 }).catch((e: GmqError) => e.code);
+    await new Promise((r) => setTimeout(r, 20));
+    broker.dropConnections();
+    expect(await pending).toBe("disconnected");
+  });
+});
+
+describe("outbox", () => {
+  it("delivers queued messages exactly once even when the broker delivers everything twice", async () => {
+    const broker = createMemoryBroker({ duplicates: true });
+    const receiver = client(broker);
+    const got: number[] = [];
+    let redeliveries = 0;
+    await receiver.subscribe<number>("dup/t", (m) => {
+      got.push(m.data);
+    }).ready;
+    const sender = client(broker, { onConnect: () => waitFor(() => receiver.state === "connected") });
+    await sender.connect();
+    broker.setOnline(false);
+    await waitFor(() => sender.state === "reconnecting");
+    for (let i = 0; i < 100; i++) expect((await sender.publish("dup/t", i)).status).toBe("queued");
+    broker.setOnline(true);
+    await waitFor(() => got.length >= 100);
+    await new Promise((r) => setTimeout(r, 100));
+    redeliveries = broker.accepted.length;
+    expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(redeliveries).toBe(100);
+    expect((receiver as unknown as { router: { duplicatesDropped: number } }).router.duplicatesDropped).toBe(
+      100,
+    );
+  });
+
+  it("aborting a queued publish removes it from the outbox; it is never sent", async () => {
+    const broker = createMemoryBroker();
+    broker.setOnline(false);
+    const sender = client(broker);
+    const dropped: string[] = [];
+    sender.on("dropped", (e) => dropped.push(e.reason));
+    const controller = new AbortController();
+    const kept = await sender.publish("q/a", "keep");
+    const gone = await sender.publish("q/a", "gone", { signal: controller.signal });
+    expect([kept.status, gone.status]).toEqual(["queued", "queued"]);
+    expect(sender.outboxStats().count).toBe(2);
+    controller.abort();
+    expect(sender.outboxStats().count).toBe(1);
+    expect(dropped).toEqual(["aborted"]);
+    broker.setOnline(true);
+    await waitFor(() => broker.accepted.length === 1 && sender.outboxStats().count === 0);
+    expect(new TextDecoder().decode(broker.accepted[0]!.payload)).toBe('"keep"');
+  });
+
+  it("latest-per-key replaces an unsent older message, and ttl expires one", async () => {
+    const broker = createMemoryBroker();
+    broker.setOnline(false);
+    const sender = client(broker);
+    const dropped: string[] = [];
+    sender.on("dropped", (e) => dropped.push(`${e.reason}:${e.topic}`));
+    await sender.publish("pos/1", { x: 1 }, { key: "pos" });
+    await sender.publish("pos/1", { x: 2 }, { key: "pos" });
+    await sender.publish("tmp/1", "short", { ttlMs: 1 });
+    await new Promise((r) => setTimeout(r, 10));
+    broker.setOnline(true);
+    await waitFor(() => sender.outboxStats().count === 0);
+    expect(broker.accepted.map((m) => new TextDecoder().decode(m.payload))).toEqual(['{"x":2}']);
+    expect(dropped.sort()).toEqual(["expired:tmp/1", "replaced:pos/1"]);
+  });
+
+  it("enforces limits: reject policy fails with busy, drop-oldest drops with an event", async () => {
+    const broker = createMemoryBroker();
+    broker.setOnline(false);
+    const strict = client(broker, { outbox: { maxCount: 2 } });
+    await strict.publish("l/a", 1);
+    await strict.publish("l/a", 2);
+    const full = (await strict.publish("l/a", 3).catch((e) => e)) as GmqError;
+    expect([full.code, full.reason]).toEqual(["busy", "OUTBOX_FULL"]);
+    const lenient = client(broker, { outbox: { maxCount: 2, overflow: "drop-oldest" } });
+    const dropped: unknown[] = [];
+    lenient.on("dropped", (e) => dropped.push(e.reason));
+    const first = await lenient.publish("l/b", 1);
+    await lenient.publish("l/b", 2);
+    await lenient.publish("l/b", 3);
+    expect(first.status).toBe("queued");
+    expect(dropped).toEqual(["overflow"]);
+    expect(lenient.outboxStats().count).toBe(2);
+  });
+
+  it("qos 0 is never queued: offline fails at once with `offline`", async () => {
+    const broker = createMemoryBroker();
+    broker.setOnline(false);
+    const c = client(broker);
+    expect((await codeOf(() => c.publish("a", 1, { qos: 0 }))).code).toBe("offline");
+    expect(c.outboxStats().count).toBe(0);
+  });
+
+  it("closing with a memory store reports what it held as dropped", async () => {
+    const broker = createMemoryBroker();
+    broker.setOnline(false);
+    const c = client(broker);
+    const dropped: string[] = [];
+    c.on("dropped", (e) => dropped.push(e.reason));
+    await c.publish("a", 1);
+    await c.close();
+    expect(dropped).toEqual(["closed"]);
+    expect((await codeOf(() => c.publish("a", 1))).code).toBe("closed");
+  });
+});
+
+describe("connection", () => {
+  it("runs the onConnect hook before subscriptions resume and before the outbox flushes", async () => {
+    const broker = createMemoryBroker();
+    const order: string[] = [];
+    const loginServer = client(broker);
+    loginServer.handle("Login", "login", (args: { user: string }) => {
+      order.push(`login:${args.user}`);
+      return "ok";
+    });
+    await loginServer.connect();
+    const transport = broker.transport();
+    const originalSubscribe = transport.subscribe!.bind(transport);
+    const originalPublish = transport.publish.bind(transport);
+    transport.subscribe = (request, options) => {
+      if (!request.pattern.startsWith("_gmq/")) order.push(`subscribe:${request.pattern}`);
+      return originalSubscribe(request, options);
+    };
+    transport.publish = (message, options) => {
+      if (!message.topic.startsWith("_gmq/")) order.push(`publish:${message.topic}`);
+      return originalPublish(message, options);
+    };
+    const c = createClient({
+      transport,
+      reconnect: { initialDelayMs: 10, maxDelayMs: 20 },
+      onConnect: async (session) => {
+        order.push("hook");
+        await session.call("Login", "login", { user: "ann" });
+      },
+    });
+    clients.push(c);
+    c.subscribe("room/+", () => {});
+    await c.connect();
+    await c.publish("room/1", "hi");
+    order.length = 0;
+    broker.setOnline(false);
+    await waitFor(() => c.state === "reconnecting");
+    await c.publish("room/1", "while offline");
+    broker.setOnline(true);
+    await waitFor(() => order.includes("publish:room/1"));
+    // An attempt whose login call fails (the login server may reconnect later) is retried, so
+    // "hook" can appear more than once; what matters is the order after the successful login.
+    const login = order.lastIndexOf("login:ann");
+    expect(order.lastIndexOf("hook")).toBeLessThan(login);
+    expect(order.slice(login)).toEqual(["login:ann", "subscribe:room/+", "publish:room/1"]);
+    expect(order.slice(0, login).every((step) => step === "hook")).toBe(true);
+  });
+
+  it("retries with backoff, streams states, and ends the stream on close", async () => {
+    const broker = createMemoryBroker();
+    broker.setOnline(false);
+    const c = client(broker, { reconnect: { initialDelayMs: 5, maxDelayMs: 20 } });
+    const seen: StateChange[] = [];
+    const streamDone = (async () => {
+      for await (const change of c.status()) seen.push(change);
+    })();
+    await waitFor(() => seen.filter((s) => s.to === "reconnecting").length >= 1);
+    await new Promise((r) => setTimeout(r, 100));
+    broker.setOnline(true);
+    await waitFor(() => c.state === "connected");
+    await c.close();
+    await streamDone;
+    expect(seen[0]).toMatchObject({ from: "connecting", to: "connecting" });
+    expect(seen.map((s) => s.to)).toContain("connected");
+    expect(seen.at(-1)!.to).toBe("closed");
+    const attempts = seen.filter((s) => s.to === "reconnecting").length;
+    expect(attempts).toBeGreaterThanOrEqual(1);
+  });
+
+  it("reconnect: false stops after the first failure and rejects connect()", async () => {
+    const broker = createMemoryBroker();
+    broker.setOnline(false);
+    const c = client(broker, { reconnect: false, autoConnect: false });
+    const failure = (await c.connect().catch((e) => e)) as GmqError;
+    expect(failure.code).toBe("disconnected");
+    expect(c.state).toBe("disconnected");
+  });
+
+  it("close() rejects pending calls with `closed` and [Symbol.asyncDispose] closes", async () => {
+    const broker = createMemoryBroker();
+    const server = client(broker);
+    server.handle("Svc", "hang", () => new Promise(() => {}));
+    await server.connect();
+    let pending: Promise<unknown>;
+    {
+      await using c = createClient({ transport: broker.transport() });
+      await c.connect();
+      await new Promise((r) => setTimeout(r, 20));
+      pending = c.call("Svc", "hang", {}, { timeoutMs: 5_000 }).catch((e: GmqError) => e.code);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await pending).toBe("closed");
+  });
+});

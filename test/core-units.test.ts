@@ -1,0 +1,65 @@
+import { backoffDelay, createIdGenerator, jsonCodec, textCodec, topicMatches } from "gmq";
+import { describe, expect, it } from "vitest";
+import { DedupWindow } from "../src/dedup.js";
+
+describe("topicMatches", () => {
+  it.each([
+    ["a/b", "a/b", true],
+    ["a/+", "a/b", true],
+    ["a/+", "a/b/c", false],
+    ["a/#", "a", true],
+    ["a/#", "a/b/c", true],
+    ["+/+", "a/b", true],
+    ["#", "$SYS/x", false],
+    ["$SYS/#", "$SYS/x", true],
+    ["a/+/c", "a//c", true],
+    ["a/b", "a/c", false],
+  ])("%s vs %s -> %s", (filter, topic, expected) => {
+    expect(topicMatches(filter, topic)).toBe(expected);
+  });
+});
+
+describe("backoff", () => {
+  it("is full jitter under an exponential ceiling with a cap", () => {
+    expect(backoffDelay(0, { initialDelayMs: 100 }, () => 0.999)).toBe(99);
+    expect(backoffDelay(3, { initialDelayMs: 100 }, () => 0.5)).toBe(400);
+    expect(backoffDelay(40, { initialDelayMs: 100, maxDelayMs: 5_000 }, () => 0.999)).toBe(4995);
+    expect(backoffDelay(5, {}, () => 0)).toBe(0);
+  });
+});
+
+describe("ids", () => {
+  it("sort in creation order and never repeat", () => {
+    const next = createIdGenerator();
+    const ids = Array.from({ length: 20_000 }, () => next());
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...ids].sort()).toEqual(ids);
+  });
+});
+
+describe("dedup window", () => {
+  it("remembers the last N ids and forgets on request", () => {
+    const window = new DedupWindow(2);
+    expect(window.seen("a")).toBe(false);
+    expect(window.seen("a")).toBe(true);
+    window.seen("b");
+    window.seen("c"); // evicts a
+    expect(window.seen("a")).toBe(false);
+    window.forget("c");
+    expect(window.seen("c")).toBe(false);
+  });
+});
+
+describe("codecs", () => {
+  it("json round-trips and rejects what JSON cannot carry", () => {
+    expect(jsonCodec.decode(jsonCodec.encode({ a: [1, "x"] }))).toEqual({ a: [1, "x"] });
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    expect(() => jsonCodec.encode(circular)).toThrow(/payload/);
+    expect(() => jsonCodec.decode(new Uint8Array([0x7b]))).toThrow(/JSON/);
+  });
+  it("text refuses invalid UTF-8 on decode", () => {
+    expect(textCodec.decode(textCodec.encode("héllo"))).toBe("héllo");
+    expect(() => textCodec.decode(new Uint8Array([0xff]))).toThrow(/UTF-8/);
+  });
+});

@@ -1,0 +1,17 @@
+import { createMemoryBroker } from "../adapters/testing/index.js";
+import { runTransportContract } from "./contract/transport.js";
+
+const broker = createMemoryBroker();
+
+runTransportContract("memory", {
+  capabilities: broker.transport().capabilities,
+  faults: { dropConnections: true, setOnline: true },
+  reportsNoResponder: true,
+  async setup() {
+    return {
+      transport: () => broker.transport(),
+      dropConnections: () => broker.dropConnections(),
+      setOnline: (online) => broker.setOnline(online),
+    };
+  },
+});

@@ -1,0 +1,26 @@
+import { defineConfig } from "tsup";
+
+/**
+ * One entry per public subpath. `scripts/check-exports.mjs` fails the build when this list and
+ * package.json "exports" disagree. Adapters import the core as "gmq", which stays external, so
+ * every entry shares one copy of the core (one GmqError class for instanceof).
+ */
+export const entries: Record<string, string> = {
+  index: "src/index.ts",
+  testing: "adapters/testing/index.ts",
+};
+
+export default defineConfig({
+  entry: entries,
+  format: ["esm", "cjs"],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  treeshake: true,
+  target: "es2022",
+  platform: "neutral",
+  external: ["gmq", /^node:/],
+  esbuildOptions(options) {
+    options.alias = { gmq: "gmq" };
+  },
+});
