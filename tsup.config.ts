@@ -8,6 +8,7 @@ import { defineConfig } from "tsup";
 export const entries: Record<string, string> = {
   index: "src/index.ts",
   testing: "adapters/testing/index.ts",
+  mqant: "adapters/mqant/index.ts",
 };
 
 export default defineConfig({

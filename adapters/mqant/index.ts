@@ -1,0 +1,3 @@
+export type { MqantOptions } from "./options.js";
+export { envelopeDecoder, type GateReply, gateError, type ReplyDecoder, rawDecoder } from "./reply.js";
+export { mqant } from "./transport.js";
