@@ -4,3 +4,4 @@ export {
   type MemoryBroker,
   type MemoryBrokerOptions,
 } from "./memory-transport.js";
+export * from "./mqant/index.js";
