@@ -9,6 +9,8 @@ export const entries: Record<string, string> = {
   index: "src/index.ts",
   testing: "adapters/testing/index.ts",
   mqant: "adapters/mqant/index.ts",
+  "store-file": "adapters/store-file/index.ts",
+  "store-indexeddb": "adapters/store-indexeddb/index.ts",
 };
 
 export default defineConfig({

@@ -1,0 +1,1 @@
+export { type IndexedDbOutboxStore, type IndexedDbStoreOptions, indexedDbStore } from "./indexeddb-store.js";
