@@ -1,10 +1,16 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
 export default defineConfig({
   resolve: {
-    // Adapters import the core as "gmq", exactly as a third-party adapter would.
-    alias: { gmq: fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
+    // Adapters, examples and tests import the core as "gmq" and adapters as "gmq/<name>", exactly
+    // as a user or a third-party adapter would.
+    alias: [
+      { find: /^gmq$/, replacement: here("./src/index.ts") },
+      { find: /^gmq\/([\w-]+)$/, replacement: here("./adapters/$1/index.ts") },
+    ],
   },
   test: {
     include: ["test/**/*.test.ts"],
