@@ -1,8 +1,10 @@
 import { EventEmitter } from "eventemitter3";
+import { Caller } from "./caller.js";
 import { type Codec, encodePayload, jsonCodec, validateCodec } from "./codec.js";
 import { Connection, type ConnectionState, type Link, type StateChange } from "./connection.js";
 import { createDeadline } from "./deadline.js";
 import { GmqError } from "./errors.js";
+import { flushOutbox, publishAtMostOnce } from "./flush.js";
 import { createIdGenerator, randomToken } from "./ids.js";
 import { memoryStore } from "./memory-store.js";
 import type { Message } from "./message.js";
@@ -23,17 +25,7 @@ import {
 import { type DroppedEvent, Outbox, type OutboxStats } from "./outbox.js";
 import { type OutboxPublisher, publishThroughOutbox } from "./publish.js";
 import { Router } from "./router.js";
-import {
-  DEFAULT_RPC_PREFIX,
-  decodeRemoteError,
-  ERROR_HEADER,
-  encodeRemoteError,
-  INBOX_PREFIX,
-  isErrorReply,
-  PendingCalls,
-  requestTopic,
-  validateName,
-} from "./rpc.js";
+import { DEFAULT_RPC_PREFIX, INBOX_PREFIX, requestTopic, validateName } from "./rpc.js";
 import { watchRuntime } from "./runtime.js";
 import { StatusStream } from "./status.js";
 import type { OutboxStore } from "./store.js";
@@ -48,9 +40,6 @@ export interface ClientEvents {
   outbox: [stats: OutboxStats];
 }
 
-/** Transient send failures: the record goes back to the queue and is retried. */
-const RETRYABLE = new Set(["disconnected", "offline", "timeout", "aborted", "closed"]);
-
 export class Client extends EventEmitter<ClientEvents> implements AsyncDisposable {
   readonly clientId: string;
   readonly transport: Transport;
@@ -59,19 +48,17 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
   private readonly connection: Connection;
   private readonly router: Router;
   private readonly outbox: Outbox;
-  private readonly calls = new PendingCalls();
+  private readonly caller: Caller;
   private readonly nextId: () => string;
-  private readonly inboxTopic: string;
   private readonly rpcPrefix: string;
-  private readonly callTimeoutMs: number;
   private readonly maxInFlight: number;
   private readonly loaded: Promise<void>;
   private readonly statuses = new Set<StatusStream>();
   private readonly stopWatching: () => void;
   private stopSharing: () => void = () => {};
+  private notifyTimer: ReturnType<typeof setTimeout> | undefined;
   private storeFailure: GmqError | undefined;
   private isSender: boolean;
-  private inbox: { link: Link; ready: Promise<void> } | undefined;
   private closing: Promise<void> | undefined;
   private readonly closed = new AbortController();
 
@@ -83,15 +70,16 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     this.codec = options.codec ?? jsonCodec;
     this.clientId = options.clientId ?? randomToken(12);
     this.nextId = createIdGenerator();
-    this.inboxTopic = `${INBOX_PREFIX}/${this.clientId}`;
     this.rpcPrefix = options.rpcPrefix ?? DEFAULT_RPC_PREFIX;
-    this.callTimeoutMs = options.callTimeoutMs ?? 10_000;
     this.maxInFlight = options.outbox?.maxInFlight ?? 1000;
     const onError = (error: GmqError) => this.emit("error", error);
     this.router = new Router(this.transport, options.dedupWindow ?? 10_000, onError);
     this.outbox = new Outbox(this.store, options.outbox ?? {}, {
       onDropped: (event) => this.emit("dropped", event),
-      onChange: () => this.emit("outbox", this.outbox.stats()),
+      onChange: () => {
+        this.emit("outbox", this.outbox.stats());
+        this.tellOtherTabs();
+      },
       onError,
     });
     this.connection = new Connection(
@@ -111,6 +99,15 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
         down: (_link, error) => this.down(error),
       },
     );
+    this.caller = new Caller({
+      transport: this.transport,
+      connection: this.connection,
+      nextId: this.nextId,
+      inboxTopic: `${INBOX_PREFIX}/${this.clientId}`,
+      rpcPrefix: this.rpcPrefix,
+      callTimeoutMs: options.callTimeoutMs ?? 10_000,
+      onError,
+    });
     this.isSender = this.store.shared === undefined;
     this.loaded = this.outbox.load().catch((error: unknown) => {
       this.storeFailure = GmqError.from(error, "storage");
@@ -161,33 +158,13 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     const now = Date.now();
     const expiresAt = options.ttlMs === undefined ? undefined : now + options.ttlMs;
     if (qos === 0) {
-      const link = this.connection.ready;
-      if (!link) throw new GmqError("offline", "not connected, and qos 0 messages are never queued");
-      const deadline = createDeadline({
-        signal: options.signal,
-        timeoutMs: options.timeoutMs,
-        what: "publish",
-      });
-      try {
-        await Promise.race([
-          this.transport.publish(
-            {
-              topic,
-              payload,
-              id,
-              qos,
-              ...pick(options, "headers", "retain", "delayMs"),
-              ...(expiresAt && { expiresAt }),
-            },
-            { signal: AbortSignal.any([link.signal, deadline.signal]) },
-          ),
-          deadline.done,
-        ]);
-      } catch (error) {
-        throw GmqError.from(error, "disconnected");
-      } finally {
-        deadline.dispose();
-      }
+      const message = { topic, payload, id, qos, ...pick(options, "headers", "retain", "delayMs") };
+      await publishAtMostOnce(
+        this.transport,
+        this.connection.ready,
+        expiresAt ? { ...message, expiresAt } : message,
+        options,
+      );
       return { id, status: "sent", durable: false };
     }
     if (this.storeFailure) throw this.storeFailure;
@@ -296,39 +273,11 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     const queue =
       options.queue === false ? undefined : (options.queue ?? (caps.queues ? "gmq-rpc" : undefined));
     const codec = options.codec ?? this.codec;
-    const topic = requestTopic(this.rpcPrefix, service, method);
-    const serve = async (message: Message<A>): Promise<void> => {
-      if (!message.replyTo) return; // nobody asked for an answer
-      let payload: Uint8Array;
-      let headers: Record<string, string> | undefined;
-      try {
-        const result = await fn(message.data, { id: message.id, headers: message.headers, message });
-        payload = encodePayload(codec, result === undefined ? null : result);
-      } catch (error) {
-        payload = encodeRemoteError(error);
-        headers = { [ERROR_HEADER]: "1" };
-      }
-      const link = this.connection.ready;
-      if (!link) return; // the caller fails with `disconnected`
-      await this.transport
-        .publish(
-          {
-            topic: message.replyTo,
-            payload,
-            id: this.nextId(),
-            qos: 1,
-            correlationId: message.correlationId!,
-            ...(headers && { headers }),
-          },
-          { signal: link.signal },
-        )
-        .catch((error: unknown) => this.emit("error", GmqError.from(error)));
-    };
     // Calls are served concurrently: the handler returns before the answer is ready.
     return this.subscribe<A>(
-      topic,
+      requestTopic(this.rpcPrefix, service, method),
       (message) => {
-        void serve(message);
+        void this.caller.answer(message, fn, codec);
       },
       { codec, ...(queue && { queue }) },
     );
@@ -359,9 +308,10 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     this.closed.abort(new GmqError("closed", "client is closed"));
     this.stopWatching();
     this.stopSharing();
+    clearTimeout(this.notifyTimer);
     this.router.detach();
     await this.connection.close();
-    this.calls.failAll(new GmqError("closed", "client is closed"));
+    this.caller.failAll(new GmqError("closed", "client is closed"));
     await this.router.closeAll();
     await this.loaded;
     if (!this.store.durable) this.outbox.abandon();
@@ -386,8 +336,8 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     };
   }
 
-  private async callOn<R>(
-    fixedLink: Link | undefined,
+  private callOn<R>(
+    link: Link | undefined,
     service: string,
     method: string,
     args: unknown,
@@ -401,72 +351,11 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     if (!caps.requestReply && !(caps.subscribe && caps.headers)) {
       throw new GmqError("unsupported", `call: the ${this.transport.name} transport has no request/reply`);
     }
-    const codec = options.codec ?? this.codec;
-    const payload = encodePayload(codec, args === undefined ? null : args);
-    const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
-    const deadline = createDeadline({ signal: options.signal, timeoutMs, what: `call ${service}.${method}` });
-    // Set once a reply is expected; the deadline may win the race, so the outer finally cancels.
-    let cancelReply: (() => void) | undefined;
-    const work = async (): Promise<R> => {
-      const link = fixedLink ?? (await this.connection.waitReady(deadline.signal));
-      const signal = AbortSignal.any([deadline.signal, link.signal]);
-      if (caps.requestReply) {
-        const response = await this.transport.call!({
-          service,
-          method,
-          payload,
-          timeoutMs,
-          signal,
-          ...pick(options, "headers"),
-        });
-        return codec.decode(response.payload) as R;
-      }
-      await this.ensureInbox(link);
-      const correlationId = this.nextId();
-      const expected = this.calls.expect(correlationId);
-      cancelReply = expected.cancel;
-      await this.transport.publish(
-        {
-          topic: requestTopic(this.rpcPrefix, service, method),
-          payload,
-          id: correlationId,
-          qos: 1,
-          replyTo: this.inboxTopic,
-          correlationId,
-          ...pick(options, "headers"),
-        },
-        { signal },
-      );
-      const reply = await expected.reply;
-      if (isErrorReply(reply)) throw decodeRemoteError(reply.payload);
-      return codec.decode(reply.payload) as R;
-    };
-    try {
-      deadline.throwIfDone();
-      return await Promise.race([work(), deadline.done]);
-    } catch (error) {
-      throw GmqError.from(error, "remote");
-    } finally {
-      cancelReply?.();
-      deadline.dispose();
-    }
-  }
-
-  /** The reply inbox is subscribed once per connection, on first use. */
-  private ensureInbox(link: Link): Promise<void> {
-    if (this.inbox?.link !== link) {
-      const ready = this.transport.subscribe!(
-        { pattern: this.inboxTopic, qos: 1, manualAck: false },
-        { signal: link.signal },
-      );
-      ready.catch(() => {});
-      this.inbox = { link, ready };
-    }
-    return this.inbox.ready;
+    return this.caller.call<R>(link, service, method, args, options, options.codec ?? this.codec);
   }
 
   private async setup(link: Link): Promise<void> {
-    if (this.inbox) await this.ensureInbox(link);
+    await this.caller.restore(link);
     const hook = this.options.onConnect;
     if (hook) {
       const session: Session = {
@@ -481,7 +370,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
 
   private down(error: GmqError): void {
     this.router.detach();
-    this.calls.failAll(
+    this.caller.failAll(
       error.code === "closed"
         ? error
         : new GmqError("disconnected", `connection lost: ${error.message}`, { cause: error }),
@@ -496,42 +385,24 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
   }
 
   private receive(message: InboundMessage): void {
-    if (message.topic === this.inboxTopic) {
-      this.calls.settle(message);
-      return;
-    }
-    this.router.route(message);
+    if (!this.caller.receive(message)) this.router.route(message);
   }
 
-  /** Hands queued records to the transport, oldest first, up to `maxInFlight` at once. */
+  /** Sends what waits in the outbox, when connected and the sender for this outbox. */
   private pump(): void {
     const link = this.connection.ready;
     if (!link || !this.isSender || this.storeFailure) return;
-    while (this.outbox.inFlight < this.maxInFlight) {
-      const entry = this.outbox.takeNext(Date.now());
-      if (!entry) return;
-      const { record } = entry;
-      this.transport
-        .publish(
-          {
-            topic: record.topic,
-            payload: record.payload,
-            id: record.id,
-            qos: record.qos,
-            ...pick(record, "headers", "retain", "expiresAt"),
-          },
-          { signal: link.signal },
-        )
-        .then(
-          () => this.outbox.complete(entry),
-          (cause: unknown) => {
-            const error = GmqError.from(cause, "disconnected");
-            if (!RETRYABLE.has(error.code)) this.outbox.reject(entry, error);
-            else if (!link.signal.aborted) this.outbox.requeueInFlight(); // resend from the oldest
-          },
-        )
-        .finally(() => this.pump());
-    }
+    flushOutbox(this.outbox, this.transport, link, this.maxInFlight, () => this.pump());
+  }
+
+  /** The sender tells the others (debounced) when records left, so their counts stay true. */
+  private tellOtherTabs(): void {
+    const shared = this.store.shared;
+    if (!shared || !this.isSender || this.notifyTimer !== undefined) return;
+    this.notifyTimer = setTimeout(() => {
+      this.notifyTimer = undefined;
+      shared.notify();
+    }, 100);
   }
 
   /** With a store shared by several tabs, only the one holding the sender role flushes. */

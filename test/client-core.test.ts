@@ -84,7 +84,7 @@ describe("calls", () => {
     expect(failure.code).toBe("timeout");
     expect(vi.getTimerCount()).toBe(0);
     expect(getEventListeners(controller.signal, "abort").length).toBe(0);
-    expect((caller as unknown as { calls: { size: number } }).calls.size).toBe(0);
+    expect((caller as unknown as { caller: { size: number } }).caller.size).toBe(0);
   });
 
   it("abort rejects with aborted and cleans up the same way", async () => {
@@ -102,7 +102,7 @@ describe("calls", () => {
     controller.abort();
     expect(((await pending) as GmqError).code).toBe("aborted");
     expect(getEventListeners(controller.signal, "abort").length).toBe(0);
-    expect((caller as unknown as { calls: { size: number } }).calls.size).toBe(0);
+    expect((caller as unknown as { caller: { size: number } }).caller.size).toBe(0);
   });
 
   it("no responder, timeout and remote error are three different codes", async () => {

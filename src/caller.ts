@@ -1,0 +1,147 @@
+import { type Codec, encodePayload } from "./codec.js";
+import type { Connection, Link } from "./connection.js";
+import { createDeadline } from "./deadline.js";
+import { GmqError } from "./errors.js";
+import type { Message } from "./message.js";
+import type { CallOptions, HandleContext } from "./options.js";
+import {
+  decodeRemoteError,
+  ERROR_HEADER,
+  encodeRemoteError,
+  isErrorReply,
+  PendingCalls,
+  requestTopic,
+} from "./rpc.js";
+import type { InboundMessage, Transport } from "./transport.js";
+
+export interface CallerConfig {
+  readonly transport: Transport;
+  readonly connection: Connection;
+  readonly nextId: () => string;
+  readonly inboxTopic: string;
+  readonly rpcPrefix: string;
+  readonly callTimeoutMs: number;
+  readonly onError: (error: GmqError) => void;
+}
+
+/**
+ * Both sides of `call`: natively where the transport has request/reply, otherwise over pub/sub
+ * with a reply inbox (subscribed once per connection, on first use) and correlation ids.
+ */
+export class Caller {
+  private readonly pending = new PendingCalls();
+  private inbox: { link: Link; ready: Promise<void> } | undefined;
+
+  constructor(private readonly config: CallerConfig) {}
+
+  /** Calls still waiting for a reply. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** `link` fixed: a call from the onConnect hook, before the client counts as connected. */
+  async call<R>(
+    link: Link | undefined,
+    service: string,
+    method: string,
+    args: unknown,
+    options: CallOptions,
+    codec: Codec<any>,
+  ): Promise<R> {
+    const { transport, connection, callTimeoutMs } = this.config;
+    const payload = encodePayload(codec, args === undefined ? null : args);
+    const timeoutMs = options.timeoutMs ?? callTimeoutMs;
+    const deadline = createDeadline({ signal: options.signal, timeoutMs, what: `call ${service}.${method}` });
+    // Set once a reply is expected; the deadline may win the race, so the finally cancels it.
+    let cancelReply: (() => void) | undefined;
+    const work = async (): Promise<R> => {
+      const ready = link ?? (await connection.waitReady(deadline.signal));
+      const signal = AbortSignal.any([deadline.signal, ready.signal]);
+      const headers = options.headers && { headers: options.headers };
+      if (transport.capabilities.requestReply) {
+        const response = await transport.call!({ service, method, payload, timeoutMs, signal, ...headers });
+        return codec.decode(response.payload) as R;
+      }
+      await this.ensureInbox(ready);
+      const correlationId = this.config.nextId();
+      const expected = this.pending.expect(correlationId);
+      cancelReply = expected.cancel;
+      const topic = requestTopic(this.config.rpcPrefix, service, method);
+      const replyTo = this.config.inboxTopic;
+      await transport.publish(
+        { topic, payload, id: correlationId, qos: 1, replyTo, correlationId, ...headers },
+        { signal },
+      );
+      const reply = await expected.reply;
+      if (isErrorReply(reply)) throw decodeRemoteError(reply.payload);
+      return codec.decode(reply.payload) as R;
+    };
+    try {
+      deadline.throwIfDone();
+      return await Promise.race([work(), deadline.done]);
+    } catch (error) {
+      throw GmqError.from(error, "remote");
+    } finally {
+      cancelReply?.();
+      deadline.dispose();
+    }
+  }
+
+  /** A new connection: resubscribe the inbox if calls used it before. */
+  async restore(link: Link): Promise<void> {
+    if (this.inbox) await this.ensureInbox(link);
+  }
+
+  /** True when the message was a reply to one of our calls (consumed). */
+  receive(message: InboundMessage): boolean {
+    if (message.topic !== this.config.inboxTopic) return false;
+    this.pending.settle(message);
+    return true;
+  }
+
+  /** No reply can arrive any more (connection lost, client closed). */
+  failAll(error: GmqError): void {
+    this.pending.failAll(error);
+  }
+
+  /** Runs a handler for one request and publishes its result or error to the reply topic. */
+  async answer<A, R>(
+    message: Message<A>,
+    fn: (args: A, context: HandleContext) => R | Promise<R>,
+    codec: Codec<any>,
+  ): Promise<void> {
+    if (!message.replyTo) return; // nobody asked for an answer
+    let payload: Uint8Array;
+    let headers: Record<string, string> | undefined;
+    try {
+      const result = await fn(message.data, { id: message.id, headers: message.headers, message });
+      payload = encodePayload(codec, result === undefined ? null : result);
+    } catch (error) {
+      payload = encodeRemoteError(error);
+      headers = { [ERROR_HEADER]: "1" };
+    }
+    const link = this.config.connection.ready;
+    if (!link) return; // the caller fails with `disconnected`
+    const reply = {
+      topic: message.replyTo,
+      payload,
+      id: this.config.nextId(),
+      qos: 1 as const,
+      ...(message.correlationId !== undefined && { correlationId: message.correlationId }),
+      ...(headers && { headers }),
+    };
+    await this.config.transport
+      .publish(reply, { signal: link.signal })
+      .catch((error: unknown) => this.config.onError(GmqError.from(error)));
+  }
+
+  private ensureInbox(link: Link): Promise<void> {
+    if (this.inbox?.link !== link) {
+      const request = { pattern: this.config.inboxTopic, qos: 1 as const, manualAck: false };
+      const ready = this.config.transport.subscribe!(request, { signal: link.signal });
+      ready.catch(() => {});
+      this.inbox = { link, ready };
+    }
+    return this.inbox.ready;
+  }
+}

@@ -1,0 +1,65 @@
+import type { Link } from "./connection.js";
+import { createDeadline } from "./deadline.js";
+import { GmqError } from "./errors.js";
+import type { Outbox } from "./outbox.js";
+import type { OutboundMessage, Transport } from "./transport.js";
+
+/** Transient send failures: the record goes back to the queue and is retried. */
+const RETRYABLE = new Set(["disconnected", "offline", "timeout", "aborted", "closed"]);
+
+/**
+ * Hands queued records to the transport, oldest first, keeping at most `maxInFlight` awaiting
+ * the backend. Each settled send calls `again` so the next records follow.
+ */
+export function flushOutbox(
+  outbox: Outbox,
+  transport: Transport,
+  link: Link,
+  maxInFlight: number,
+  again: () => void,
+): void {
+  while (outbox.inFlight < maxInFlight) {
+    const entry = outbox.takeNext(Date.now());
+    if (!entry) return;
+    const { record } = entry;
+    const message: OutboundMessage = {
+      topic: record.topic,
+      payload: record.payload,
+      id: record.id,
+      qos: record.qos,
+      ...(record.headers && { headers: record.headers }),
+      ...(record.retain && { retain: true }),
+      ...(record.expiresAt !== undefined && { expiresAt: record.expiresAt }),
+    };
+    transport
+      .publish(message, { signal: link.signal })
+      .then(
+        () => outbox.complete(entry),
+        (cause: unknown) => {
+          const error = GmqError.from(cause, "disconnected");
+          if (!RETRYABLE.has(error.code)) outbox.reject(entry, error);
+          else if (!link.signal.aborted) outbox.requeueInFlight(); // resend from the oldest
+        },
+      )
+      .finally(again);
+  }
+}
+
+/** QoS 0: sent now or never; it never touches the outbox. */
+export async function publishAtMostOnce(
+  transport: Transport,
+  link: Link | undefined,
+  message: OutboundMessage,
+  options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
+): Promise<void> {
+  if (!link) throw new GmqError("offline", "not connected, and qos 0 messages are never queued");
+  const deadline = createDeadline({ ...options, what: "publish" });
+  try {
+    const signal = AbortSignal.any([link.signal, deadline.signal]);
+    await Promise.race([transport.publish(message, { signal }), deadline.done]);
+  } catch (error) {
+    throw GmqError.from(error, "disconnected");
+  } finally {
+    deadline.dispose();
+  }
+}
