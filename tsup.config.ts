@@ -9,6 +9,7 @@ export const entries: Record<string, string> = {
   index: "src/index.ts",
   testing: "adapters/testing/index.ts",
   mqant: "adapters/mqant/index.ts",
+  mqtt: "adapters/mqtt/index.ts",
   "store-file": "adapters/store-file/index.ts",
   "store-indexeddb": "adapters/store-indexeddb/index.ts",
 };

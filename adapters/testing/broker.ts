@@ -4,8 +4,9 @@
  * and up again on the same ports while the broker keeps its state, like a broker restarted over
  * persistent storage: persistent sessions and their queued messages survive.
  */
-import { createServer, type Server, type Socket } from "node:net";
+
 import type { AddressInfo } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { Aedes, type AedesOptions } from "aedes";
 import { createWebSocketStream, type WebSocket, WebSocketServer } from "ws";
 
@@ -50,7 +51,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Embedded
 
   const listenTcp = (): Promise<number> =>
     new Promise((resolve, reject) => {
-      const server = createServer((socket) => {
+      // No Nagle: a test broker should not add 40 ms to every small request/reply.
+      const server = createServer({ noDelay: true }, (socket) => {
         sockets.add(socket);
         socket.on("close", () => sockets.delete(socket));
         // A reset from a client being killed must not surface as an unhandled error.

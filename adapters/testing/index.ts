@@ -1,3 +1,4 @@
+export { type BrokerOptions, type EmbeddedBroker, startBroker } from "./broker.js";
 export {
   createMemoryBroker,
   createMemoryTransport,

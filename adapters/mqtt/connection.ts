@@ -1,0 +1,400 @@
+/**
+ * One MQTT connection: a fresh mqtt.js client per connect (its own reconnect is off, the core owns
+ * reconnecting), from CONNECT to close. It settles every operation it started: when the socket
+ * dies, in-flight publishes and subscribes reject with `disconnected` instead of waiting for a
+ * reconnect that mqtt.js will never make.
+ */
+import { GmqError, type InboundMessage, type OutboundMessage, type SubscribeRequest } from "gmq";
+// Default import: mqtt's browser ESM build has no named exports.
+import mqttjs, {
+  type IClientOptions,
+  type IPublishPacket,
+  type IStore,
+  type MqttClient,
+  type Packet,
+} from "mqtt";
+import { HELD, InboundAcks } from "./acks.js";
+import {
+  CLOSED_BEFORE_CONNACK,
+  connackError,
+  isSocketError,
+  nativeError,
+  publishError,
+  reasonName,
+  subackError,
+} from "./errors.js";
+import { FrameTracker } from "./frames.js";
+import { fromWire, toWire, type WireMode, type WirePublish } from "./message.js";
+import { PendingOperations } from "./operations.js";
+import type { MqttCredentials, ResolvedOptions } from "./options.js";
+
+export interface ConnectionEvents {
+  message(message: InboundMessage): void;
+  /** Something went wrong that the app should hear about (the connection closes after it). */
+  error(error: GmqError): void;
+  /** The connection is gone, not closed by us. Called at most once. */
+  closed(error: GmqError): void;
+}
+
+export interface ConnectionParams {
+  readonly url: string;
+  readonly version: 4 | 5;
+  readonly options: ResolvedOptions;
+  readonly credentials: MqttCredentials;
+  /** Kept across connections of a persistent session (QoS 2 messages awaiting PUBREL). */
+  readonly incomingStore?: IStore;
+  readonly signal: AbortSignal;
+  /** Whether an inbound QoS ≥ 1 message on this topic waits for the app's ack. */
+  needsAck(topic: string): boolean;
+  readonly events: ConnectionEvents;
+}
+
+export class MqttConnection {
+  readonly mode: WireMode;
+  /** The broker resumed a stored session (CONNACK session present). */
+  sessionPresent = false;
+  private readonly client: MqttClient;
+  private readonly acks: InboundAcks;
+  private readonly frames = new FrameTracker();
+  private readonly ops = new PendingOperations();
+  /** QoS 0 publishes waiting for the socket to drain. */
+  private readonly drainWaiters: { resolve(): void; reject(error: GmqError): void }[] = [];
+  /** Publish callbacks whose PUBACK/PUBREC said "no matching subscribers" (0x10). */
+  private readonly noSubscribers = new WeakSet<object>();
+  private phase: "opening" | "open" | "closed" = "opening";
+  private refusal: number | undefined;
+  private brokerDisconnect: number | undefined;
+  private failure: GmqError | undefined;
+  private settleOpen: { resolve(): void; reject(error: GmqError): void } | undefined;
+
+  /** Resolves at CONNACK; rejects with a GmqError when the broker refuses or the socket fails. */
+  static open(params: ConnectionParams): Promise<MqttConnection> {
+    return new Promise((resolve, reject) => {
+      const connection: MqttConnection = new MqttConnection(params, {
+        resolve: () => resolve(connection),
+        reject,
+      });
+    });
+  }
+
+  private constructor(
+    private readonly params: ConnectionParams,
+    settle: { resolve(): void; reject(error: GmqError): void },
+  ) {
+    const { options, version, credentials, signal } = params;
+    this.mode = { version, envelope: options.envelope };
+    this.settleOpen = settle;
+    this.acks = new InboundAcks((bytes) => this.writeRaw(bytes), options.redeliveryDelayMs);
+    if (signal.aborted) {
+      this.phase = "closed";
+      this.client = undefined as never;
+      settle.reject(GmqError.from(signal.reason));
+      return;
+    }
+    const clientOptions: IClientOptions = {
+      protocolVersion: version,
+      clientId: options.clientId,
+      clean: options.clean,
+      keepalive: options.keepalive,
+      connectTimeout: options.connectTimeoutMs,
+      reconnectPeriod: 0, // the core reconnects, with backoff
+      resubscribe: false, // the core restores subscriptions
+      queueQoSZero: false, // QoS 0 is never queued
+      ...(credentials.username !== undefined && { username: credentials.username }),
+      ...(credentials.password !== undefined && { password: credentials.password as string }),
+      ...(version === 5 &&
+        options.sessionExpiryInterval > 0 && {
+          properties: { sessionExpiryInterval: options.sessionExpiryInterval },
+        }),
+      ...(params.incomingStore && { incomingStore: params.incomingStore }),
+      ...(options.tls as Pick<IClientOptions, "ca" | "cert" | "key" | "rejectUnauthorized">),
+    };
+    this.client = mqttjs.connect(params.url, clientOptions);
+    this.client.handleMessage = (packet, callback) => this.onPublish(packet, callback);
+    // Small request/reply packets would otherwise wait out Nagle + delayed ACK (~40 ms each way).
+    (this.client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+    this.client.stream.on("data", (chunk: Uint8Array) => this.frames.feed(chunk));
+    this.client.on("packetreceive", (packet: Packet) => {
+      if (packet.cmd === "connack") {
+        const code = version === 5 ? packet.reasonCode : packet.returnCode;
+        if (code) this.refusal = code;
+      } else if ((packet.cmd === "puback" || packet.cmd === "pubrec") && packet.reasonCode === 0x10) {
+        // mqtt.js treats "no matching subscribers" as success and does not pass the ack on;
+        // the pending entry still holds our callback, which is how we find the publish.
+        const pending = this.client.outgoing[packet.messageId!];
+        if (pending) this.noSubscribers.add(pending.cb as never);
+      } else if (packet.cmd === "disconnect") {
+        this.brokerDisconnect = packet.reasonCode ?? 0;
+      }
+    });
+    this.client.on("connect", (connack) => {
+      if (this.phase !== "opening") return;
+      this.phase = "open";
+      this.sessionPresent = connack.sessionPresent;
+      signal.removeEventListener("abort", this.onAbort);
+      this.settleOpen = undefined;
+      settle.resolve();
+    });
+    this.client.on("error", (error) => this.onClientError(error));
+    this.client.on("close", () => this.onClose());
+    signal.addEventListener("abort", this.onAbort, { once: true });
+  }
+
+  get alive(): boolean {
+    return this.phase === "open";
+  }
+
+  publish(message: OutboundMessage, signal: AbortSignal): Promise<void> {
+    if (this.phase !== "open") return Promise.reject(this.deadError());
+    if (signal.aborted) return Promise.reject(GmqError.from(signal.reason));
+    let wire: WirePublish;
+    try {
+      wire = toWire(message, this.mode);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (message.qos === 0) return this.publishQos0(message.topic, wire);
+    return new Promise((resolve, reject) => {
+      const op = this.ops.track(signal, reject);
+      const callback = (error?: Error) => {
+        const noSubscribers = this.noSubscribers.delete(callback);
+        if (!this.ops.untrack(op)) return; // already rejected (aborted, connection lost)
+        const code = error ? (error as { code?: unknown }).code : noSubscribers ? 0x10 : undefined;
+        if (typeof code === "number" && (code >= 0x80 || (code === 0x10 && message.replyTo !== undefined))) {
+          reject(publishError(code, message.topic, message.replyTo !== undefined));
+        } else if (error) {
+          // "Connection closed", "client disconnecting": mqtt.js gave up on this socket.
+          this.die(nativeError(error, "disconnected"));
+          reject(this.deadError());
+        } else {
+          resolve();
+        }
+      };
+      this.client.publish(message.topic, wire.payload as never, wire.options, callback);
+    });
+  }
+
+  /**
+   * QoS 0 resolves once written. Without a callback mqtt.js adds no `drain` listener per message
+   * (thousands of those make every drain O(n²)); one shared listener releases the waiters instead.
+   */
+  private publishQos0(topic: string, wire: WirePublish): Promise<void> {
+    this.client.publish(topic, wire.payload as never, wire.options);
+    if (this.phase !== "open") return Promise.reject(this.deadError());
+    if (!(this.client.stream as { writableNeedDrain?: boolean }).writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.drainWaiters.push({ resolve, reject });
+      if (this.drainWaiters.length === 1) this.client.stream.once("drain", this.onDrain);
+    });
+  }
+
+  private onDrain = (): void => {
+    const waiters = this.drainWaiters.splice(0);
+    for (const waiter of waiters) waiter.resolve();
+  };
+
+  subscribe(request: SubscribeRequest, signal: AbortSignal): Promise<void> {
+    const filter = wireFilter(request);
+    // A manual ack can hold only a QoS 1 delivery (see acks.ts).
+    const qos = request.manualAck ? (Math.min(request.qos, 1) as 0 | 1) : request.qos;
+    return this.operation(signal, (done) =>
+      this.client.subscribe(filter, { qos }, (error, granted, suback) => {
+        // A refusal arrives as an error without the code; the SUBACK still has it.
+        const code = suback?.granted[0] ?? (error as { code?: unknown } | null)?.code ?? granted?.[0]?.qos;
+        done(typeof code === "number" && code >= 0x80 ? subackError(code, filter) : error);
+      }),
+    );
+  }
+
+  unsubscribe(request: SubscribeRequest, signal: AbortSignal): Promise<void> {
+    const filter = wireFilter(request);
+    return this.operation(signal, (done) =>
+      this.client.unsubscribe(filter, (error, packet) => {
+        const code = (packet as { granted?: number[] } | undefined)?.granted?.[0];
+        done(typeof code === "number" && code >= 0x80 ? subackError(code, filter) : error);
+      }),
+    );
+  }
+
+  /** Polite close (DISCONNECT); never reported through `events.closed`. */
+  close(): Promise<void> {
+    if (this.phase === "closed") return Promise.resolve();
+    this.shutDown(new GmqError("disconnected", "connection closed by the app"));
+    const client = this.client;
+    // Settled above; drop them so end() does not wait for their acks.
+    for (const id of Object.keys(client.outgoing)) client.removeOutgoingMessage(Number(id));
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        client.stream.destroy();
+        resolve();
+      }, 1_000);
+      client.end(false, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Drop the socket at once, without DISCONNECT or events (a newer connection replaces it). */
+  destroy(): void {
+    if (this.phase === "closed") return;
+    this.shutDown(new GmqError("disconnected", "connection replaced"));
+    this.client.end(true);
+  }
+
+  private onAbort = (): void => {
+    this.failOpen(GmqError.from(this.params.signal.reason));
+  };
+
+  private failOpen(error: GmqError): void {
+    const settle = this.settleOpen;
+    if (!settle) return;
+    this.settleOpen = undefined;
+    this.shutDown(error);
+    this.client.end(true);
+    settle.reject(error);
+  }
+
+  private onClientError(error: unknown): void {
+    if (this.phase === "opening") {
+      this.failOpen(this.refusal !== undefined ? connackError(this.refusal) : nativeError(error, "protocol"));
+      return;
+    }
+    if (this.phase === "closed") return;
+    if (isSocketError(error)) {
+      // A reset, or a write after the peer left.
+      this.die(nativeError(error, "disconnected"));
+      return;
+    }
+    // Malformed packet or protocol violation: the byte stream cannot be trusted any more.
+    const failure = nativeError(error, "protocol");
+    this.params.events.error(failure);
+    this.die(new GmqError("disconnected", `connection dropped: ${failure.message}`, { cause: failure }));
+  }
+
+  private onClose(): void {
+    if (this.phase === "opening") {
+      this.failOpen(
+        this.frames.midPacket
+          ? new GmqError(
+              "protocol",
+              `the broker closed the connection in the middle of ${this.frames.describe()}`,
+            )
+          : new GmqError("disconnected", "the broker closed the connection before CONNACK", {
+              reason: CLOSED_BEFORE_CONNACK,
+            }),
+      );
+      return;
+    }
+    if (this.phase === "closed") return;
+    if (this.frames.midPacket) {
+      const error = new GmqError(
+        "protocol",
+        `the broker closed the connection in the middle of ${this.frames.describe()}`,
+      );
+      this.params.events.error(error);
+      this.die(new GmqError("disconnected", error.message, { cause: error }));
+      return;
+    }
+    this.die(this.disconnectCause());
+  }
+
+  /**
+   * The connection is lost: settle everything and tell the core in the same tick. Rejecting
+   * publishes with `disconnected` while the core still believes the link is up would make it
+   * resend them straight into the dead connection.
+   */
+  private die(cause: GmqError): void {
+    if (this.phase !== "open") return;
+    this.shutDown(cause);
+    this.client.end(true);
+    this.params.events.closed(cause);
+  }
+
+  private disconnectCause(): GmqError {
+    const code = this.brokerDisconnect;
+    if (code === undefined) return new GmqError("disconnected", "the broker closed the connection");
+    return new GmqError(
+      "disconnected",
+      `the broker disconnected: ${reasonName(code).toLowerCase().replaceAll("_", " ")}`,
+      {
+        reason: reasonName(code),
+        details: { reasonCode: code },
+      },
+    );
+  }
+
+  private shutDown(cause: GmqError): void {
+    this.phase = "closed";
+    this.failure ??= cause;
+    this.params.signal.removeEventListener("abort", this.onAbort);
+    this.acks.close();
+    const error = this.deadError();
+    this.ops.rejectAll(error);
+    for (const waiter of this.drainWaiters.splice(0)) waiter.reject(error);
+  }
+
+  private deadError(): GmqError {
+    const cause = this.failure;
+    return cause?.code === "disconnected"
+      ? cause
+      : new GmqError("disconnected", `not connected${cause ? `: ${cause.message}` : ""}`, { cause });
+  }
+
+  /** Inbound PUBLISH (QoS 0/1 on arrival, QoS 2 on PUBREL). mqtt.js acks when we call back. */
+  private onPublish(packet: IPublishPacket, callback: (error?: Error) => void): void {
+    if (this.phase === "closed") {
+      callback(HELD); // gone: the broker redelivers
+      return;
+    }
+    const inbound = fromWire(packet, this.mode, (error) =>
+      this.params.events.error(GmqError.from(error, "protocol")),
+    );
+    const deliver = (message: InboundMessage) => {
+      if (this.phase !== "closed") this.params.events.message(message);
+    };
+    if (packet.qos !== 1) {
+      // QoS 0 has no ack; QoS 2 is complete at the broker by now (see acks.ts).
+      deliver(inbound);
+      callback();
+      return;
+    }
+    const id = packet.messageId!;
+    if (!this.params.needsAck(packet.topic)) {
+      deliver(inbound);
+      if (this.acks.blocking) {
+        this.acks.hold(id, true); // its turn comes after the held ones
+        callback(HELD);
+      } else {
+        callback();
+      }
+      return;
+    }
+    const entry = this.acks.hold(id, false);
+    callback(HELD);
+    deliver(this.acks.attach(inbound, entry, deliver));
+  }
+
+  private writeRaw(bytes: Uint8Array): void {
+    if (this.phase === "open" && this.client.connected) this.client.stream.write(bytes as never);
+  }
+
+  /** Runs one acknowledged request (SUBSCRIBE, UNSUBSCRIBE) and settles it exactly once. */
+  private operation(signal: AbortSignal, start: (done: (error?: unknown) => void) => void): Promise<void> {
+    if (this.phase !== "open") return Promise.reject(this.deadError());
+    if (signal.aborted) return Promise.reject(GmqError.from(signal.reason));
+    return new Promise((resolve, reject) => {
+      const op = this.ops.track(signal, reject);
+      start((error) => {
+        if (!this.ops.untrack(op)) return;
+        if (error === undefined || error === null) resolve();
+        else if (error instanceof GmqError) reject(error);
+        else reject(this.phase === "open" ? nativeError(error, "protocol") : this.deadError());
+      });
+    });
+  }
+}
+
+function wireFilter(request: SubscribeRequest): string {
+  return request.queue === undefined ? request.pattern : `$share/${request.queue}/${request.pattern}`;
+}

@@ -1,0 +1,178 @@
+/**
+ * The options of the `mqtt()` factory, their validation, and the capabilities they imply.
+ */
+import { GmqError, type TransportCapabilities } from "gmq";
+
+export type MqttProtocolVersion = "auto" | 5 | 4;
+
+export interface MqttCredentials {
+  username?: string;
+  password?: string | Uint8Array;
+}
+
+export interface MqttOptions {
+  /**
+   * `mqtt://`, `mqtts://`, `ws://` or `wss://` (only `ws`/`wss` in a browser). With a list, a
+   * failed connect moves on to the next URL for the next attempt; the one that worked is kept.
+   */
+  url: string | readonly string[];
+  /**
+   * `"auto"` (default) offers MQTT 5 and falls back to 3.1.1 when the broker refuses the version,
+   * remembering that per URL. Without `envelope`, a 3.1.1-only broker is then refused with
+   * `unsupported`, because 3.1.1 cannot carry gmq ids, headers and replies: set `envelope: true`
+   * (gmq-to-gmq traffic) or `protocolVersion: 4` (plain MQTT, no headers, no calls).
+   */
+  protocolVersion?: MqttProtocolVersion;
+  /**
+   * On MQTT 3.1.1, wrap every message in a JSON envelope carrying the gmq id, headers, replyTo and
+   * correlationId (payload base64). Only gmq peers understand it. Received envelopes are unwrapped
+   * on any version, so 3.1.1 and 5 gmq clients can share a broker. Default false.
+   */
+  envelope?: boolean;
+  /** Default `gmq_` + 16 hex digits, fixed for the life of the transport (so sessions resume). */
+  clientId?: string;
+  username?: string;
+  password?: string | Uint8Array;
+  /** Called at every (re)connect; overrides `username`/`password`. For expiring tokens. */
+  credentials?: () => Promise<MqttCredentials> | MqttCredentials;
+  /** Seconds between pings; 0 turns keepalive off. Default 30. */
+  keepalive?: number;
+  /** Start a fresh session at every connect. Default true. `false` keeps subscriptions and
+   *  unacknowledged messages at the broker across reconnects (needs a fixed `clientId`). */
+  clean?: boolean;
+  /** MQTT 5 session expiry in seconds. Default: 0 with `clean`, never (0xFFFFFFFF) without,
+   *  like a 3.1.1 persistent session. */
+  sessionExpiryInterval?: number;
+  /** The broker supports `$share/<group>/<filter>` (Mosquitto, EMQX, HiveMQ…). Default true;
+   *  set false for brokers without (aedes, NATS) so queue subscriptions fail early. */
+  sharedSubscriptions?: boolean;
+  /** Per attempt, until CONNACK. Default 10 000 ms (the client's connect timeout also applies). */
+  connectTimeoutMs?: number;
+  /** How long a nacked (requeue) message waits before it is handed back. Default 50 ms. */
+  redeliveryDelayMs?: number;
+  /** TLS (Node only): passed to `tls.connect`. */
+  ca?: string | Uint8Array | readonly (string | Uint8Array)[];
+  cert?: string | Uint8Array | readonly (string | Uint8Array)[];
+  key?: string | Uint8Array | readonly (string | Uint8Array)[];
+  rejectUnauthorized?: boolean;
+}
+
+export interface ResolvedOptions {
+  readonly urls: readonly string[];
+  readonly protocolVersion: MqttProtocolVersion;
+  readonly envelope: boolean;
+  readonly clientId: string;
+  readonly keepalive: number;
+  readonly clean: boolean;
+  readonly sessionExpiryInterval: number;
+  readonly sharedSubscriptions: boolean;
+  readonly connectTimeoutMs: number;
+  readonly redeliveryDelayMs: number;
+  readonly credentials: () => Promise<MqttCredentials>;
+  readonly tls: Pick<MqttOptions, "ca" | "cert" | "key" | "rejectUnauthorized">;
+}
+
+const SCHEMES = new Set(["mqtt:", "mqtts:", "ws:", "wss:"]);
+
+/** Node (and Deno/Bun, which emulate it) can open TCP sockets; a browser or worker cannot. */
+export function hasTcp(): boolean {
+  const process = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
+  return typeof process?.versions?.node === "string";
+}
+
+function randomClientId(): string {
+  const bytes = new Uint8Array(8);
+  globalThis.crypto.getRandomValues(bytes);
+  return `gmq_${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+function nonNegativeInteger(value: unknown, field: string, max = Number.MAX_SAFE_INTEGER): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
+    throw GmqError.invalid(field, `must be an integer from 0 to ${max}`);
+  }
+}
+
+export function resolveOptions(options: MqttOptions): ResolvedOptions {
+  if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
+  const urls = typeof options.url === "string" ? [options.url] : options.url;
+  if (!Array.isArray(urls) || urls.length === 0)
+    throw GmqError.invalid("url", "must be a URL or a non-empty list of URLs");
+  const tcp = hasTcp();
+  for (const url of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw GmqError.invalid("url", `not a URL: "${String(url)}"`);
+    }
+    if (!SCHEMES.has(parsed.protocol)) {
+      throw GmqError.invalid("url", `must be mqtt://, mqtts://, ws:// or wss://, not "${url}"`);
+    }
+    if (!tcp && (parsed.protocol === "mqtt:" || parsed.protocol === "mqtts:")) {
+      throw new GmqError(
+        "unsupported",
+        `url: a browser cannot open TCP connections; use ws:// or wss:// (got "${url}")`,
+        {
+          field: "url",
+        },
+      );
+    }
+  }
+  const version = options.protocolVersion ?? "auto";
+  if (version !== "auto" && version !== 5 && version !== 4)
+    throw GmqError.invalid("protocolVersion", 'must be "auto", 5 or 4');
+  if (options.clientId !== undefined && (typeof options.clientId !== "string" || options.clientId === "")) {
+    throw GmqError.invalid("clientId", "must be a non-empty string");
+  }
+  if (options.credentials !== undefined && typeof options.credentials !== "function") {
+    throw GmqError.invalid("credentials", "must be a function");
+  }
+  nonNegativeInteger(options.keepalive, "keepalive", 65_535);
+  nonNegativeInteger(options.sessionExpiryInterval, "sessionExpiryInterval", 0xffff_ffff);
+  nonNegativeInteger(options.connectTimeoutMs, "connectTimeoutMs");
+  nonNegativeInteger(options.redeliveryDelayMs, "redeliveryDelayMs");
+  const clean = options.clean ?? true;
+  const fixed: MqttCredentials = {
+    ...(options.username !== undefined && { username: options.username }),
+    ...(options.password !== undefined && { password: options.password }),
+  };
+  const credentials = options.credentials;
+  return {
+    urls: [...urls],
+    protocolVersion: version,
+    envelope: options.envelope ?? false,
+    clientId: options.clientId ?? randomClientId(),
+    keepalive: options.keepalive ?? 30,
+    clean,
+    sessionExpiryInterval: options.sessionExpiryInterval ?? (clean ? 0 : 0xffff_ffff),
+    sharedSubscriptions: options.sharedSubscriptions ?? true,
+    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+    redeliveryDelayMs: options.redeliveryDelayMs ?? 50,
+    credentials: credentials ? async () => ({ ...fixed, ...(await credentials()) }) : async () => fixed,
+    tls: {
+      ...(options.ca !== undefined && { ca: options.ca }),
+      ...(options.cert !== undefined && { cert: options.cert }),
+      ...(options.key !== undefined && { key: options.key }),
+      ...(options.rejectUnauthorized !== undefined && { rejectUnauthorized: options.rejectUnauthorized }),
+    },
+  };
+}
+
+/**
+ * Decided before connecting, from the options alone: ids and headers travel when MQTT 5 is
+ * required or possible ("auto" refuses a 3.1.1-only broker unless `envelope` is on), or when the
+ * envelope carries them on 3.1.1.
+ */
+export function capabilitiesOf(options: ResolvedOptions): TransportCapabilities {
+  return {
+    wildcards: true,
+    subscribe: true,
+    requestReply: false,
+    ack: true,
+    delay: false,
+    binary: true,
+    queues: options.sharedSubscriptions,
+    headers: options.envelope || options.protocolVersion !== 4,
+  };
+}

@@ -1,0 +1,226 @@
+/**
+ * The MQTT transport: picks the URL (failover), negotiates the protocol version, fetches
+ * credentials, and hands each live connection's traffic to the core.
+ */
+import {
+  GmqError,
+  type OperationOptions,
+  type OutboundMessage,
+  type SubscribeRequest,
+  type Transport,
+  type TransportCapabilities,
+  type TransportSink,
+  topicMatches,
+} from "gmq";
+// Default import: mqtt's browser ESM build has no named exports.
+import mqttjs, { type IStore, type Packet } from "mqtt";
+import { MqttConnection } from "./connection.js";
+import { isVersionRefusal } from "./errors.js";
+import {
+  capabilitiesOf,
+  type MqttCredentials,
+  type MqttOptions,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./options.js";
+
+const subscriptionKey = (request: SubscribeRequest) => `${request.queue ?? ""}\u0000${request.pattern}`;
+
+/**
+ * QoS 2 messages awaiting PUBREL, kept across the connections of a persistent session, so a
+ * PUBREL resent after a reconnect still finds its message. mqtt.js closes its store on `end()`;
+ * this view keeps the shared one open.
+ */
+function sessionStore(): IStore {
+  let store = new mqttjs.Store();
+  return {
+    put(packet: Packet, cb: () => void) {
+      store.put(packet, cb);
+      return this;
+    },
+    get(packet: Pick<Packet, "messageId">, cb: (error?: Error, packet?: Packet) => void) {
+      store.get(packet, cb);
+      return this;
+    },
+    del(packet: Pick<Packet, "messageId">, cb: (error?: Error, packet?: Packet) => void) {
+      store.del(packet, cb);
+      return this;
+    },
+    createStream: () => store.createStream(),
+    close(cb: () => void) {
+      cb();
+    },
+    /** A session that was not resumed has nothing to release. */
+    reset() {
+      store = new mqttjs.Store();
+    },
+  } as IStore & { reset(): void };
+}
+
+class MqttTransport implements Transport {
+  readonly name = "mqtt";
+  readonly capabilities: TransportCapabilities;
+  private readonly options: ResolvedOptions;
+  private urlIndex = 0;
+  /** Versions learned per URL ("auto" fell back to 3.1.1 there). */
+  private readonly versions = new Map<string, 4 | 5>();
+  private readonly subscriptions = new Map<string, SubscribeRequest>();
+  private manualSubscriptions = 0;
+  private readonly qos2Store = sessionStore() as IStore & { reset(): void };
+  private connection: MqttConnection | undefined;
+
+  constructor(options: MqttOptions) {
+    this.options = resolveOptions(options);
+    this.capabilities = capabilitiesOf(this.options);
+  }
+
+  /** The URL this transport uses now (for logs and tests). */
+  get url(): string {
+    return this.options.urls[this.urlIndex]!;
+  }
+
+  async connect(sink: TransportSink, { signal }: OperationOptions): Promise<void> {
+    this.connection?.destroy();
+    this.connection = undefined;
+    const url = this.url;
+    try {
+      this.connection = await this.open(url, sink, signal);
+    } catch (error) {
+      // The next attempt tries the next URL; a URL that works is kept.
+      this.urlIndex = (this.urlIndex + 1) % this.options.urls.length;
+      throw GmqError.from(error, "disconnected");
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    const connection = this.connection;
+    this.connection = undefined;
+    await connection?.close();
+  }
+
+  publish(message: OutboundMessage, { signal }: OperationOptions): Promise<void> {
+    const connection = this.connection;
+    if (!connection) return Promise.reject(new GmqError("disconnected", "not connected to the MQTT broker"));
+    return connection.publish(message, signal);
+  }
+
+  async subscribe(request: SubscribeRequest, { signal }: OperationOptions): Promise<void> {
+    const connection = this.live();
+    this.remember(request);
+    await connection.subscribe(request, signal);
+  }
+
+  async unsubscribe(request: SubscribeRequest, { signal }: OperationOptions): Promise<void> {
+    this.forget(request);
+    await this.live().unsubscribe(request, signal);
+  }
+
+  private live(): MqttConnection {
+    if (!this.connection?.alive) throw new GmqError("disconnected", "not connected to the MQTT broker");
+    return this.connection;
+  }
+
+  private async open(url: string, sink: TransportSink, signal: AbortSignal): Promise<MqttConnection> {
+    const credentials = await this.credentials();
+    const preferred = this.options.protocolVersion;
+    const version = preferred === "auto" ? (this.versions.get(url) ?? 5) : preferred;
+    try {
+      return await this.openWith(url, version, credentials, sink, signal);
+    } catch (error) {
+      if (preferred !== "auto" || version !== 5 || !isVersionRefusal(error) || signal.aborted) throw error;
+      this.versions.set(url, 4);
+      if (!this.options.envelope) throw this.needsEnvelope(url, error);
+      return await this.openWith(url, 4, credentials, sink, signal);
+    }
+  }
+
+  private async openWith(
+    url: string,
+    version: 4 | 5,
+    credentials: MqttCredentials,
+    sink: TransportSink,
+    signal: AbortSignal,
+  ): Promise<MqttConnection> {
+    if (version === 4 && !this.options.envelope && this.capabilities.headers) throw this.needsEnvelope(url);
+    const connection: MqttConnection = await MqttConnection.open({
+      url,
+      version,
+      options: this.options,
+      credentials,
+      ...(!this.options.clean && { incomingStore: this.qos2Store }),
+      signal,
+      needsAck: (topic) => this.needsAck(topic),
+      events: {
+        message: (message) => sink.onMessage(message),
+        error: (error) => sink.onError(error),
+        closed: (error) => {
+          if (this.connection === connection) this.connection = undefined;
+          sink.onDisconnect(error);
+        },
+      },
+    });
+    if (!connection.sessionPresent) this.qos2Store.reset();
+    return connection;
+  }
+
+  private needsEnvelope(url: string, cause?: unknown): GmqError {
+    return new GmqError(
+      "unsupported",
+      `the broker at ${url} speaks only MQTT 3.1.1, which cannot carry gmq ids, headers and replies: ` +
+        "set `envelope: true` (gmq peers only) or `protocolVersion: 4` (plain MQTT, no headers)",
+      { cause, field: "protocolVersion" },
+    );
+  }
+
+  private async credentials(): Promise<MqttCredentials> {
+    try {
+      return await this.options.credentials();
+    } catch (error) {
+      throw new GmqError(
+        "unauthenticated",
+        `credentials() failed: ${(error as Error)?.message ?? String(error)}`,
+        {
+          cause: error,
+          reason: "CREDENTIALS_FAILED",
+        },
+      );
+    }
+  }
+
+  /**
+   * A QoS ≥ 1 message waits for the app when a manual-ack subscription matches it, and, with a
+   * persistent session, when no subscription is known yet: a resumed session redelivers right
+   * after CONNACK, before the core has restored the subscription that asked for manual acks.
+   */
+  private needsAck(topic: string): boolean {
+    if (this.manualSubscriptions === 0 && this.options.clean) return false;
+    let matched = false;
+    for (const request of this.subscriptions.values()) {
+      if (!topicMatches(request.pattern, topic)) continue;
+      if (request.manualAck) return true;
+      matched = true;
+    }
+    return !matched && !this.options.clean;
+  }
+
+  private remember(request: SubscribeRequest): void {
+    const key = subscriptionKey(request);
+    const previous = this.subscriptions.get(key);
+    if (previous?.manualAck) this.manualSubscriptions--;
+    this.subscriptions.set(key, request);
+    if (request.manualAck) this.manualSubscriptions++;
+  }
+
+  private forget(request: SubscribeRequest): void {
+    const key = subscriptionKey(request);
+    const previous = this.subscriptions.get(key);
+    if (!previous) return;
+    this.subscriptions.delete(key);
+    if (previous.manualAck) this.manualSubscriptions--;
+  }
+}
+
+/** An MQTT 3.1.1/5 transport over TCP, TLS, WebSocket or secure WebSocket. */
+export function mqtt(options: MqttOptions): Transport {
+  return new MqttTransport(options);
+}

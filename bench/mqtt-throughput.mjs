@@ -1,0 +1,160 @@
+// MQTT publish throughput: gmq over the mqtt adapter vs raw mqtt.js, same broker, same run.
+//
+//   node bench/mqtt-throughput.mjs [--n 20000] [--payload 256] [--rounds 3] [--window 1000] [--from-source]
+//
+// For each broker (embedded aedes, 3.1.1 with gmq's envelope; Mosquitto, MQTT 5, when installed)
+// and QoS 0 and 1: one publisher and one subscriber client, N messages of `payload` random bytes.
+// "delivered" is N over the time from the first publish to the subscriber holding all N (the
+// number compared with the budget); "acked" is N over the time until every publish resolved
+// (PUBACK for QoS 1, handed to the socket for QoS 0). Raw mqtt.js keeps `window` QoS 1 publishes
+// in flight, the same as gmq's outbox (maxInFlight 1000), and fires QoS 0 without callbacks. A warm-up round runs first; the median of `rounds`
+// alternating rounds is reported. Budget (DESIGN.md): gmq ≥ 95 % of raw.
+//
+// Measures the built package (dist/, `npm run build`); --from-source bundles src/ instead.
+import { randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
+import mqttjs from "mqtt";
+import { loadPackage, median, printTable, startBrokers, waitUntil } from "./mqtt-support.mjs";
+
+const { values: args } = parseArgs({
+  options: {
+    n: { type: "string", default: "20000" },
+    payload: { type: "string", default: "256" },
+    rounds: { type: "string", default: "3" },
+    window: { type: "string", default: "1000" },
+    "from-source": { type: "boolean", default: false },
+  },
+});
+const N = Number(args.n);
+const PAYLOAD = Number(args.payload);
+const ROUNDS = Number(args.rounds);
+const WINDOW = Number(args.window);
+
+const { core, adapter, testing, source, cleanup } = await loadPackage(args["from-source"]);
+const { createClient, bytesCodec } = core;
+const payload = new Uint8Array(randomBytes(PAYLOAD));
+let topicCounter = 0;
+const nextTopic = () => `bench/throughput/${process.pid}/${++topicCounter}`;
+
+function rawConnect(broker) {
+  const client = mqttjs.connect(broker.url, {
+    protocolVersion: broker.version,
+    reconnectPeriod: 0,
+    queueQoSZero: false,
+  });
+  client.stream.setNoDelay?.(true); // as the gmq adapter does
+  return new Promise((resolve, reject) => {
+    client.once("connect", () => resolve(client));
+    client.once("error", reject);
+  });
+}
+
+/** Raw mqtt.js: `n` publishes; QoS 1 with at most `WINDOW` unacknowledged, QoS 0 fire and forget. */
+function rawPublishAll(client, topic, n, qos) {
+  if (qos === 0) {
+    for (let i = 0; i < n; i++) client.publish(topic, payload, { qos });
+    return Promise.resolve();
+  }
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let done = 0;
+    const next = () => {
+      while (sent < n && sent - done < WINDOW) {
+        sent++;
+        client.publish(topic, payload, { qos }, (error) => {
+          if (error) return reject(error);
+          if (++done === n) resolve();
+          else next();
+        });
+      }
+    };
+    next();
+  });
+}
+
+async function rawRound(pair, n, qos) {
+  const topic = nextTopic();
+  let received = 0;
+  const onMessage = (t) => {
+    if (t === topic) received++;
+  };
+  pair.sub.on("message", onMessage);
+  await pair.sub.subscribeAsync(topic, { qos });
+  const started = performance.now();
+  await rawPublishAll(pair.pub, topic, n, qos);
+  const acked = performance.now() - started;
+  await waitUntil(() => received >= n, 60_000, `${n} raw messages`);
+  const delivered = performance.now() - started;
+  pair.sub.off("message", onMessage);
+  await pair.sub.unsubscribeAsync(topic);
+  return { acked: (n / acked) * 1000, delivered: (n / delivered) * 1000 };
+}
+
+async function gmqRound(pair, n, qos) {
+  const topic = nextTopic();
+  let received = 0;
+  const sub = pair.sub.subscribe(
+    topic,
+    () => {
+      received++;
+    },
+    { qos },
+  );
+  await sub.ready;
+  const started = performance.now();
+  const pending = new Array(n);
+  for (let i = 0; i < n; i++) pending[i] = pair.pub.publish(topic, payload, { qos });
+  await Promise.all(pending);
+  const acked = performance.now() - started;
+  await waitUntil(() => received >= n, 60_000, `${n} gmq messages`);
+  const delivered = performance.now() - started;
+  await sub.unsubscribe();
+  return { acked: (n / acked) * 1000, delivered: (n / delivered) * 1000 };
+}
+
+const brokers = await startBrokers(testing);
+const rows = [];
+try {
+  for (const broker of brokers) {
+    const raw = { pub: await rawConnect(broker), sub: await rawConnect(broker) };
+    const gmqClient = () =>
+      createClient({ transport: adapter.mqtt({ url: broker.url, ...broker.gmq }), codec: bytesCodec });
+    const gmq = { pub: gmqClient(), sub: gmqClient() };
+    await Promise.all([gmq.pub.connect(), gmq.sub.connect()]);
+    for (const qos of [0, 1]) {
+      await rawRound(raw, Math.ceil(N / 10), qos);
+      await gmqRound(gmq, Math.ceil(N / 10), qos);
+      const rawRuns = [];
+      const gmqRuns = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        rawRuns.push(await rawRound(raw, N, qos));
+        gmqRuns.push(await gmqRound(gmq, N, qos));
+      }
+      const rawDelivered = median(rawRuns.map((r) => r.delivered));
+      const gmqDelivered = median(gmqRuns.map((r) => r.delivered));
+      const ratio = gmqDelivered / rawDelivered;
+      rows.push({
+        broker: broker.name,
+        qos,
+        "raw msg/s": Math.round(rawDelivered),
+        "gmq msg/s": Math.round(gmqDelivered),
+        "gmq/raw": `${(ratio * 100).toFixed(1)}%`,
+        "raw acked/s": Math.round(median(rawRuns.map((r) => r.acked))),
+        "gmq acked/s": Math.round(median(gmqRuns.map((r) => r.acked))),
+        target: "≥ 95%",
+        ok: ratio >= 0.95 ? "yes" : "NO",
+      });
+    }
+    raw.pub.end(true);
+    raw.sub.end(true);
+    await Promise.all([gmq.pub.close(), gmq.sub.close()]);
+  }
+} finally {
+  await Promise.all(brokers.map((broker) => broker.close()));
+  cleanup();
+}
+
+console.log(
+  `\nMQTT throughput: N=${N}, payload ${PAYLOAD} B, median of ${ROUNDS} rounds, package from ${source}, node ${process.version}\n`,
+);
+printTable(rows);

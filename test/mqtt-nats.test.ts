@@ -1,0 +1,31 @@
+/**
+ * The transport contract against nats-server's MQTT listener (MQTT 3.1.1 over JetStream, no
+ * shared subscriptions), so the adapter negotiates down and uses the envelope.
+ */
+import { describe } from "vitest";
+import { mqtt } from "../adapters/mqtt/index.js";
+import { runTransportContract } from "./contract/transport.js";
+import { natsBinary, type SystemServer, startNatsMqtt } from "./support/mqtt-servers.js";
+
+describe.skipIf(!natsBinary.available)("nats", () => {
+  const options = { envelope: true, sharedSubscriptions: false } as const;
+  runTransportContract("mqtt 3.1.1 over nats-server", {
+    capabilities: mqtt({ url: "mqtt://127.0.0.1:1", ...options }).capabilities,
+    faults: { dropConnections: true, setOnline: true },
+    reportsNoResponder: false,
+    async setup() {
+      const server: SystemServer = await startNatsMqtt();
+      let online = true;
+      return {
+        transport: () => mqtt({ url: server.tcpUrl, ...options }),
+        dropConnections: () => server.restart(),
+        setOnline: async (next) => {
+          if (next === online) return;
+          online = next;
+          await (next ? server.start() : server.stop());
+        },
+        teardown: () => server.close(),
+      };
+    },
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * Real MQTT servers from the system, each started from a generated config on free loopback ports
+ * and restartable on the same ports (for fault tests).
+ */
+import {
+  freePort,
+  type RunningProcess,
+  requireBinary,
+  startProcess,
+  tempDir,
+  writeConfig,
+} from "./system.js";
+
+export const mosquittoBinary = requireBinary("mosquitto", "/usr/sbin/mosquitto");
+export const natsBinary = requireBinary("nats-server", "/usr/sbin/nats-server");
+
+export interface SystemServer {
+  readonly tcpUrl: string;
+  /** Present when the server has a WebSocket listener. */
+  readonly wsUrl?: string;
+  /** Kill the process (every connection drops). */
+  stop(): Promise<void>;
+  /** Start it again on the same ports. */
+  start(): Promise<void>;
+  /** Kill and start again. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function managed(
+  launch: () => Promise<RunningProcess>,
+  cleanup: () => void,
+): Promise<Omit<SystemServer, "tcpUrl" | "wsUrl">> {
+  let running: RunningProcess | undefined = await launch();
+  const stop = async () => {
+    const current = running;
+    running = undefined;
+    await current?.stop();
+  };
+  const start = async () => {
+    if (!running) running = await launch();
+  };
+  return {
+    stop,
+    start,
+    restart: async () => {
+      await stop();
+      await start();
+    },
+    close: async () => {
+      await stop();
+      cleanup();
+    },
+  };
+}
+
+/** Mosquitto 2 with a TCP and a WebSocket listener, anonymous, MQTT 5 and 3.1.1. */
+export async function startMosquitto(): Promise<SystemServer> {
+  const dir = tempDir("mosquitto");
+  const tcpPort = await freePort();
+  const wsPort = await freePort();
+  const config = writeConfig(
+    dir.path,
+    "mosquitto.conf",
+    [
+      "per_listener_settings false",
+      "allow_anonymous true",
+      "set_tcp_nodelay true",
+      "persistence false",
+      "max_queued_messages 100000",
+      `listener ${tcpPort} 127.0.0.1`,
+      `listener ${wsPort} 127.0.0.1`,
+      "protocol websockets",
+      "",
+    ].join("\n"),
+  );
+  const server = await managed(
+    () => startProcess(mosquittoBinary.path, ["-c", config], { ports: [tcpPort, wsPort] }),
+    dir.remove,
+  );
+  return { tcpUrl: `mqtt://127.0.0.1:${tcpPort}`, wsUrl: `ws://127.0.0.1:${wsPort}/mqtt`, ...server };
+}
+
+/** nats-server with JetStream and its MQTT listener (MQTT 3.1.1 only). */
+export async function startNatsMqtt(): Promise<SystemServer> {
+  const dir = tempDir("nats");
+  const clientPort = await freePort();
+  const mqttPort = await freePort();
+  const config = writeConfig(
+    dir.path,
+    "nats.conf",
+    [
+      `server_name: gmq_test_${process.pid}_${mqttPort}`,
+      `listen: 127.0.0.1:${clientPort}`,
+      `jetstream { store_dir: "${dir.path}/jetstream" }`,
+      `mqtt { listen: 127.0.0.1:${mqttPort} }`,
+      "",
+    ].join("\n"),
+  );
+  const server = await managed(
+    () => startProcess(natsBinary.path, ["-c", config], { ports: [clientPort, mqttPort], timeoutMs: 20_000 }),
+    dir.remove,
+  );
+  return { tcpUrl: `mqtt://127.0.0.1:${mqttPort}`, ...server };
+}
