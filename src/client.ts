@@ -77,9 +77,11 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     this.outbox = new Outbox(this.store, options.outbox ?? {}, {
       onDropped: (event) => this.emit("dropped", event),
       onChange: () => {
-        this.emit("outbox", this.outbox.stats());
+        // Stats cost a little per message; only compute them for someone who listens.
+        if (this.listenerCount("outbox") > 0) this.emit("outbox", this.outbox.stats());
         this.tellOtherTabs();
       },
+
       onError,
     });
     this.connection = new Connection(
@@ -115,9 +117,12 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     });
     this.loaded.then(() => this.pump());
     this.shareStore();
-    this.stopWatching = watchRuntime(() => {
-      this.connection.wake();
-      this.pump();
+    this.stopWatching = watchRuntime({
+      wake: () => {
+        this.connection.wake();
+        this.pump();
+      },
+      offline: () => this.connection.interrupt("the runtime went offline"),
     });
     if (options.autoConnect !== false) this.connection.start();
   }
@@ -270,8 +275,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     if (!caps.subscribe || !caps.headers) {
       throw new GmqError("unsupported", `handle: the ${this.transport.name} transport cannot serve calls`);
     }
-    const queue =
-      options.queue === false ? undefined : (options.queue ?? (caps.queues ? "gmq-rpc" : undefined));
+    const queue = options.queue === false ? undefined : options.queue;
     const codec = options.codec ?? this.codec;
     // Calls are served concurrently: the handler returns before the answer is ready.
     return this.subscribe<A>(
@@ -392,7 +396,14 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
   private pump(): void {
     const link = this.connection.ready;
     if (!link || !this.isSender || this.storeFailure) return;
-    flushOutbox(this.outbox, this.transport, link, this.maxInFlight, () => this.pump());
+    flushOutbox(
+      this.outbox,
+      this.transport,
+      link,
+      this.maxInFlight,
+      () => this.pump(),
+      (error) => this.connection.interrupt(`publish failed on a live connection: ${error.message}`),
+    );
   }
 
   /** The sender tells the others (debounced) when records left, so their counts stay true. */

@@ -83,6 +83,12 @@ export class Connection {
     this.wakeSleep?.();
   }
 
+  /** Drops the current connection as lost (e.g. the browser says it is offline); the usual
+   *  reconnect with backoff follows. */
+  interrupt(reason: string): void {
+    this.loseCurrent?.(new GmqError("disconnected", reason));
+  }
+
   /** Resolves with the link once connected; rejects when the signal aborts or the client closes. */
   waitReady(signal: AbortSignal): Promise<Link> {
     const link = this.ready;
@@ -212,6 +218,9 @@ export class Connection {
         this.hooks.down(link, error);
       }
     }
+    // Lost without the transport saying so (interrupt): make sure its socket is gone too,
+    // before the next attempt opens another.
+    if (alive && !this.closing.signal.aborted) await this.transport.disconnect().catch(() => {});
     alive = false;
     controller.abort(error);
     return undefined;

@@ -9,7 +9,9 @@ const RETRYABLE = new Set(["disconnected", "offline", "timeout", "aborted", "clo
 
 /**
  * Hands queued records to the transport, oldest first, keeping at most `maxInFlight` awaiting
- * the backend. Each settled send calls `again` so the next records follow.
+ * the backend. Each settled send calls `again` so the next records follow. A retryable failure
+ * on a link that still looks up calls `linkBroken` instead: the link is treated as lost, and
+ * everything in flight returns to the queue once, in order (no hot retry loop on a bad link).
  */
 export function flushOutbox(
   outbox: Outbox,
@@ -17,6 +19,7 @@ export function flushOutbox(
   link: Link,
   maxInFlight: number,
   again: () => void,
+  linkBroken: (error: GmqError) => void,
 ): void {
   while (outbox.inFlight < maxInFlight) {
     const entry = outbox.takeNext(Date.now());
@@ -31,17 +34,21 @@ export function flushOutbox(
       ...(record.retain && { retain: true }),
       ...(record.expiresAt !== undefined && { expiresAt: record.expiresAt }),
     };
-    transport
-      .publish(message, { signal: link.signal })
-      .then(
-        () => outbox.complete(entry),
-        (cause: unknown) => {
-          const error = GmqError.from(cause, "disconnected");
-          if (!RETRYABLE.has(error.code)) outbox.reject(entry, error);
-          else if (!link.signal.aborted) outbox.requeueInFlight(); // resend from the oldest
-        },
-      )
-      .finally(again);
+    transport.publish(message, { signal: link.signal }).then(
+      () => {
+        outbox.complete(entry);
+        again();
+      },
+      (cause: unknown) => {
+        const error = GmqError.from(cause, "disconnected");
+        if (!RETRYABLE.has(error.code)) {
+          outbox.reject(entry, error);
+          again();
+        } else if (!link.signal.aborted) {
+          linkBroken(error);
+        }
+      },
+    );
   }
 }
 
@@ -53,6 +60,12 @@ export async function publishAtMostOnce(
   options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
 ): Promise<void> {
   if (!link) throw new GmqError("offline", "not connected, and qos 0 messages are never queued");
+  if (options.signal === undefined && options.timeoutMs === undefined) {
+    // The common case, kept lean: nothing to race but the connection itself.
+    return transport.publish(message, { signal: link.signal }).catch((error: unknown) => {
+      throw GmqError.from(error, "disconnected");
+    });
+  }
   const deadline = createDeadline({ ...options, what: "publish" });
   try {
     const signal = AbortSignal.any([link.signal, deadline.signal]);

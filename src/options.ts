@@ -99,8 +99,9 @@ export interface HandleContext {
 }
 
 export interface HandleOptions {
-  /** Load-balancing group when several processes serve the same method. Default `gmq-rpc` where
-   *  the transport supports queues; `false` makes every instance answer. */
+  /** Load-balancing group when several processes serve the same method (needs a transport with
+   *  queues, e.g. MQTT 5 shared subscriptions). Without one every instance answers and the caller
+   *  takes the first reply. */
   queue?: string | false;
   codec?: Codec<any>;
 }

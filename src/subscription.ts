@@ -1,7 +1,7 @@
 import type { Codec } from "./codec.js";
 import { GmqError } from "./errors.js";
 import type { Message } from "./message.js";
-import { topicMatches } from "./topics.js";
+import { compileFilter } from "./topics.js";
 import type { QoS } from "./transport.js";
 
 export type MessageHandler<T> = (message: Message<T>) => unknown;
@@ -33,6 +33,7 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
   private running = false;
   private closed = false;
   private lastYielded: Message<T> | undefined;
+  private readonly filterMatches: (topic: string) => boolean;
   private markReady!: () => void;
   private failReady!: (error: GmqError) => void;
 
@@ -42,6 +43,7 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
     private readonly onUnsubscribe: (subscription: Subscription<T>) => Promise<void>,
   ) {
     this.pattern = spec.pattern;
+    this.filterMatches = compileFilter(spec.filter);
     this.ready = new Promise<void>((resolve, reject) => {
       this.markReady = resolve;
       this.failReady = reject;
@@ -54,7 +56,7 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
   }
 
   matches(topic: string): boolean {
-    return !this.closed && topicMatches(this.spec.filter, topic);
+    return !this.closed && this.filterMatches(topic);
   }
 
   /** @internal */
@@ -136,7 +138,9 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
     try {
       for (let message = this.buffer.shift(); message; message = this.buffer.shift()) {
         try {
-          await handler(message);
+          const result = handler(message);
+          // Only wait for handlers that are asynchronous; a synchronous one costs no tick.
+          if (result instanceof Promise) await result;
         } catch (error) {
           this.onError(
             new GmqError("remote", `subscription handler for "${this.pattern}" threw: ${String(error)}`, {
@@ -146,7 +150,7 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
           );
         }
         // Auto mode acks even after a throw: redelivering a message that always throws would loop.
-        if (!this.spec.manualAck) await message.ack().catch((error) => this.onError(GmqError.from(error)));
+        if (!this.spec.manualAck) message.ack().catch((error) => this.onError(GmqError.from(error)));
       }
     } finally {
       this.running = false;

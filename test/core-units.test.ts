@@ -63,3 +63,16 @@ describe("codecs", () => {
     expect(() => textCodec.decode(new Uint8Array([0xff]))).toThrow(/UTF-8/);
   });
 });
+
+describe("compileFilter", () => {
+  it("agrees with topicMatches on every case", async () => {
+    const { compileFilter } = await import("../src/topics.js");
+    const filters = ["a/b", "a/+", "a/#", "+/+", "#", "$SYS/#", "a/+/c", "+", "a/b/#"];
+    const topics = ["a/b", "a/b/c", "a", "$SYS/x", "a//c", "a/c", "b", "", "a/b/c/d"];
+    for (const filter of filters) {
+      const compiled = compileFilter(filter);
+      for (const topic of topics)
+        expect(compiled(topic), `${filter} vs ${topic}`).toBe(topicMatches(filter, topic));
+    }
+  });
+});
