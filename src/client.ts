@@ -131,12 +131,16 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     return this.connection.state;
   }
 
-  /** Starts connecting (if not already) and resolves once connected. */
+  /** Starts connecting (if not already) and resolves once connected, with the outbox loaded
+   *  from its store (so `outboxStats()` counts what an earlier run left). */
   async connect(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
     this.assertOpen();
     const deadline = createDeadline({ ...options, what: "connect" });
     try {
-      await Promise.race([this.connection.waitReady(deadline.signal), deadline.done]);
+      await Promise.race([
+        Promise.all([this.connection.waitReady(deadline.signal), this.loaded]),
+        deadline.done,
+      ]);
       if (this.storeFailure) throw this.storeFailure;
     } finally {
       deadline.dispose();

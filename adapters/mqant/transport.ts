@@ -172,7 +172,15 @@ export function mqant(options: MqantOptions): Transport {
       client = undefined;
       if (!current) return;
       failEverything(new GmqError("disconnected", "disconnected by the app", { reason: "DISCONNECTED" }));
-      await new Promise<void>((resolve) => current.end(false, {}, () => resolve()));
+      // DISCONNECT, then close the socket ourselves (the gate ignores DISCONNECT); force it if a
+      // dead network keeps the polite close from finishing.
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => current.end(true, {}, () => resolve()), 1_000);
+        current.end(false, {}, () => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
     },
 
     async publish(message: OutboundMessage, { signal }: OperationOptions): Promise<void> {
