@@ -1,0 +1,46 @@
+/**
+ * Everything `npm start` runs, as one function the browser tests reuse: the mqant gate
+ * emulator with the demo Login/Chat modules, an embedded MQTT broker with the gmq chat service,
+ * and a static server for the page on localhost.
+ */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type EmbeddedBroker, startBroker } from "../../adapters/testing/broker.js";
+import { type MqantGate, startMqantGate } from "../../adapters/testing/mqant/index.js";
+import { bundlePage } from "./bundle.js";
+import { type ChatService, startChatService } from "./service.js";
+import { serveStatic } from "./static-server.js";
+
+export interface ChatDemo {
+  readonly url: string;
+  readonly gate: MqantGate;
+  readonly broker: EmbeddedBroker;
+  readonly service: ChatService;
+  close(): Promise<void>;
+}
+
+export async function startChatDemo(options: { port?: number; host?: string } = {}): Promise<ChatDemo> {
+  const gate = await startMqantGate({ demo: true });
+  const broker = await startBroker();
+  const service = await startChatService({ url: broker.tcpUrl });
+  const buildDir = join(tmpdir(), `gmq-chat-${process.pid}`);
+  await bundlePage(fileURLToPath(new URL("./app.ts", import.meta.url)), buildDir);
+  const server = await serveStatic({
+    dirs: [fileURLToPath(new URL("./public/", import.meta.url)), buildDir],
+    generated: { "/config.json": JSON.stringify({ mqant: gate.wsUrl, mqtt: broker.wsUrl }) },
+    ...options,
+  });
+  return {
+    url: server.url,
+    gate,
+    broker,
+    service,
+    async close() {
+      await server.close();
+      await service.close();
+      await broker.close();
+      await gate.close();
+    },
+  };
+}
