@@ -2,7 +2,7 @@ import { EventEmitter } from "eventemitter3";
 import { Caller } from "./caller.js";
 import { type Codec, encodePayload, jsonCodec, validateCodec } from "./codec.js";
 import { Connection, type ConnectionState, type Link, type StateChange } from "./connection.js";
-import { createDeadline } from "./deadline.js";
+import { createDeadline, validateSignal } from "./deadline.js";
 import { GmqError } from "./errors.js";
 import { flushOutbox, publishAtMostOnce } from "./flush.js";
 import { createIdGenerator, randomToken } from "./ids.js";
@@ -210,6 +210,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     validateFilter(shared.filter, "pattern");
     validateQos(options.qos);
     validateCodec(options.codec);
+    validateSignal(options.signal);
     if (options.ack !== undefined && options.ack !== "auto" && options.ack !== "manual") {
       throw GmqError.invalid("ack", 'must be "auto" or "manual"');
     }
@@ -247,7 +248,18 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
       (error) => this.emit("error", error),
       (sub) => this.router.remove(sub),
     );
+    const { signal } = options;
+    if (signal?.aborted) {
+      void subscription.unsubscribe();
+      return subscription;
+    }
     this.router.add(subscription);
+    if (signal) {
+      const stop = () => void subscription.unsubscribe();
+      signal.addEventListener("abort", stop, { once: true });
+      // Forget the listener when the subscription ends some other way.
+      void subscription.ended.then(() => signal.removeEventListener("abort", stop));
+    }
     this.connection.start();
     return subscription;
   }

@@ -83,6 +83,8 @@ export interface SubscribeOptions<T = unknown> {
   /** `auto` (default): acked when the handler settles / the next message is pulled. */
   ack?: "auto" | "manual";
   codec?: Codec<T>;
+  /** Aborting unsubscribes (and ends an async iteration). */
+  signal?: AbortSignal;
 }
 
 export interface CallOptions {

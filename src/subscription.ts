@@ -35,6 +35,10 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
   private lastYielded: Message<T> | undefined;
   private readonly filterMatches: (topic: string) => boolean;
   private markReady!: () => void;
+  private markEnded!: () => void;
+  private readonly endedPromise = new Promise<void>((resolve) => {
+    this.markEnded = resolve;
+  });
   private failReady!: (error: GmqError) => void;
 
   constructor(
@@ -82,9 +86,15 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
     if (this.spec.handler) void this.pump();
   }
 
+  /** Resolves once the subscription has ended (unsubscribed, aborted, or the client closed). */
+  get ended(): Promise<void> {
+    return this.endedPromise;
+  }
+
   async unsubscribe(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.markEnded();
     // Unhandled messages stay unacked, so the backend can redeliver them.
     this.buffer.length = 0;
     this.ackLastYielded();

@@ -64,6 +64,33 @@ describe("arguments", () => {
   });
 });
 
+describe("subscriptions", () => {
+  it("an aborted signal unsubscribes and ends an async iteration", async () => {
+    const broker = createMemoryBroker();
+    const c = client(broker);
+    const controller = new AbortController();
+    const sub = c.subscribe<number>("sig/t", { signal: controller.signal });
+    await sub.ready;
+    await c.publish("sig/t", 1);
+    const seen: number[] = [];
+    const done = (async () => {
+      for await (const message of sub) {
+        seen.push(message.data);
+        if (seen.length === 1) controller.abort();
+      }
+    })();
+    await done;
+    await c.publish("sig/t", 2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toEqual([1]);
+    expect(sub.isClosed).toBe(true);
+    expect(getEventListeners(controller.signal, "abort").length).toBe(0);
+    expect((await codeOf(() => c.subscribe("a", { signal: "no" as unknown as AbortSignal }))).field).toBe(
+      "signal",
+    );
+  });
+});
+
 describe("calls", () => {
   it("times out at the deadline and leaves no timer, listener or pending call behind", async () => {
     const broker = createMemoryBroker();

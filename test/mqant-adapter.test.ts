@@ -45,6 +45,8 @@ const testModules: MqantModule[] = [
         throw new HandlerError("Not Logined");
       }),
       HD_Raw: mapHandler(() => rawReply(new Uint8Array([1, 2, 3]))),
+      // Go []byte results travel as base64 strings in the envelope.
+      HD_Bytes: mapHandler(() => new Uint8Array([0, 1, 254, 255])),
     },
   },
 ];
@@ -153,6 +155,19 @@ describe("mqant specifics", () => {
     const args = new TextEncoder().encode("{}");
     const bytes = await c.call<Uint8Array>("Odd", "HD_Raw", args, { codec: bytesCodec });
     expect(Array.from(bytes)).toEqual([1, 2, 3]);
+  });
+
+  it("targets one node with Module@<id> and decodes Go []byte results on request", async () => {
+    const c = client(gate.tcpUrl);
+    const node = gate.nodeIds.Echo!;
+    expect(node).toMatch(/^Echo@[0-9a-f]{16}$/);
+    expect(await c.call(node, "HD_Echo", { via: "node id" })).toEqual({ via: "node id" });
+    const { bytesCodec } = await import("gmq");
+    const bytes = await c.call<Uint8Array>("Odd", "HD_Bytes", new TextEncoder().encode("{}"), {
+      codec: bytesCodec,
+      headers: { "mqant-result": "bytes" },
+    });
+    expect(Array.from(bytes)).toEqual([0, 1, 254, 255]);
   });
 
   it("never has more than maxInFlight requests at the gate; the rest wait their turn", async () => {
