@@ -18,7 +18,13 @@ export type {
   SubscribeOptions,
 } from "./options.js";
 export type { DroppedEvent, DropReason, OutboxLimits, OutboxStats } from "./outbox.js";
-export type { OutboxRecord, OutboxStore, SharedOutbox } from "./store.js";
+export {
+  checkOutboxIds,
+  checkOutboxRecords,
+  type OutboxRecord,
+  type OutboxStore,
+  type SharedOutbox,
+} from "./store.js";
 export { type MessageHandler, Subscription } from "./subscription.js";
 export { topicMatches, validateFilter, validateTopic } from "./topics.js";
 export type {

@@ -1,3 +1,5 @@
+import { GmqError } from "./errors.js";
+
 /**
  * The outbox store contract: where queued publishes wait until the backend accepts them. Small
  * and async so it can sit on memory, IndexedDB or a file. The core keeps the working queue in
@@ -58,4 +60,41 @@ export interface SharedOutbox {
   notify(): void;
   /** Called when another context put or deleted records. Returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
+}
+
+/**
+ * Checks the records a store is asked to `put`, throwing GmqError `invalid_argument` naming the
+ * field. Stores call it before a record joins a batch, so one bad record fails only its own call
+ * (and never a whole transaction or fsync group shared with other callers).
+ */
+export function checkOutboxRecords(records: readonly OutboxRecord[]): void {
+  records.forEach((record, i) => {
+    const field = `records[${i}]`;
+    const fail = (name: string, message: string) => {
+      throw GmqError.invalid(name ? `${field}.${name}` : field, message);
+    };
+    if (typeof record !== "object" || record === null) fail("", "must be an object");
+    if (typeof record.id !== "string") fail("id", "must be a string");
+    if (typeof record.topic !== "string") fail("topic", "must be a string");
+    if (!(record.payload instanceof Uint8Array)) fail("payload", "must be a Uint8Array");
+    if (record.qos !== 1 && record.qos !== 2) fail("qos", "must be 1 or 2");
+    if (typeof record.createdAt !== "number") fail("createdAt", "must be a number");
+    if (record.expiresAt !== undefined && typeof record.expiresAt !== "number")
+      fail("expiresAt", "must be a number");
+    if (record.key !== undefined && typeof record.key !== "string") fail("key", "must be a string");
+    if (record.headers !== undefined) {
+      if (typeof record.headers !== "object" || record.headers === null)
+        fail("headers", "must be an object of strings");
+      for (const [name, value] of Object.entries(record.headers)) {
+        if (typeof value !== "string") fail(`headers.${name}`, "must be a string");
+      }
+    }
+  });
+}
+
+/** Checks the ids a store is asked to `delete`. */
+export function checkOutboxIds(ids: readonly string[]): void {
+  ids.forEach((id, i) => {
+    if (typeof id !== "string") throw GmqError.invalid(`ids[${i}]`, "must be a string");
+  });
 }

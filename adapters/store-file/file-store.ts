@@ -6,7 +6,7 @@
 import { promises as fs } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { GmqError, type OutboxRecord, type OutboxStore } from "gmq";
+import { checkOutboxIds, checkOutboxRecords, GmqError, type OutboxRecord, type OutboxStore } from "gmq";
 import { type CompactionPolicy, compactionTempPath } from "./compaction.js";
 import { errnoCode, storageError } from "./errors.js";
 import { type LogOp, MAX_RECORD_SIZE, putBound } from "./format.js";
@@ -130,7 +130,7 @@ export function fileStore(options: FileStoreOptions): FileOutboxStore {
 
     put(records) {
       try {
-        records.forEach(checkRecord);
+        checkRecords(records);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -140,8 +140,10 @@ export function fileStore(options: FileStoreOptions): FileOutboxStore {
     },
 
     delete(ids) {
-      for (const [i, id] of ids.entries()) {
-        if (typeof id !== "string") return Promise.reject(GmqError.invalid(`ids[${i}]`, "must be a string"));
+      try {
+        checkOutboxIds(ids);
+      } catch (error) {
+        return Promise.reject(error);
       }
       if (ids.length === 0) return closing ? Promise.reject(closedError()) : Promise.resolve();
       return submit({ type: "delete", ids: [...ids] });
@@ -238,32 +240,17 @@ function validate(options: FileStoreOptions): {
 
 /** Rejects what the log cannot encode before it joins a group, so one bad record never fails the
  *  other callers sharing its fsync. */
-function checkRecord(record: OutboxRecord, i: number): void {
-  const field = `records[${i}]`;
-  if (typeof record !== "object" || record === null) throw GmqError.invalid(field, "must be an object");
-  if (typeof record.id !== "string") throw GmqError.invalid(`${field}.id`, "must be a string");
-  if (typeof record.topic !== "string") throw GmqError.invalid(`${field}.topic`, "must be a string");
-  if (!(record.payload instanceof Uint8Array))
-    throw GmqError.invalid(`${field}.payload`, "must be a Uint8Array");
-  if (record.qos !== 1 && record.qos !== 2) throw GmqError.invalid(`${field}.qos`, "must be 1 or 2");
-  if (typeof record.createdAt !== "number") throw GmqError.invalid(`${field}.createdAt`, "must be a number");
-  if (record.expiresAt !== undefined && typeof record.expiresAt !== "number") {
-    throw GmqError.invalid(`${field}.expiresAt`, "must be a number");
-  }
-  if (record.key !== undefined && typeof record.key !== "string") {
-    throw GmqError.invalid(`${field}.key`, "must be a string");
-  }
-  if (record.headers !== undefined) {
-    if (typeof record.headers !== "object" || record.headers === null) {
-      throw GmqError.invalid(`${field}.headers`, "must be an object of strings");
+function checkRecords(records: readonly OutboxRecord[]): void {
+  checkOutboxRecords(records);
+  records.forEach((record, i) => {
+    if (putBound(record) > MAX_RECORD_SIZE) {
+      throw new GmqError(
+        "payload_too_large",
+        `records[${i}]: larger than the file outbox accepts (256 MiB)`,
+        {
+          field: `records[${i}]`,
+        },
+      );
     }
-    for (const [name, value] of Object.entries(record.headers)) {
-      if (typeof value !== "string") throw GmqError.invalid(`${field}.headers.${name}`, "must be a string");
-    }
-  }
-  if (putBound(record) > MAX_RECORD_SIZE) {
-    throw new GmqError("payload_too_large", `${field}: larger than the file outbox accepts (256 MiB)`, {
-      field,
-    });
-  }
+  });
 }

@@ -4,11 +4,19 @@
  * When IndexedDB is missing or cannot be opened (private mode, policy), it fails with `storage`
  * / `UNAVAILABLE`, or, with `fallback: "memory"`, keeps working in memory and says so.
  */
-import { GmqError, memoryStore, type OutboxRecord, type OutboxStore, type SharedOutbox } from "gmq";
+import {
+  checkOutboxIds,
+  checkOutboxRecords,
+  GmqError,
+  memoryStore,
+  type OutboxRecord,
+  type OutboxStore,
+  type SharedOutbox,
+} from "gmq";
 import { createStore, promisifyRequest, type UseStore } from "idb-keyval";
 import { WriteBatcher, type WriteOp } from "./batcher.js";
 import { toStorageError, unavailableError } from "./errors.js";
-import { checkRecord, fromStored } from "./record.js";
+import { fromStored } from "./record.js";
 import { createShared, type SharedHandle, sharingSupport } from "./shared.js";
 
 export interface IndexedDbStoreOptions {
@@ -130,7 +138,7 @@ export function indexedDbStore(options: IndexedDbStoreOptions): IndexedDbOutboxS
 
     put(records) {
       try {
-        records.forEach(checkRecord);
+        checkOutboxRecords(records);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -139,8 +147,10 @@ export function indexedDbStore(options: IndexedDbStoreOptions): IndexedDbOutboxS
     },
 
     delete(ids) {
-      for (const [i, id] of ids.entries()) {
-        if (typeof id !== "string") return Promise.reject(GmqError.invalid(`ids[${i}]`, "must be a string"));
+      try {
+        checkOutboxIds(ids);
+      } catch (error) {
+        return Promise.reject(error);
       }
       if (ids.length === 0) return closing ? Promise.reject(closedError()) : Promise.resolve();
       return write({ type: "delete", ids: [...ids] });

@@ -1,25 +1,4 @@
-import { GmqError, type OutboxRecord } from "gmq";
-
-/** Rejects what would break a whole batch (an invalid key, an uncloneable value) before it joins
- *  one, so one bad record fails only its own call. */
-export function checkRecord(record: OutboxRecord, i: number): void {
-  const field = `records[${i}]`;
-  if (typeof record !== "object" || record === null) throw GmqError.invalid(field, "must be an object");
-  if (typeof record.id !== "string") throw GmqError.invalid(`${field}.id`, "must be a string");
-  if (typeof record.topic !== "string") throw GmqError.invalid(`${field}.topic`, "must be a string");
-  if (!(record.payload instanceof Uint8Array))
-    throw GmqError.invalid(`${field}.payload`, "must be a Uint8Array");
-  if (record.qos !== 1 && record.qos !== 2) throw GmqError.invalid(`${field}.qos`, "must be 1 or 2");
-  if (typeof record.createdAt !== "number") throw GmqError.invalid(`${field}.createdAt`, "must be a number");
-  if (record.headers !== undefined) {
-    if (typeof record.headers !== "object" || record.headers === null) {
-      throw GmqError.invalid(`${field}.headers`, "must be an object of strings");
-    }
-    for (const [name, value] of Object.entries(record.headers)) {
-      if (typeof value !== "string") throw GmqError.invalid(`${field}.headers.${name}`, "must be a string");
-    }
-  }
-}
+import type { OutboxRecord } from "gmq";
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
