@@ -1,7 +1,7 @@
 // MQTT request/reply: gmq `call`/`handle` over the mqtt adapter vs a hand-written request/reply
 // on raw mqtt.js, same broker, same run.
 //
-//   node bench/mqtt-call.mjs [--calls 3000] [--payload 64] [--concurrency 100] [--from-source]
+//   node bench/mqtt-call.mjs [--calls 3000] [--payload 64] [--concurrency 100] [--from-source] [--json <file>]
 //
 // For each broker (embedded aedes 3.1.1, gmq with its envelope; Mosquitto 5 when installed):
 // a responder client that echoes, and a caller client. Raw mqtt.js on MQTT 5 uses response topic
@@ -14,7 +14,14 @@
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import mqttjs from "mqtt";
-import { loadPackage, percentile, printTable, startBrokers } from "./mqtt-support.mjs";
+import {
+  loadPackage,
+  machineLine,
+  percentile,
+  printTable,
+  startBrokers,
+  writeJson,
+} from "./mqtt-support.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -22,6 +29,7 @@ const { values: args } = parseArgs({
     payload: { type: "string", default: "64" },
     concurrency: { type: "string", default: "100" },
     "from-source": { type: "boolean", default: false },
+    json: { type: "string" },
   },
 });
 const CALLS = Number(args.calls);
@@ -164,7 +172,7 @@ try {
         "gmq p99 ms": ms(g.p99),
         "p50 gmq/raw": `${latency.toFixed(2)}x`,
         target: "≤ 1.1x",
-        ok: latency <= 1.1 ? "yes" : "NO",
+        ok: latency <= 1.1 ? "PASS" : "FAIL",
       });
     }
     await raw.close();
@@ -176,6 +184,12 @@ try {
 }
 
 console.log(
-  `\nMQTT call round trip: ${CALLS} sequential, ${CALLS * 3} at ${CONCURRENCY} in flight, payload ${PAYLOAD} B, package from ${source}, node ${process.version}\n`,
+  `\nMQTT call round trip: ${CALLS} sequential, ${CALLS * 3} at ${CONCURRENCY} in flight, payload ${PAYLOAD} B, package from ${source}\n${machineLine()}\n`,
 );
 printTable(rows);
+writeJson(
+  args.json,
+  "mqtt-call",
+  { calls: CALLS, payload: PAYLOAD, concurrency: CONCURRENCY, source },
+  { rows },
+);

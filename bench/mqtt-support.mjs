@@ -1,9 +1,9 @@
-// Shared by bench/mqtt-throughput.mjs and bench/mqtt-call.mjs: loading the built package,
-// the brokers to measure on, statistics and the result table.
+// Shared by the benches: loading the built package, the machine they run on, the brokers to
+// measure on, statistics, the result table and the --json output.
 import { spawn } from "node:child_process";
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -38,6 +38,7 @@ export async function loadPackage(fromSource) {
         index: join(root, "src/index.ts"),
         mqtt: join(root, "adapters/mqtt/index.ts"),
         testing: join(root, "adapters/testing/index.ts"),
+        "store-file": join(root, "adapters/store-file/index.ts"),
       },
       outdir: dir,
       bundle: true,
@@ -47,15 +48,42 @@ export async function loadPackage(fromSource) {
       // Like tsup: the core stays one shared module, everything from npm stays external.
       external: ["gmq", "mqtt", "aedes", "ws", "isomorphic-ws", "eventemitter3", "idb-keyval"],
     });
-    for (const name of ["mqtt.js", "testing.js"]) {
+    for (const name of ["mqtt.js", "testing.js", "store-file.js"]) {
       const file = join(dir, name);
       writeFileSync(file, readFileSync(file, "utf8").replaceAll(/from\s*"gmq"/g, 'from "./index.js"'));
     }
     writeFileSync(join(dir, "package.json"), '{"type":"module"}');
   }
   const load = (name) => import(pathToFileURL(join(dir, name)).href);
-  const [core, adapter, testing] = await Promise.all([load("index.js"), load("mqtt.js"), load("testing.js")]);
-  return { core, adapter, testing, source: fromSource || !hasDist ? "sources (esbuild)" : "dist", cleanup };
+  const [core, adapter, testing, storeFile] = await Promise.all(
+    ["index.js", "mqtt.js", "testing.js", "store-file.js"].map(load),
+  );
+  const source = fromSource || !hasDist ? "sources (esbuild)" : "dist";
+  return { core, adapter, testing, storeFile, source, cleanup };
+}
+
+/** What a result was measured on, printed with it and kept in --json output. */
+export function machine() {
+  const cpu = cpus();
+  return {
+    node: process.version,
+    cpu: cpu[0]?.model.trim() ?? "unknown",
+    cores: cpu.length,
+    os: process.platform,
+  };
+}
+
+export const machineLine = () => {
+  const m = machine();
+  return `node ${m.node}, ${m.cpu} (${m.cores} cores), ${m.os}`;
+};
+
+/** `--json <file>`: the same rows as printed, plus what they were measured on. */
+export function writeJson(file, bench, params, results) {
+  if (!file) return;
+  const data = { bench, date: new Date().toISOString(), machine: machine(), params, ...results };
+  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+  console.log(`wrote ${file}`);
 }
 
 function freePort() {
@@ -157,6 +185,19 @@ export function waitUntil(predicate, timeoutMs, what) {
       if (predicate()) return resolve();
       if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
       setImmediate(check);
+    };
+    check();
+  });
+}
+
+/** Like waitUntil, but checks every millisecond instead of every tick (no busy loop). */
+export function pollUntil(predicate, timeoutMs, what) {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (predicate()) return resolve();
+      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(check, 1);
     };
     check();
   });

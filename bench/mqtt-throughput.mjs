@@ -1,6 +1,6 @@
 // MQTT publish throughput: gmq over the mqtt adapter vs raw mqtt.js, same broker, same run.
 //
-//   node bench/mqtt-throughput.mjs [--n 20000] [--payload 256] [--rounds 3] [--window 1000] [--from-source]
+//   node bench/mqtt-throughput.mjs [--n 20000] [--payload 256] [--rounds 3] [--window 1000] [--from-source] [--json <file>]
 //
 // For each broker (embedded aedes, 3.1.1 with gmq's envelope; Mosquitto, MQTT 5, when installed)
 // and QoS 0 and 1: one publisher and one subscriber client, N messages of `payload` random bytes.
@@ -14,7 +14,15 @@
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import mqttjs from "mqtt";
-import { loadPackage, median, printTable, startBrokers, waitUntil } from "./mqtt-support.mjs";
+import {
+  loadPackage,
+  machineLine,
+  median,
+  printTable,
+  startBrokers,
+  waitUntil,
+  writeJson,
+} from "./mqtt-support.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -23,6 +31,7 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "3" },
     window: { type: "string", default: "1000" },
     "from-source": { type: "boolean", default: false },
+    json: { type: "string" },
   },
 });
 const N = Number(args.n);
@@ -142,7 +151,7 @@ try {
         "raw acked/s": Math.round(median(rawRuns.map((r) => r.acked))),
         "gmq acked/s": Math.round(median(gmqRuns.map((r) => r.acked))),
         target: "≥ 95%",
-        ok: ratio >= 0.95 ? "yes" : "NO",
+        ok: ratio >= 0.95 ? "PASS" : "FAIL",
       });
     }
     raw.pub.end(true);
@@ -155,6 +164,12 @@ try {
 }
 
 console.log(
-  `\nMQTT throughput: N=${N}, payload ${PAYLOAD} B, median of ${ROUNDS} rounds, package from ${source}, node ${process.version}\n`,
+  `\nMQTT throughput: N=${N}, payload ${PAYLOAD} B, median of ${ROUNDS} rounds, package from ${source}\n${machineLine()}\n`,
 );
 printTable(rows);
+writeJson(
+  args.json,
+  "mqtt-throughput",
+  { n: N, payload: PAYLOAD, rounds: ROUNDS, window: WINDOW, source },
+  { rows },
+);
