@@ -2,6 +2,7 @@ import { DedupWindow } from "./dedup.js";
 import { GmqError } from "./errors.js";
 import { AckTracker, createMessage } from "./message.js";
 import type { Subscription } from "./subscription.js";
+import { hasWildcard } from "./topics.js";
 import type { InboundMessage, SubscribeRequest, Transport } from "./transport.js";
 
 /** One subscription on the wire, shared by every local subscription with the same filter+queue. */
@@ -18,6 +19,9 @@ interface WireSubscription {
  */
 export class Router {
   private readonly local = new Set<Subscription<any>>();
+  /** Subscriptions without wildcards by their topic, so routing cost does not grow with them. */
+  private readonly exact = new Map<string, Set<Subscription<any>>>();
+  private readonly wildcard = new Set<Subscription<any>>();
   private readonly wire = new Map<string, WireSubscription>();
   private readonly dedup: DedupWindow;
   private link: AbortSignal | undefined;
@@ -37,11 +41,13 @@ export class Router {
 
   add(subscription: Subscription<any>): void {
     this.local.add(subscription);
+    const { filter, queue, qos, manualAck } = subscription.spec;
+    if (hasWildcard(filter)) this.wildcard.add(subscription);
+    else this.exact.set(filter, (this.exact.get(filter) ?? new Set()).add(subscription));
     if (!this.transport.capabilities.subscribe) {
       subscription.confirmed(); // every message is a push; matching is local
       return;
     }
-    const { filter, queue, qos, manualAck } = subscription.spec;
     const key = `${queue ?? ""}\u0000${filter}`;
     let wire = this.wire.get(key);
     if (!wire) {
@@ -68,6 +74,9 @@ export class Router {
 
   async remove(subscription: Subscription<any>): Promise<void> {
     this.local.delete(subscription);
+    this.wildcard.delete(subscription);
+    const same = this.exact.get(subscription.spec.filter);
+    if (same?.delete(subscription) && same.size === 0) this.exact.delete(subscription.spec.filter);
     for (const [key, wire] of this.wire) {
       if (!wire.members.delete(subscription) || wire.members.size > 0) continue;
       this.wire.delete(key);
@@ -102,7 +111,9 @@ export class Router {
   /** Delivers one inbound message to every matching local subscription. */
   route(inbound: InboundMessage): void {
     const targets: Subscription<any>[] = [];
-    for (const subscription of this.local)
+    for (const subscription of this.exact.get(inbound.topic) ?? [])
+      if (subscription.matches(inbound.topic)) targets.push(subscription);
+    for (const subscription of this.wildcard)
       if (subscription.matches(inbound.topic)) targets.push(subscription);
     const id = inbound.id;
     if (targets.length === 0 || (id !== undefined && this.dedup.seen(id))) {

@@ -91,6 +91,27 @@ describe("subscriptions", () => {
   });
 });
 
+describe("routing", () => {
+  it("delivers to exact and wildcard subscriptions alike, and forgets unsubscribed ones", async () => {
+    const c = client(createMemoryBroker());
+    const seen: string[] = [];
+    const first = c.subscribe("r/a", () => void seen.push("exact-1"));
+    const second = c.subscribe("r/a", () => void seen.push("exact-2"));
+    const wild = c.subscribe("r/+", () => void seen.push("wild"));
+    const other = c.subscribe("r/b", () => void seen.push("other"));
+    await Promise.all([first.ready, second.ready, wild.ready, other.ready]);
+    await c.publish("r/a", 1);
+    await waitFor(() => seen.length === 3);
+    expect(seen.sort()).toEqual(["exact-1", "exact-2", "wild"]);
+    await first.unsubscribe();
+    seen.length = 0;
+    await c.publish("r/a", 2);
+    await waitFor(() => seen.length === 2);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(seen.sort()).toEqual(["exact-2", "wild"]);
+  });
+});
+
 describe("calls", () => {
   it("times out at the deadline and leaves no timer, listener or pending call behind", async () => {
     const broker = createMemoryBroker();
