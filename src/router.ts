@@ -2,7 +2,7 @@ import { DedupWindow } from "./dedup.js";
 import { GmqError } from "./errors.js";
 import { AckTracker, createMessage } from "./message.js";
 import type { Subscription } from "./subscription.js";
-import { hasWildcard } from "./topics.js";
+import { TopicTree } from "./topic-tree.js";
 import type { InboundMessage, SubscribeRequest, Transport } from "./transport.js";
 
 /** One subscription on the wire, shared by every local subscription with the same filter+queue. */
@@ -19,9 +19,8 @@ interface WireSubscription {
  */
 export class Router {
   private readonly local = new Set<Subscription<any>>();
-  /** Subscriptions without wildcards by their topic, so routing cost does not grow with them. */
-  private readonly exact = new Map<string, Set<Subscription<any>>>();
-  private readonly wildcard = new Set<Subscription<any>>();
+  /** Routing looks subscriptions up by topic level, so its cost does not grow with their number. */
+  private readonly tree = new TopicTree<Subscription<any>>();
   private readonly wire = new Map<string, WireSubscription>();
   private readonly dedup: DedupWindow;
   private link: AbortSignal | undefined;
@@ -42,8 +41,7 @@ export class Router {
   add(subscription: Subscription<any>): void {
     this.local.add(subscription);
     const { filter, queue, qos, manualAck } = subscription.spec;
-    if (hasWildcard(filter)) this.wildcard.add(subscription);
-    else this.exact.set(filter, (this.exact.get(filter) ?? new Set()).add(subscription));
+    this.tree.add(filter, subscription);
     if (!this.transport.capabilities.subscribe) {
       subscription.confirmed(); // every message is a push; matching is local
       return;
@@ -74,9 +72,7 @@ export class Router {
 
   async remove(subscription: Subscription<any>): Promise<void> {
     this.local.delete(subscription);
-    this.wildcard.delete(subscription);
-    const same = this.exact.get(subscription.spec.filter);
-    if (same?.delete(subscription) && same.size === 0) this.exact.delete(subscription.spec.filter);
+    this.tree.delete(subscription.spec.filter, subscription);
     for (const [key, wire] of this.wire) {
       if (!wire.members.delete(subscription) || wire.members.size > 0) continue;
       this.wire.delete(key);
@@ -111,10 +107,8 @@ export class Router {
   /** Delivers one inbound message to every matching local subscription. */
   route(inbound: InboundMessage): void {
     const targets: Subscription<any>[] = [];
-    for (const subscription of this.exact.get(inbound.topic) ?? [])
-      if (subscription.matches(inbound.topic)) targets.push(subscription);
-    for (const subscription of this.wildcard)
-      if (subscription.matches(inbound.topic)) targets.push(subscription);
+    for (const subscription of this.tree.match(inbound.topic))
+      if (!subscription.isClosed) targets.push(subscription);
     const id = inbound.id;
     if (targets.length === 0 || (id !== undefined && this.dedup.seen(id))) {
       if (targets.length > 0) this.duplicatesDropped++;

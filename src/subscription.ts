@@ -1,7 +1,6 @@
 import type { Codec } from "./codec.js";
 import { GmqError } from "./errors.js";
 import type { Message } from "./message.js";
-import { compileFilter } from "./topics.js";
 import type { QoS } from "./transport.js";
 
 export type MessageHandler<T> = (message: Message<T>) => unknown;
@@ -33,7 +32,6 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
   private running = false;
   private closed = false;
   private lastYielded: Message<T> | undefined;
-  private readonly filterMatches: (topic: string) => boolean;
   private markReady!: () => void;
   private markEnded!: () => void;
   private readonly endedPromise = new Promise<void>((resolve) => {
@@ -47,7 +45,6 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
     private readonly onUnsubscribe: (subscription: Subscription<T>) => Promise<void>,
   ) {
     this.pattern = spec.pattern;
-    this.filterMatches = compileFilter(spec.filter);
     this.ready = new Promise<void>((resolve, reject) => {
       this.markReady = resolve;
       this.failReady = reject;
@@ -57,10 +54,6 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
 
   get isClosed(): boolean {
     return this.closed;
-  }
-
-  matches(topic: string): boolean {
-    return !this.closed && this.filterMatches(topic);
   }
 
   /** @internal */

@@ -63,21 +63,3 @@ export function topicMatches(filter: string, topic: string): boolean {
   }
   return f.length === t.length;
 }
-
-/** `topicMatches` for one filter, prepared once: exact filters compare strings, others keep
- *  their levels split (routing runs this for every message and subscription). */
-export function compileFilter(filter: string): (topic: string) => boolean {
-  if (!hasWildcard(filter)) return (topic) => topic === filter;
-  const levels = filter.split("/");
-  const dollar = filter.startsWith("$");
-  return (topic) => {
-    if (topic.startsWith("$") && !dollar) return false;
-    const parts = topic.split("/");
-    for (let i = 0; i < levels.length; i++) {
-      const level = levels[i];
-      if (level === "#") return true;
-      if (i >= parts.length || (level !== "+" && level !== parts[i])) return false;
-    }
-    return levels.length === parts.length;
-  };
-}
