@@ -1,18 +1,22 @@
 /**
- * Bundles a page (the chat, or a test page) for the browser from source with esbuild, resolving `gmq` and
- * `gmq/<adapter>` to this repository's sources, as a user's bundler resolves the package.
+ * Bundles a page (the chat, or a test page) for the browser with esbuild, against the BUILT
+ * package (`npm run build` → dist/): `gmq` and `gmq/<name>` resolve to dist/<entry>.js, exactly
+ * what a user's bundler gets from the published package.
  */
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
+const dist = fileURLToPath(new URL("../../dist/", import.meta.url));
 
-export const gmqSources: Plugin = {
-  name: "gmq-sources",
+export const gmqPackage: Plugin = {
+  name: "gmq-package",
   setup(builder) {
-    builder.onResolve({ filter: /^gmq(\/[\w-]+)?$/ }, ({ path }) => ({
-      path: path === "gmq" ? `${root}src/index.ts` : `${root}adapters/${path.slice(4)}/index.ts`,
-    }));
+    builder.onResolve({ filter: /^gmq(\/[\w-]+)?$/ }, ({ path }) => {
+      const file = `${dist}${path === "gmq" ? "index" : path.slice(4)}.js`;
+      if (!existsSync(file)) return { errors: [{ text: `${file} is missing: run \`npm run build\` first` }] };
+      return { path: file };
+    });
   },
 };
 
@@ -28,7 +32,7 @@ export async function bundlePage(entry: string, outdir: string): Promise<number>
     minify: true,
     sourcemap: true,
     metafile: true,
-    plugins: [gmqSources],
+    plugins: [gmqPackage],
     logLevel: "warning",
   });
   return Object.values(result.metafile.outputs).reduce((n, o) => (o.entryPoint ? n + o.bytes : n), 0);
