@@ -19,7 +19,10 @@ export class TopicTree<T> {
     let current = this.root;
     for (const level of filter.split("/")) {
       let next = current.children.get(level);
-      if (!next) current.children.set(level, (next = node()));
+      if (!next) {
+        next = node();
+        current.children.set(level, next);
+      }
       current = next;
     }
     current.values.add(value);
