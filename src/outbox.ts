@@ -90,6 +90,10 @@ export class Outbox {
   /** Syncs with the store: adds records this outbox does not know yet (in id order) and retires
    *  those another context sent meanwhile. */
   async load(): Promise<void> {
+    // Only records already persisted when the read starts can be judged by it: one whose write
+    // lands during the read may be missing from it without having been sent.
+    const persistedBefore = new Set<OutboxEntry>();
+    for (const entry of this.entries.values()) if (entry.persisted) persistedBefore.add(entry);
     let records: OutboxRecord[];
     try {
       records = await this.store.load();
@@ -98,8 +102,8 @@ export class Outbox {
     }
     // A persisted record the store no longer has was sent by another context sharing the store.
     const stored = new Set(records.map((record) => record.id));
-    for (const entry of [...this.entries.values()]) {
-      if (entry.persisted && entry.state === "queued" && !stored.has(entry.record.id)) this.complete(entry);
+    for (const entry of persistedBefore) {
+      if (entry.state === "queued" && !stored.has(entry.record.id)) this.complete(entry);
     }
     let added = false;
     for (const record of records) {

@@ -80,3 +80,36 @@ describe("TopicTree", () => {
     expect((tree as unknown as { root: { children: Map<string, unknown> } }).root.children.size).toBe(0);
   });
 });
+
+describe("Outbox.load", () => {
+  it("does not retire a record whose write landed while the store was being read", async () => {
+    const { Outbox } = await import("../src/outbox.js");
+    const { memoryStore } = await import("gmq");
+    const inner = memoryStore();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // A store read that snapshots before a concurrent write commits (as another tab's sync may).
+    const store = {
+      ...inner,
+      async load() {
+        const snapshot = await inner.load();
+        await gate;
+        return snapshot;
+      },
+    };
+    const sent: string[] = [];
+    const outbox = new Outbox(store, {}, { onDropped: () => {}, onChange: () => {}, onError: () => {} });
+    const reading = outbox.load();
+    outbox.enqueue(
+      { id: "a", topic: "t", payload: new Uint8Array([1]), qos: 1, createdAt: Date.now() },
+      { persisted: () => {}, sent: () => sent.push("a"), dropped: () => {} },
+    );
+    await new Promise((r) => setTimeout(r, 10)); // the write lands during the read
+    release();
+    await reading;
+    expect(sent).toEqual([]);
+    expect(outbox.stats().count).toBe(1);
+  });
+});
