@@ -56,7 +56,8 @@ export class Caller {
     let cancelReply: (() => void) | undefined;
     const work = async (): Promise<R> => {
       const ready = link ?? (await connection.waitReady(deadline.signal));
-      const signal = AbortSignal.any([deadline.signal, ready.signal]);
+      deadline.follow(ready.signal);
+      const { signal } = deadline;
       const headers = options.headers && { headers: options.headers };
       if (transport.capabilities.requestReply) {
         const response = await transport.call!({ service, method, payload, timeoutMs, signal, ...headers });

@@ -11,6 +11,9 @@ export interface Deadline {
   throwIfDone(): void;
   /** Rejects with the GmqError when the deadline passes; never resolves. */
   readonly done: Promise<never>;
+  /** Also end when `other` aborts (e.g. the connection is lost), with its reason. Cheaper than
+   *  `AbortSignal.any`, which costs about 10 µs per call on Node 20. */
+  follow(other: AbortSignal): void;
   dispose(): void;
 }
 
@@ -60,10 +63,12 @@ export function createDeadline(options: DeadlineOptions = {}): Deadline {
       reason instanceof GmqError ? reason : new GmqError("aborted", `${what} aborted`, { cause: reason }),
     );
   };
+  const followed: { signal: AbortSignal; listener: () => void }[] = [];
   const cleanup = (): void => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     options.signal?.removeEventListener("abort", onAbort);
+    for (const { signal, listener } of followed.splice(0)) signal.removeEventListener("abort", listener);
   };
 
   if (options.signal?.aborted) {
@@ -83,6 +88,13 @@ export function createDeadline(options: DeadlineOptions = {}): Deadline {
       if (controller.signal.aborted) throw controller.signal.reason as GmqError;
     },
     dispose: cleanup,
+    follow(other) {
+      const listener = () => finish(GmqError.from(other.reason, "disconnected"));
+      if (other.aborted) return listener();
+      if (controller.signal.aborted) return;
+      other.addEventListener("abort", listener, { once: true });
+      followed.push({ signal: other, listener });
+    },
   };
 }
 

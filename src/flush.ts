@@ -68,8 +68,8 @@ export async function publishAtMostOnce(
   }
   const deadline = createDeadline({ ...options, what: "publish" });
   try {
-    const signal = AbortSignal.any([link.signal, deadline.signal]);
-    await Promise.race([transport.publish(message, { signal }), deadline.done]);
+    deadline.follow(link.signal);
+    await Promise.race([transport.publish(message, { signal: deadline.signal }), deadline.done]);
   } catch (error) {
     throw GmqError.from(error, "disconnected");
   } finally {
