@@ -4,7 +4,7 @@ import { type Codec, encodePayload, jsonCodec, validateCodec } from "./codec.js"
 import { Connection, type ConnectionState, type Link, type StateChange } from "./connection.js";
 import { createDeadline, validateSignal } from "./deadline.js";
 import { GmqError } from "./errors.js";
-import { flushOutbox, publishAtMostOnce } from "./flush.js";
+import { flushOutbox } from "./flush.js";
 import { createIdGenerator, randomToken } from "./ids.js";
 import { memoryStore } from "./memory-store.js";
 import type { Message } from "./message.js";
@@ -23,7 +23,7 @@ import {
   validateQos,
 } from "./options.js";
 import { type DroppedEvent, Outbox, type OutboxStats } from "./outbox.js";
-import { type OutboxPublisher, publishThroughOutbox } from "./publish.js";
+import { type OutboxPublisher, publishAtMostOnce, publishThroughOutbox } from "./publish.js";
 import { Router } from "./router.js";
 import { DEFAULT_RPC_PREFIX, INBOX_PREFIX, requestTopic, validateName } from "./rpc.js";
 import { watchRuntime } from "./runtime.js";

@@ -1,7 +1,10 @@
+import type { Link } from "./connection.js";
+import { createDeadline } from "./deadline.js";
 import { GmqError } from "./errors.js";
 import type { PublishOptions, PublishResult } from "./options.js";
 import type { DroppedEvent, Outbox, OutboxEntry } from "./outbox.js";
 import type { OutboxRecord } from "./store.js";
+import type { OutboundMessage, Transport } from "./transport.js";
 
 /** What an at-least-once publish needs from the client. */
 export interface OutboxPublisher {
@@ -80,5 +83,30 @@ function dropError(event: DroppedEvent): GmqError {
       return new GmqError("closed", "client closed before the message was sent");
     default:
       return new GmqError("aborted", `dropped (${event.reason})`);
+  }
+}
+
+/** QoS 0: sent now or never; it never touches the outbox. */
+export async function publishAtMostOnce(
+  transport: Transport,
+  link: Link | undefined,
+  message: OutboundMessage,
+  options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
+): Promise<void> {
+  if (!link) throw new GmqError("offline", "not connected, and qos 0 messages are never queued");
+  if (options.signal === undefined && options.timeoutMs === undefined) {
+    // The common case, kept lean: nothing to race but the connection itself.
+    return transport.publish(message, { signal: link.signal }).catch((error: unknown) => {
+      throw GmqError.from(error, "disconnected");
+    });
+  }
+  const deadline = createDeadline({ ...options, what: "publish" });
+  try {
+    deadline.follow(link.signal);
+    await Promise.race([transport.publish(message, { signal: deadline.signal }), deadline.done]);
+  } catch (error) {
+    throw GmqError.from(error, "disconnected");
+  } finally {
+    deadline.dispose();
   }
 }
