@@ -147,8 +147,11 @@ export function mqant(options: MqantOptions): Transport {
         });
         current.on("error", (error) => {
           const failure = GmqError.from(error, "protocol");
-          if (connected) sink.onError(failure);
-          else fail(failure);
+          if (!connected) return fail(failure);
+          sink.onError(failure);
+          // A byte stream that failed to parse cannot be trusted again: drop it; the core
+          // reconnects (and the app logs in again).
+          current.end(true);
         });
         current.on("close", () => {
           if (!connected) {
