@@ -1,14 +1,13 @@
 /**
  * The IndexedDB outbox in real Chromium: what a page publishes while the broker is unreachable
  * survives a reload and arrives exactly once when the broker returns; two tabs sharing one outbox
- * never send the same message twice (counted on the wire by a plain MQTT subscriber).
+ * never send the same message twice (counted on the wire, as the broker receives them).
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "gmq";
 import { mqtt } from "gmq/mqtt";
-import mqttjs from "mqtt";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type EmbeddedBroker, startBroker } from "../../adapters/testing/broker.js";
@@ -43,19 +42,23 @@ describe.skipIf(!chromiumBinary.available)("IndexedDB outbox in Chromium", () =>
     if (!broker.listening) await broker.restart();
   });
 
-  /** A plain MQTT subscriber with a persistent session: it sees every wire delivery. */
+  /** Every publish the broker receives from a client on `topic`, in arrival order: what the
+   *  pages put on the wire (a subscriber would also see the broker's own redeliveries). */
   async function wireCounter(topic: string) {
-    const id = `counter-${process.pid}-${++run}`;
-    const options = { clientId: id, clean: false, reconnectPeriod: 100, protocolVersion: 4 as const };
-    const subscriber = await mqttjs.connectAsync(broker.tcpUrl, options);
-    await subscriber.subscribeAsync(topic, { qos: 1 });
     const values: number[] = [];
-    subscriber.on("message", (_topic, payload) => {
+    let counting = true;
+    broker.aedes.on("publish", (packet, client) => {
+      if (!counting || !client || packet.topic !== topic) return;
       // The envelope carries the payload base64; decode it to read the value.
-      const envelope = JSON.parse(payload.toString());
+      const envelope = JSON.parse(packet.payload.toString());
       values.push(JSON.parse(Buffer.from(envelope.p, "base64").toString()).value);
     });
-    return { values, close: () => subscriber.endAsync(true) };
+    return {
+      values,
+      close: async () => {
+        counting = false;
+      },
+    };
   }
 
   /** Pages opened on one context share its storage (IndexedDB, Web Locks), like tabs. */
