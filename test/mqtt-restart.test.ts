@@ -65,7 +65,14 @@ it(`a broker restart in the middle of ${TOTAL} QoS 1 publishes loses nothing and
   await restart;
   expect(restarted).toBe(true);
   expect(results.every((r) => r.status === "sent" || r.status === "queued")).toBe(true);
-  await waitFor(() => got.length >= TOTAL, 30_000, `${TOTAL} messages`);
+  await waitFor(() => got.length >= TOTAL, 30_000, `${TOTAL} messages`).catch((error: Error) => {
+    const seen = new Set(got);
+    const missing = Array.from({ length: TOTAL }, (_, i) => i).filter((i) => !seen.has(i));
+    const where = `sender outbox ${JSON.stringify(sender.outboxStats())}, sender ${sender.state}, receiver ${receiver.state}`;
+    throw new Error(
+      `${error.message}: got ${got.length}, missing ${missing.length} (${missing.slice(0, 8)}…); ${where}`,
+    );
+  });
   await waitFor(() => sender.outboxStats().count === 0, 10_000, "an empty outbox");
   await new Promise((resolve) => setTimeout(resolve, 300)); // anything extra would arrive by now
 
