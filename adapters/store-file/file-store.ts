@@ -128,24 +128,24 @@ export function fileStore(options: FileStoreOptions): FileOutboxStore {
       return w.records();
     },
 
-    put(records) {
-      try {
-        checkRecords(records);
-      } catch (error) {
-        return Promise.reject(error);
+    // Async, so bad input rejects rather than throws; the body up to `submit` still runs at call
+    // time, which keeps calls in order.
+    async put(records) {
+      checkRecords(records);
+      if (records.length === 0) {
+        if (closing) throw closedError();
+        return;
       }
-      if (records.length === 0) return closing ? Promise.reject(closedError()) : Promise.resolve();
       // A copy: the caller may reuse its array before the group is written.
       return submit({ type: "put", records: [...records] });
     },
 
-    delete(ids) {
-      try {
-        checkOutboxIds(ids);
-      } catch (error) {
-        return Promise.reject(error);
+    async delete(ids) {
+      checkOutboxIds(ids);
+      if (ids.length === 0) {
+        if (closing) throw closedError();
+        return;
       }
-      if (ids.length === 0) return closing ? Promise.reject(closedError()) : Promise.resolve();
       return submit({ type: "delete", ids: [...ids] });
     },
 

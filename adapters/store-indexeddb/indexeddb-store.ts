@@ -136,23 +136,23 @@ export function indexedDbStore(options: IndexedDbStoreOptions): IndexedDbOutboxS
       return memory.load();
     },
 
-    put(records) {
-      try {
-        checkOutboxRecords(records);
-      } catch (error) {
-        return Promise.reject(error);
+    // Async, so bad input rejects rather than throws; the body up to `write` still runs at call
+    // time, which keeps calls in order.
+    async put(records) {
+      checkOutboxRecords(records);
+      if (records.length === 0) {
+        if (closing) throw closedError();
+        return;
       }
-      if (records.length === 0) return closing ? Promise.reject(closedError()) : Promise.resolve();
       return write({ type: "put", records: [...records] });
     },
 
-    delete(ids) {
-      try {
-        checkOutboxIds(ids);
-      } catch (error) {
-        return Promise.reject(error);
+    async delete(ids) {
+      checkOutboxIds(ids);
+      if (ids.length === 0) {
+        if (closing) throw closedError();
+        return;
       }
-      if (ids.length === 0) return closing ? Promise.reject(closedError()) : Promise.resolve();
       return write({ type: "delete", ids: [...ids] });
     },
 
