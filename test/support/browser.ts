@@ -5,6 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { type Browser, chromium } from "playwright-core";
+import { CHROMIUM_ARGS } from "../../scripts/chromium-args.mjs";
 import { requireBinary, type SystemBinary } from "./system.js";
 
 function chromiumPath(): string {
@@ -23,14 +24,6 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumBinary.path,
     headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
+    args: [...CHROMIUM_ARGS],
   });
 }
