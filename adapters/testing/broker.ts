@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
 import { Aedes, type AedesOptions } from "aedes";
 import { createWebSocketStream, type WebSocket, WebSocketServer } from "ws";
+import { keepPacketIdsUnique } from "./unique-packet-ids.js";
 
 export interface BrokerOptions {
   /** Passed to aedes (authenticate, authorizePublish…). */
@@ -41,6 +42,7 @@ export interface EmbeddedBroker extends AsyncDisposable {
 export async function startBroker(options: BrokerOptions = {}): Promise<EmbeddedBroker> {
   const host = options.host ?? "127.0.0.1";
   const aedes = await Aedes.createBroker(options.aedes);
+  keepPacketIdsUnique(aedes);
   const sockets = new Set<Socket>();
   const webSockets = new Set<WebSocket>();
   let tcp: Server | undefined;
