@@ -2,6 +2,7 @@
  * Real MQTT servers from the system, each started from a generated config on free loopback ports
  * and restartable on the same ports (for fault tests).
  */
+import { userInfo } from "node:os";
 import {
   freePort,
   type RunningProcess,
@@ -54,8 +55,11 @@ async function managed(
   };
 }
 
-/** Mosquitto 2 with a TCP and a WebSocket listener, anonymous, MQTT 5 and 3.1.1. */
-export async function startMosquitto(): Promise<SystemServer> {
+/**
+ * Mosquitto 2 with a TCP and a WebSocket listener, anonymous, MQTT 5 and 3.1.1. With
+ * `persistence`, sessions and their queued messages survive a restart (saved at SIGTERM).
+ */
+export async function startMosquitto(options: { persistence?: boolean } = {}): Promise<SystemServer> {
   const dir = tempDir("mosquitto");
   const tcpPort = await freePort();
   const wsPort = await freePort();
@@ -66,7 +70,10 @@ export async function startMosquitto(): Promise<SystemServer> {
       "per_listener_settings false",
       "allow_anonymous true",
       "set_tcp_nodelay true",
-      "persistence false",
+      ...(options.persistence
+        ? // Started as root, Mosquitto drops to user "mosquitto", which cannot write our temp dir.
+          [`user ${userInfo().username}`, "persistence true", `persistence_location ${dir.path}/`]
+        : ["persistence false"]),
       "max_queued_messages 100000",
       `listener ${tcpPort} 127.0.0.1`,
       `listener ${wsPort} 127.0.0.1`,
