@@ -36,8 +36,11 @@ export function keepPacketIdsUnique(aedes: Aedes): void {
   /** Per client id: packet id → the message (broker id + counter) holding it. */
   const inFlight = new Map<string, Map<number, string>>();
   const idsOf = (clientId: string) => {
-    const ids = inFlight.get(clientId) ?? new Map<number, string>();
-    inFlight.set(clientId, ids);
+    let ids = inFlight.get(clientId);
+    if (!ids) {
+      ids = new Map();
+      inFlight.set(clientId, ids);
+    }
     return ids;
   };
 
