@@ -41,7 +41,8 @@ export interface ClientOptions {
     /** Publishes awaiting the backend's acknowledgement at once. Default 1000. */
     maxInFlight?: number;
   };
-  /** How many recent message ids to remember for dropping duplicates. Default 10,000. */
+  /** How many recent message ids to remember for dropping duplicates. Default 10,000; 0 turns
+   *  dedup off. */
   dedupWindow?: number;
   /** Topic prefix for request/reply over pub/sub. Default `_gmq/rpc`. */
   rpcPrefix?: string;
@@ -129,6 +130,10 @@ export function validateClientOptions(options: ClientOptions): void {
     if (value !== undefined && (!Number.isInteger(value) || value <= 0)) {
       throw GmqError.invalid(`outbox.${field}`, "must be a positive integer");
     }
+  }
+  const dedup = options.dedupWindow;
+  if (dedup !== undefined && (!Number.isInteger(dedup) || dedup < 0)) {
+    throw GmqError.invalid("dedupWindow", "must be a non-negative integer (0 turns dedup off)");
   }
 }
 

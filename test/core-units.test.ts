@@ -48,6 +48,32 @@ describe("dedup window", () => {
     window.forget("c");
     expect(window.seen("c")).toBe(false);
   });
+
+  it("keeps exactly the last N ids over many turns of its ring", () => {
+    const window = new DedupWindow(3);
+    for (let i = 0; i < 100; i++) expect(window.seen(`id-${i}`)).toBe(false);
+    for (const i of [97, 98, 99]) expect(window.seen(`id-${i}`)).toBe(true);
+    expect(window.seen("id-96")).toBe(false); // long evicted; recording it again evicts id-97
+    expect(window.seen("id-98")).toBe(true);
+    expect(window.seen("id-97")).toBe(false);
+  });
+
+  it("does not evict a forgotten and re-recorded id through its older slot", () => {
+    const window = new DedupWindow(3);
+    window.seen("a");
+    window.seen("b");
+    window.forget("a");
+    expect(window.seen("a")).toBe(false); // recorded again, in the third slot
+    window.seen("c"); // takes a's first slot, which must not evict the newer a
+    expect(window.seen("a")).toBe(true);
+    expect(window.seen("b")).toBe(true);
+  });
+
+  it("with size 0 remembers nothing", () => {
+    const window = new DedupWindow(0);
+    expect(window.seen("a")).toBe(false);
+    expect(window.seen("a")).toBe(false);
+  });
 });
 
 describe("codecs", () => {
