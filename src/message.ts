@@ -14,11 +14,15 @@ export interface Message<T = unknown> {
   readonly redelivered: boolean;
   readonly replyTo: string | undefined;
   readonly correlationId: string | undefined;
-  /** Tell the backend it is handled. Idempotent. In auto-ack mode gmq calls it for you. */
+  /** Tell the backend it is handled. Idempotent. In auto-ack mode gmq calls it for you. A method:
+   *  call it on the message (`message.ack()`), not detached from it. */
   ack(): Promise<void>;
   /** Give it back: with `requeue` (default true) the backend may deliver it again. */
   nack(options?: { requeue?: boolean }): Promise<void>;
 }
+
+/** What `ack()` returns when there is nothing to wait for; callers may skip awaiting it. */
+export const ACKED: Promise<void> = Promise.resolve();
 
 /**
  * One inbound message can reach several local subscriptions; the backend hears one ack, once
@@ -31,56 +35,92 @@ export class AckTracker {
   constructor(
     private readonly inbound: InboundMessage,
     deliveries: number,
-    private readonly onSettle: (outcome: "ack" | "nack", requeue: boolean) => void,
+    /** Told the id of a message nacked with requeue, so its redelivery is processed again. */
+    private readonly onRequeue: (id: string) => void,
   ) {
     this.remaining = deliveries;
   }
 
-  async ack(): Promise<void> {
-    if (this.settled || --this.remaining > 0) return;
+  ack(): Promise<void> {
+    if (this.settled || --this.remaining > 0) return ACKED;
     this.settled = true;
-    this.onSettle("ack", false);
-    await this.inbound.ack?.();
+    // Most messages were acked by the adapter already: no promise to make for them.
+    return this.inbound.ack ? settle(() => this.inbound.ack!()) : ACKED;
   }
 
-  async nack(requeue: boolean): Promise<void> {
-    if (this.settled) return;
+  nack(requeue: boolean): Promise<void> {
+    if (this.settled) return ACKED;
     this.settled = true;
-    this.onSettle("nack", requeue);
-    await this.inbound.nack?.({ requeue });
+    const id = this.inbound.id;
+    if (requeue && id !== undefined) this.onRequeue(id);
+    return this.inbound.nack ? settle(() => this.inbound.nack!({ requeue })) : ACKED;
   }
 }
 
-/** `data` is decoded on first access, so a payload the codec cannot read still reaches the
- *  subscriber (as `payload`), and reading `data` throws a GmqError `protocol` saying why. */
+/** Runs an adapter's ack/nack, turning a throw into a rejection. */
+function settle(run: () => Promise<void> | void): Promise<void> {
+  try {
+    return Promise.resolve(run());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * A message as delivered to one subscription. A class rather than an object literal: it is made
+ * for every delivery, and methods on a prototype cost no closures. `data` is decoded on first
+ * access, so a payload the codec cannot read still reaches the subscriber (as `payload`), and
+ * reading `data` throws a GmqError `protocol` saying why.
+ */
+class Delivered<T> implements Message<T> {
+  readonly id: string | undefined;
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly redelivered: boolean;
+  readonly replyTo: string | undefined;
+  readonly correlationId: string | undefined;
+  private decoded: { value: T } | undefined;
+  private done = false;
+
+  constructor(
+    inbound: InboundMessage,
+    private readonly decode: (bytes: Uint8Array) => T,
+    private readonly tracker: AckTracker,
+  ) {
+    this.id = inbound.id;
+    this.topic = inbound.topic;
+    this.payload = inbound.payload;
+    this.headers = inbound.headers ?? NO_HEADERS;
+    this.redelivered = inbound.redelivered ?? false;
+    this.replyTo = inbound.replyTo;
+    this.correlationId = inbound.correlationId;
+  }
+
+  get data(): T {
+    this.decoded ??= { value: this.decode(this.payload) };
+    return this.decoded.value;
+  }
+
+  ack(): Promise<void> {
+    if (this.done) return ACKED;
+    this.done = true;
+    return this.tracker.ack();
+  }
+
+  nack(options?: { requeue?: boolean }): Promise<void> {
+    if (this.done) return ACKED;
+    this.done = true;
+    return this.tracker.nack(options?.requeue ?? true);
+  }
+}
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 export function createMessage<T>(
   inbound: InboundMessage,
   decode: (bytes: Uint8Array) => T,
   tracker: AckTracker,
 ): Message<T> {
-  let done = false;
-  let decoded: { value: T } | undefined;
-  return {
-    id: inbound.id,
-    topic: inbound.topic,
-    get data(): T {
-      decoded ??= { value: decode(inbound.payload) };
-      return decoded.value;
-    },
-    payload: inbound.payload,
-    headers: inbound.headers ?? {},
-    redelivered: inbound.redelivered ?? false,
-    replyTo: inbound.replyTo,
-    correlationId: inbound.correlationId,
-    async ack() {
-      if (done) return;
-      done = true;
-      await tracker.ack();
-    },
-    async nack(options) {
-      if (done) return;
-      done = true;
-      await tracker.nack(options?.requeue ?? true);
-    },
-  };
+  return new Delivered(inbound, decode, tracker);
 }

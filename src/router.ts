@@ -23,6 +23,10 @@ export class Router {
   private readonly tree = new TopicTree<Subscription<any>>();
   private readonly wire = new Map<string, WireSubscription>();
   private readonly dedup: DedupWindow;
+  /** Recent topics and the subscriptions they match: most traffic repeats a few topics, and a
+   *  hit skips the tree walk. Emptied whenever the subscriptions change, and when it grows. */
+  private readonly matches = new Map<string, Subscription<any>[]>();
+  private readonly forgetId = (id: string): void => this.dedup.forget(id);
   private link: AbortSignal | undefined;
   duplicatesDropped = 0;
 
@@ -42,6 +46,7 @@ export class Router {
     this.local.add(subscription);
     const { filter, queue, qos, manualAck } = subscription.spec;
     this.tree.add(filter, subscription);
+    this.matches.clear();
     if (!this.transport.capabilities.subscribe) {
       subscription.confirmed(); // every message is a push; matching is local
       return;
@@ -73,6 +78,7 @@ export class Router {
   async remove(subscription: Subscription<any>): Promise<void> {
     this.local.delete(subscription);
     this.tree.delete(subscription.spec.filter, subscription);
+    this.matches.clear();
     for (const [key, wire] of this.wire) {
       if (!wire.members.delete(subscription) || wire.members.size > 0) continue;
       this.wire.delete(key);
@@ -106,23 +112,30 @@ export class Router {
 
   /** Delivers one inbound message to every matching local subscription. */
   route(inbound: InboundMessage): void {
-    const targets: Subscription<any>[] = [];
-    for (const subscription of this.tree.match(inbound.topic))
-      if (!subscription.isClosed) targets.push(subscription);
+    const matching = this.match(inbound.topic);
+    let live = 0;
+    for (const subscription of matching) if (!subscription.isClosed) live++;
     const id = inbound.id;
-    if (targets.length === 0 || (id !== undefined && this.dedup.seen(id))) {
-      if (targets.length > 0) this.duplicatesDropped++;
+    if (live === 0 || (id !== undefined && this.dedup.seen(id))) {
+      if (live > 0) this.duplicatesDropped++;
       void Promise.resolve(inbound.ack?.()).catch((error: unknown) => this.onError(GmqError.from(error)));
       return;
     }
-    const tracker = new AckTracker(inbound, targets.length, (outcome, requeue) => {
-      // A requeued message must be processed when it comes back.
-      if (outcome === "nack" && requeue && id !== undefined) this.dedup.forget(id);
-    });
-    for (const subscription of targets) {
-      const codec = subscription.spec.codec;
-      subscription.deliver(createMessage(inbound, (bytes) => codec.decode(bytes), tracker));
+    const tracker = new AckTracker(inbound, live, this.forgetId);
+    for (const subscription of matching) {
+      if (subscription.isClosed) continue;
+      subscription.deliver(createMessage(inbound, subscription.decode, tracker));
     }
+  }
+
+  private match(topic: string): Subscription<any>[] {
+    let found = this.matches.get(topic);
+    if (found === undefined) {
+      if (this.matches.size >= 1024) this.matches.clear();
+      found = [...this.tree.match(topic)];
+      this.matches.set(topic, found);
+    }
+    return found;
   }
 
   private async subscribeWire(wire: WireSubscription, link: AbortSignal): Promise<void> {

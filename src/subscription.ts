@@ -1,6 +1,6 @@
 import type { Codec } from "./codec.js";
 import { GmqError } from "./errors.js";
-import type { Message } from "./message.js";
+import { ACKED, type Message } from "./message.js";
 import type { QoS } from "./transport.js";
 
 export type MessageHandler<T> = (message: Message<T>) => unknown;
@@ -26,6 +26,8 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
   readonly pattern: string;
   /** Resolves once the backend confirmed the subscription (first time). */
   readonly ready: Promise<void>;
+  /** @internal The payload decoder handed to each delivered message (one closure, not one each). */
+  readonly decode: (bytes: Uint8Array) => T;
   private readonly buffer: Message<T>[] = [];
   private waiting: ((result: IteratorResult<Message<T>>) => void) | undefined;
   private iterating = false;
@@ -45,6 +47,8 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
     private readonly onUnsubscribe: (subscription: Subscription<T>) => Promise<void>,
   ) {
     this.pattern = spec.pattern;
+    const codec = spec.codec;
+    this.decode = (bytes) => codec.decode(bytes);
     this.ready = new Promise<void>((resolve, reject) => {
       this.markReady = resolve;
       this.failReady = reject;
@@ -76,7 +80,7 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
       return;
     }
     this.buffer.push(message);
-    if (this.spec.handler) void this.pump();
+    if (this.spec.handler && !this.running) this.pump();
   }
 
   /** Resolves once the subscription has ended (unsubscribed, aborted, or the client closed). */
@@ -131,32 +135,56 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
   private ackLastYielded(): void {
     const last = this.lastYielded;
     this.lastYielded = undefined;
-    if (last && !this.spec.manualAck) void last.ack().catch((error) => this.onError(GmqError.from(error)));
+    if (last) this.autoAck(last);
   }
 
-  private async pump(): Promise<void> {
-    if (this.running) return;
+  private autoAck(message: Message<T>): void {
+    if (this.spec.manualAck) return;
+    const acked = message.ack();
+    if (acked !== ACKED) acked.catch((error: unknown) => this.onError(GmqError.from(error)));
+  }
+
+  /**
+   * Hands buffered messages to the handler, one at a time. Synchronous handlers run in a plain
+   * loop (no promise per message); the first handler that returns a promise moves the rest of
+   * the work to `resume`, which continues once it settles.
+   */
+  private pump(): void {
     this.running = true;
     const handler = this.spec.handler!;
-    try {
-      for (let message = this.buffer.shift(); message; message = this.buffer.shift()) {
-        try {
-          const result = handler(message);
-          // Only wait for handlers that are asynchronous; a synchronous one costs no tick.
-          if (result instanceof Promise) await result;
-        } catch (error) {
-          this.onError(
-            new GmqError("remote", `subscription handler for "${this.pattern}" threw: ${String(error)}`, {
-              cause: error,
-              reason: "HANDLER_ERROR",
-            }),
-          );
-        }
-        // Auto mode acks even after a throw: redelivering a message that always throws would loop.
-        if (!this.spec.manualAck) message.ack().catch((error) => this.onError(GmqError.from(error)));
+    for (let message = this.buffer.shift(); message; message = this.buffer.shift()) {
+      let result: unknown;
+      try {
+        result = handler(message);
+      } catch (error) {
+        this.handlerFailed(error);
       }
-    } finally {
-      this.running = false;
+      if (result instanceof Promise) {
+        void this.resume(result, message);
+        return;
+      }
+      // Auto mode acks even after a throw: redelivering a message that always throws would loop.
+      this.autoAck(message);
     }
+    this.running = false;
+  }
+
+  private async resume(result: Promise<unknown>, message: Message<T>): Promise<void> {
+    try {
+      await result;
+    } catch (error) {
+      this.handlerFailed(error);
+    }
+    this.autoAck(message);
+    this.pump();
+  }
+
+  private handlerFailed(error: unknown): void {
+    this.onError(
+      new GmqError("remote", `subscription handler for "${this.pattern}" threw: ${String(error)}`, {
+        cause: error,
+        reason: "HANDLER_ERROR",
+      }),
+    );
   }
 }
