@@ -17,19 +17,20 @@ export function randomToken(length: number): string {
 export function createIdGenerator(instance: string = randomToken(8)): () => string {
   let lastTime = 0;
   let counter = 0;
+  let timePart = "";
   return () => {
     const now = Date.now();
     if (now > lastTime) {
       lastTime = now;
       counter = 0;
+      timePart = "";
     } else if (++counter >= 36 ** COUNTER_WIDTH) {
       lastTime += 1;
       counter = 0;
+      timePart = "";
     }
-    return (
-      lastTime.toString(36).padStart(TIME_WIDTH, "0") +
-      counter.toString(36).padStart(COUNTER_WIDTH, "0") +
-      instance
-    );
+    // Many ids share a millisecond: format its part once.
+    if (timePart === "") timePart = lastTime.toString(36).padStart(TIME_WIDTH, "0");
+    return timePart + counter.toString(36).padStart(COUNTER_WIDTH, "0") + instance;
   };
 }

@@ -65,6 +65,7 @@ export class Outbox {
   private readonly byKey = new Map<string, OutboxEntry>();
   private sendQueue: OutboxEntry[] = [];
   private unwritten: OutboxEntry[] = [];
+  private undeleted: string[] = [];
   private head = 0;
   private bytes = 0;
   private sending = 0;
@@ -264,8 +265,20 @@ export class Outbox {
       this.byKey.delete(entry.record.key);
     }
     this.bytes -= entry.size;
-    this.store.delete([entry.record.id]).catch((error: unknown) => {
-      // The record may be sent again after a restart; receivers drop it by id.
+    this.deleteSoon(entry.record.id);
+  }
+
+  /** Like writes, the deletes of one tick share one `store.delete`. */
+  private deleteSoon(id: string): void {
+    this.undeleted.push(id);
+    if (this.undeleted.length === 1) queueMicrotask(() => this.deleteBatch());
+  }
+
+  private deleteBatch(): void {
+    const ids = this.undeleted;
+    this.undeleted = [];
+    this.store.delete(ids).catch((error: unknown) => {
+      // The records may be sent again after a restart; receivers drop them by id.
       this.hooks.onError(new GmqError("storage", "outbox delete failed", { cause: error }));
     });
   }

@@ -2,7 +2,7 @@ import type { Link } from "./connection.js";
 import { createDeadline } from "./deadline.js";
 import { GmqError } from "./errors.js";
 import type { PublishOptions, PublishResult } from "./options.js";
-import type { DroppedEvent, Outbox, OutboxEntry } from "./outbox.js";
+import type { DroppedEvent, EntryListener, Outbox, OutboxEntry } from "./outbox.js";
 import type { OutboxRecord } from "./store.js";
 import type { OutboundMessage, Transport } from "./transport.js";
 
@@ -26,51 +26,90 @@ export function publishThroughOutbox(
   record: OutboxRecord,
   options: Pick<PublishOptions, "signal" | "timeoutMs">,
 ): Promise<PublishResult> {
-  const { outbox, durable } = publisher;
-  const { signal, timeoutMs } = options;
+  const { signal } = options;
   if (signal?.aborted)
     return Promise.reject(GmqError.from(signal.reason ?? new GmqError("aborted", "publish aborted")));
   return new Promise<PublishResult>((resolve, reject) => {
-    let settled = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const settle = (outcome: () => void): void => {
-      if (settled) return;
-      settled = true;
-      if (timer !== undefined) clearTimeout(timer);
-      outcome();
-    };
-    const onAbort = (): void => {
-      const reason = signal?.reason;
-      const error =
-        reason instanceof GmqError ? reason : new GmqError("aborted", "publish aborted", { cause: reason });
-      if (!outbox.withdraw(entry, "aborted", error)) settle(() => reject(error));
-    };
-    const detach = (): void => signal?.removeEventListener("abort", onAbort);
-    let entry!: OutboxEntry;
-    entry = outbox.enqueue(record, {
-      persisted: () => {
-        if (!publisher.canSend()) settle(() => resolve({ id: record.id, status: "queued", durable }));
-        publisher.persisted();
-      },
-      sent: () => {
-        detach();
-        settle(() => resolve({ id: record.id, status: "sent", durable }));
-      },
-      dropped: (event: DroppedEvent) => {
-        detach();
-        if (event.reason === "replaced")
-          settle(() => resolve({ id: record.id, status: "replaced", durable }));
-        else settle(() => reject(event.error ?? dropError(event)));
-      },
-    });
-    signal?.addEventListener("abort", onAbort, { once: true });
+    new PendingPublish(publisher, record, options, resolve, reject);
+  });
+}
+
+/**
+ * One publish waiting on its outbox record: the record's listener, and the caller's signal and
+ * timeout. A class, not closures: one is made for every message.
+ */
+class PendingPublish implements EntryListener {
+  private settled = false;
+  private readonly entry: OutboxEntry;
+  private readonly signal: AbortSignal | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly publisher: OutboxPublisher,
+    private readonly record: OutboxRecord,
+    options: Pick<PublishOptions, "signal" | "timeoutMs">,
+    private readonly resolve: (result: PublishResult) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    this.entry = publisher.outbox.enqueue(record, this);
+    const { signal, timeoutMs } = options;
+    this.signal = signal;
+    // `this` as the listener (its handleEvent): no closure per publish.
+    signal?.addEventListener("abort", this, { once: true });
     if (timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        const error = new GmqError("timeout", `publish timed out after ${timeoutMs} ms`);
-        if (!outbox.withdraw(entry, "timeout", error)) settle(() => reject(error));
+      this.timer = setTimeout(() => {
+        this.withdraw("timeout", new GmqError("timeout", `publish timed out after ${timeoutMs} ms`));
       }, timeoutMs);
     }
-  });
+  }
+
+  persisted(): void {
+    if (!this.publisher.canSend()) this.succeed("queued");
+    this.publisher.persisted();
+  }
+
+  sent(): void {
+    this.detach();
+    this.succeed("sent");
+  }
+
+  dropped(event: DroppedEvent): void {
+    this.detach();
+    if (event.reason === "replaced") this.succeed("replaced");
+    else this.fail(event.error ?? dropError(event));
+  }
+
+  /** The caller's signal aborted. */
+  handleEvent(): void {
+    const reason = this.signal?.reason;
+    const error =
+      reason instanceof GmqError ? reason : new GmqError("aborted", "publish aborted", { cause: reason });
+    this.withdraw("aborted", error);
+  }
+
+  /** Takes the record back if it was not handed over yet; the publish fails either way. */
+  private withdraw(reason: "aborted" | "timeout", error: GmqError): void {
+    if (!this.publisher.outbox.withdraw(this.entry, reason, error)) this.fail(error);
+  }
+
+  private detach(): void {
+    this.signal?.removeEventListener("abort", this);
+  }
+
+  private succeed(status: PublishResult["status"]): void {
+    if (this.settle()) this.resolve({ id: this.record.id, status, durable: this.publisher.durable });
+  }
+
+  private fail(error: unknown): void {
+    if (this.settle()) this.reject(error);
+  }
+
+  private settle(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    return true;
+  }
 }
 
 function dropError(event: DroppedEvent): GmqError {

@@ -52,6 +52,8 @@ describe("arguments", () => {
       [() => c.handle("svc", "m", 5 as unknown as () => 1), "fn"],
       [() => createClient({ transport: {} as never }), "transport"],
       [() => createClient({ transport: c.transport, outbox: { maxCount: 0 } }), "outbox.maxCount"],
+      [() => createClient({ transport: c.transport, dedupWindow: -1 }), "dedupWindow"],
+      [() => createClient({ transport: c.transport, dedupWindow: 1.5 }), "dedupWindow"],
     ];
     for (const [work, field] of cases) {
       expect(await codeOf(work), field).toEqual({ code: "invalid_argument", field });
@@ -62,9 +64,54 @@ describe("arguments", () => {
     const c = client(createMemoryBroker());
     expect((await codeOf(() => c.publish("a", 1, { delayMs: 10 }))).code).toBe("unsupported");
   });
+
+  it("publish reports bad input as a rejected promise, never a synchronous throw", async () => {
+    const c = client(createMemoryBroker());
+    let returned: unknown;
+    expect(() => {
+      returned = c.publish("a/+", 1);
+    }).not.toThrow();
+    expect(returned).toBeInstanceOf(Promise);
+    await expect(returned).rejects.toMatchObject({ code: "invalid_argument", field: "topic" });
+  });
 });
 
 describe("subscriptions", () => {
+  it("a handler sees messages one at a time, in order, through sync and async handling and throws", async () => {
+    const broker = createMemoryBroker();
+    const c = client(broker);
+    await c.connect();
+    const errors: GmqError[] = [];
+    c.on("error", (error) => errors.push(error));
+    const seen: number[] = [];
+    let running = 0;
+    let overlapped = false;
+    const sub = c.subscribe<number>("seq", (message) => {
+      const n = message.data;
+      if (running > 0) overlapped = true;
+      seen.push(n);
+      if (n % 3 === 0) throw new Error(`sync ${n}`);
+      if (n % 2 === 0) return; // synchronous
+      running++;
+      return new Promise<void>((resolve, reject) =>
+        setTimeout(() => {
+          running--;
+          if (n % 5 === 0) reject(new Error(`async ${n}`));
+          else resolve();
+        }, 1),
+      );
+    });
+    await sub.ready;
+    const sent = Array.from({ length: 30 }, (_, i) => i + 1);
+    await Promise.all(sent.map((n) => c.publish("seq", n)));
+    await waitFor(() => seen.length === sent.length, 5_000, "every message handled");
+    expect(seen).toEqual(sent);
+    expect(overlapped).toBe(false);
+    const failed = sent.filter((n) => n % 3 === 0 || (n % 2 === 1 && n % 5 === 0));
+    await waitFor(() => errors.length === failed.length, 1_000, "one error per failed handler");
+    expect(errors.map((error) => error.reason)).toEqual(failed.map(() => "HANDLER_ERROR"));
+  });
+
   it("an aborted signal unsubscribes and ends an async iteration", async () => {
     const broker = createMemoryBroker();
     const c = client(broker);
