@@ -25,11 +25,12 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function toWire(message: OutboundMessage, mode: WireMode): WirePublish {
-  const base: IClientPublishOptions = { qos: message.qos, ...(message.retain && { retain: true }) };
+  const base: IClientPublishOptions = { qos: message.qos };
+  if (message.retain) base.retain = true;
   if (mode.version === 5) {
-    const properties: NonNullable<IClientPublishOptions["properties"]> = {
-      userProperties: { ...message.headers, [ID_PROPERTY]: message.id },
-    };
+    const userProperties: Record<string, string> = message.headers ? { ...message.headers } : {};
+    userProperties[ID_PROPERTY] = message.id;
+    const properties: NonNullable<IClientPublishOptions["properties"]> = { userProperties };
     if (message.replyTo !== undefined) properties.responseTopic = message.replyTo;
     if (message.correlationId !== undefined) {
       // mqtt-packet writes any Uint8Array; its type says Buffer, which browsers lack.
@@ -38,7 +39,8 @@ export function toWire(message: OutboundMessage, mode: WireMode): WirePublish {
     if (message.expiresAt !== undefined) {
       properties.messageExpiryInterval = Math.max(1, Math.ceil((message.expiresAt - Date.now()) / 1000));
     }
-    return { payload: message.payload, options: { ...base, properties } };
+    base.properties = properties;
+    return { payload: message.payload, options: base };
   }
   if (mode.envelope) return { payload: wrap(message), options: base };
   const hasHeaders = message.headers !== undefined && Object.keys(message.headers).length > 0;
@@ -59,44 +61,39 @@ type Inbound = Omit<InboundMessage, "ack" | "nack">;
 
 /** The message as the core sees it. A malformed envelope is reported and delivered raw. */
 export function fromWire(packet: IPublishPacket, mode: WireMode, onError: (error: unknown) => void): Inbound {
-  const payload = packet.payload as Uint8Array;
-  const common = {
-    topic: packet.topic,
-    qos: packet.qos as QoS,
-    ...(packet.retain && { retain: true }),
-    ...(packet.dup && { redelivered: true }),
-  };
-  if (mode.envelope && isEnvelope(payload)) {
+  // Built field by field, only with what is present: one object per message.
+  const inbound: Mutable<Inbound> = { topic: packet.topic, payload: packet.payload as Uint8Array };
+  inbound.qos = packet.qos as QoS;
+  if (packet.retain) inbound.retain = true;
+  if (packet.dup) inbound.redelivered = true;
+  if (mode.envelope && isEnvelope(inbound.payload)) {
     try {
-      return { ...common, ...unwrap(payload) };
+      return Object.assign(inbound, unwrap(inbound.payload));
     } catch (error) {
       onError(error);
     }
   }
   const properties = packet.properties;
-  if (!properties) return { ...common, payload };
-  let id: string | undefined;
-  let headers: Record<string, string> | undefined;
+  if (!properties) return inbound;
   const user = properties.userProperties;
   if (user) {
-    for (const [key, value] of Object.entries(user)) {
+    let headers: Record<string, string> | undefined;
+    for (const key in user) {
+      const value = user[key];
       // A key sent several times arrives as an array; headers are single strings.
       const text = Array.isArray(value) ? value.join(", ") : String(value);
-      if (key === ID_PROPERTY) {
-        id = text;
-      } else {
+      if (key === ID_PROPERTY) inbound.id = text;
+      else {
         headers ??= {};
         headers[key] = text;
       }
     }
+    if (headers) inbound.headers = headers;
   }
+  if (properties.responseTopic !== undefined) inbound.replyTo = properties.responseTopic;
   const correlation = properties.correlationData as Uint8Array | undefined;
-  return {
-    ...common,
-    payload,
-    ...(id !== undefined && { id }),
-    ...(headers && { headers }),
-    ...(properties.responseTopic !== undefined && { replyTo: properties.responseTopic }),
-    ...(correlation !== undefined && { correlationId: decoder.decode(correlation) }),
-  };
+  if (correlation !== undefined) inbound.correlationId = decoder.decode(correlation);
+  return inbound;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
