@@ -105,33 +105,57 @@ export class Caller {
     this.pending.failAll(error);
   }
 
-  /** Runs a handler for one request and publishes its result or error to the reply topic. */
-  async answer<A, R>(
+  /**
+   * Runs a handler for one request and publishes its result or error to the reply topic. A
+   * handler that returns a plain value is answered in the same turn (no promise in between), so
+   * the reply can leave in the same write as the request's acknowledgement.
+   */
+  answer<A, R>(
     message: Message<A>,
     fn: (args: A, context: HandleContext) => R | Promise<R>,
     codec: Codec<any>,
-  ): Promise<void> {
+  ): void {
     if (!message.replyTo) return; // nobody asked for an answer
-    let payload: Uint8Array;
-    let headers: Record<string, string> | undefined;
+    let result: R | Promise<R>;
     try {
-      const result = await fn(message.data, { id: message.id, headers: message.headers, message });
+      result = fn(message.data, { id: message.id, headers: message.headers, message });
+    } catch (error) {
+      this.reply(message, encodeRemoteError(error), true);
+      return;
+    }
+    if (!isThenable(result)) {
+      this.replyWith(message, result, codec);
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => this.replyWith(message, value, codec),
+      (error: unknown) => this.reply(message, encodeRemoteError(error), true),
+    );
+  }
+
+  private replyWith(message: Message<unknown>, result: unknown, codec: Codec<any>): void {
+    let payload: Uint8Array;
+    try {
       payload = encodePayload(codec, result === undefined ? null : result);
     } catch (error) {
-      payload = encodeRemoteError(error);
-      headers = { [ERROR_HEADER]: "1" };
+      this.reply(message, encodeRemoteError(error), true);
+      return;
     }
+    this.reply(message, payload, false);
+  }
+
+  private reply(message: Message<unknown>, payload: Uint8Array, failed: boolean): void {
     const link = this.config.connection.ready;
     if (!link) return; // the caller fails with `disconnected`
     const reply = {
-      topic: message.replyTo,
+      topic: message.replyTo!,
       payload,
       id: this.config.nextId(),
       qos: 1 as const,
       ...(message.correlationId !== undefined && { correlationId: message.correlationId }),
-      ...(headers && { headers }),
+      ...(failed && { headers: { [ERROR_HEADER]: "1" } }),
     };
-    await this.config.transport
+    this.config.transport
       .publish(reply, { signal: link.signal })
       .catch((error: unknown) => this.config.onError(GmqError.from(error)));
   }
@@ -145,4 +169,12 @@ export class Caller {
     }
     return this.inbox.ready;
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === "function"
+  );
 }

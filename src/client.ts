@@ -318,7 +318,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     return this.subscribe<A>(
       requestTopic(this.rpcPrefix, service, method),
       (message) => {
-        void this.caller.answer(message, fn, codec);
+        this.caller.answer(message, fn, codec);
       },
       { codec, ...(queue && { queue }) },
     );
