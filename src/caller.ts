@@ -24,13 +24,33 @@ export interface CallerConfig {
   readonly onError: (error: GmqError) => void;
 }
 
+/** One call as `callOverPubSub` sends it. */
+interface PubSubCall {
+  readonly service: string;
+  readonly method: string;
+  readonly payload: Uint8Array;
+  readonly codec: Codec<any>;
+  readonly signal: AbortSignal | undefined;
+  /** Undefined: bounded by `signal` alone (a deadline's). */
+  readonly timeoutMs: number | undefined;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+}
+
+/** The reply inbox's subscription on one connection. */
+interface Inbox {
+  readonly link: Link;
+  readonly ready: Promise<void>;
+  /** Confirmed: calls on this connection need not wait for it. */
+  subscribed: boolean;
+}
+
 /**
  * Both sides of `call`: natively where the transport has request/reply, otherwise over pub/sub
  * with a reply inbox (subscribed once per connection, on first use) and correlation ids.
  */
 export class Caller {
   private readonly pending = new PendingCalls();
-  private inbox: { link: Link; ready: Promise<void> } | undefined;
+  private inbox: Inbox | undefined;
 
   constructor(private readonly config: CallerConfig) {}
 
@@ -40,7 +60,7 @@ export class Caller {
   }
 
   /** `link` fixed: a call from the onConnect hook, before the client counts as connected. */
-  async call<R>(
+  call<R>(
     link: Link | undefined,
     service: string,
     method: string,
@@ -48,34 +68,98 @@ export class Caller {
     options: CallOptions,
     codec: Codec<any>,
   ): Promise<R> {
-    const { transport, connection, callTimeoutMs } = this.config;
     const payload = encodePayload(codec, args === undefined ? null : args);
+    const ready = link ?? this.config.connection.ready;
+    // The common case, kept lean: connected, reply inbox in place, replies over pub/sub.
+    if (
+      ready &&
+      this.inbox?.link === ready &&
+      this.inbox.subscribed &&
+      !this.config.transport.capabilities.requestReply
+    ) {
+      return this.callOverPubSub<R>(ready, {
+        service,
+        method,
+        payload,
+        codec,
+        signal: options.signal,
+        timeoutMs: options.timeoutMs ?? this.config.callTimeoutMs,
+        headers: options.headers,
+      });
+    }
+    return this.callWhenReady<R>(link, service, method, payload, options, codec);
+  }
+
+  /**
+   * A request published to the service's topic; the reply comes to our inbox. No deadline object:
+   * the pending call holds its own timer and signal listener, and a lost connection fails it
+   * through `failAll`.
+   */
+  private callOverPubSub<R>(link: Link, request: PubSubCall): Promise<R> {
+    const { service, method, payload, codec, signal, timeoutMs, headers } = request;
+    const correlationId = this.config.nextId();
+    const reply = this.pending.expect(correlationId, {
+      timeoutMs,
+      signal,
+      what: `call ${service}.${method}`,
+    });
+    const topic = requestTopic(this.config.rpcPrefix, service, method);
+    this.config.transport
+      .publish(
+        {
+          topic,
+          payload,
+          id: correlationId,
+          qos: 1,
+          replyTo: this.config.inboxTopic,
+          correlationId,
+          ...(headers && { headers }),
+        },
+        { signal: link.signal },
+      )
+      .catch((error: unknown) => this.pending.fail(correlationId, GmqError.from(error, "remote")));
+    return reply.then((message) => {
+      if (isErrorReply(message)) throw decodeRemoteError(message.payload);
+      try {
+        return codec.decode(message.payload) as R;
+      } catch (error) {
+        throw GmqError.from(error, "remote");
+      }
+    });
+  }
+
+  /** Everything else: waits for the connection and the inbox within the call's deadline. */
+  private async callWhenReady<R>(
+    link: Link | undefined,
+    service: string,
+    method: string,
+    payload: Uint8Array,
+    options: CallOptions,
+    codec: Codec<any>,
+  ): Promise<R> {
+    const { transport, connection, callTimeoutMs } = this.config;
     const timeoutMs = options.timeoutMs ?? callTimeoutMs;
     const deadline = createDeadline({ signal: options.signal, timeoutMs, what: `call ${service}.${method}` });
-    // Set once a reply is expected; the deadline may win the race, so the finally cancels it.
-    let cancelReply: (() => void) | undefined;
     const work = async (): Promise<R> => {
       const ready = link ?? (await connection.waitReady(deadline.signal));
       deadline.follow(ready.signal);
       const { signal } = deadline;
-      const headers = options.headers && { headers: options.headers };
       if (transport.capabilities.requestReply) {
+        const headers = options.headers && { headers: options.headers };
         const response = await transport.call!({ service, method, payload, timeoutMs, signal, ...headers });
         return codec.decode(response.payload) as R;
       }
       await this.ensureInbox(ready);
-      const correlationId = this.config.nextId();
-      const expected = this.pending.expect(correlationId);
-      cancelReply = expected.cancel;
-      const topic = requestTopic(this.config.rpcPrefix, service, method);
-      const replyTo = this.config.inboxTopic;
-      await transport.publish(
-        { topic, payload, id: correlationId, qos: 1, replyTo, correlationId, ...headers },
-        { signal },
-      );
-      const reply = await expected.reply;
-      if (isErrorReply(reply)) throw decodeRemoteError(reply.payload);
-      return codec.decode(reply.payload) as R;
+      // The deadline, already watching the caller's signal and the clock, bounds the reply too.
+      return await this.callOverPubSub<R>(ready, {
+        service,
+        method,
+        payload,
+        codec,
+        signal,
+        timeoutMs: undefined,
+        headers: options.headers,
+      });
     };
     try {
       deadline.throwIfDone();
@@ -83,7 +167,6 @@ export class Caller {
     } catch (error) {
       throw GmqError.from(error, "remote");
     } finally {
-      cancelReply?.();
       deadline.dispose();
     }
   }
@@ -164,8 +247,14 @@ export class Caller {
     if (this.inbox?.link !== link) {
       const request = { pattern: this.config.inboxTopic, qos: 1 as const, manualAck: false };
       const ready = this.config.transport.subscribe!(request, { signal: link.signal });
-      ready.catch(() => {});
-      this.inbox = { link, ready };
+      const inbox: Inbox = { link, ready, subscribed: false };
+      ready.then(
+        () => {
+          inbox.subscribed = true;
+        },
+        () => {},
+      );
+      this.inbox = inbox;
     }
     return this.inbox.ready;
   }

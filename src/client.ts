@@ -1,4 +1,5 @@
 import { EventEmitter } from "eventemitter3";
+import { abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
 import { Caller } from "./caller.js";
 import { type Codec, encodePayload, jsonCodec, validateCodec } from "./codec.js";
 import { Connection, type ConnectionState, type Link, type StateChange } from "./connection.js";
@@ -276,10 +277,10 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     }
     this.router.add(subscription);
     if (signal) {
-      const stop = () => void subscription.unsubscribe();
-      signal.addEventListener("abort", stop, { once: true });
+      const stop = abortWatcher(() => void subscription.unsubscribe());
+      watchAbort(signal, stop);
       // Forget the listener when the subscription ends some other way.
-      void subscription.ended.then(() => signal.removeEventListener("abort", stop));
+      void subscription.ended.then(() => unwatchAbort(signal, stop));
     }
     this.connection.start();
     return subscription;

@@ -1,3 +1,4 @@
+import { abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import { withDeadline } from "./deadline.js";
 import { GmqError } from "./errors.js";
@@ -96,22 +97,22 @@ export class Connection {
     if (this.current === "closed") return Promise.reject(new GmqError("closed", "client is closed"));
     this.start();
     return new Promise((resolve, reject) => {
+      const stop = abortWatcher(() => {
+        this.waiters.delete(waiter);
+        reject(GmqError.from(signal.reason));
+      });
       const waiter = {
         resolve: (ready: Link) => {
-          signal.removeEventListener("abort", onAbort);
+          unwatchAbort(signal, stop);
           resolve(ready);
         },
         reject: (error: GmqError) => {
-          signal.removeEventListener("abort", onAbort);
+          unwatchAbort(signal, stop);
           reject(error);
         },
       };
-      const onAbort = () => {
-        this.waiters.delete(waiter);
-        reject(GmqError.from(signal.reason));
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener("abort", onAbort, { once: true });
+      if (signal.aborted) return stop.aborted(signal);
+      watchAbort(signal, stop);
       this.waiters.add(waiter);
     });
   }

@@ -1,3 +1,4 @@
+import { abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
 import { GmqError } from "./errors.js";
 
 /**
@@ -57,24 +58,26 @@ export function createDeadline(options: DeadlineOptions = {}): Deadline {
     controller.abort(error);
     rejectDone(error);
   };
-  const onAbort = (): void => {
-    const reason = options.signal?.reason;
+  const onAbort = abortWatcher((signal) => {
+    const reason = signal.reason;
     finish(
       reason instanceof GmqError ? reason : new GmqError("aborted", `${what} aborted`, { cause: reason }),
     );
-  };
-  const followed: { signal: AbortSignal; listener: () => void }[] = [];
+  });
+  // Followed signals (the connection's) end the deadline with their own reason.
+  const onFollowedAbort = abortWatcher((other) => finish(GmqError.from(other.reason, "disconnected")));
+  const followed: AbortSignal[] = [];
   const cleanup = (): void => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
-    options.signal?.removeEventListener("abort", onAbort);
-    for (const { signal, listener } of followed.splice(0)) signal.removeEventListener("abort", listener);
+    if (options.signal) unwatchAbort(options.signal, onAbort);
+    for (const other of followed.splice(0)) unwatchAbort(other, onFollowedAbort);
   };
 
   if (options.signal?.aborted) {
-    onAbort();
+    onAbort.aborted(options.signal);
   } else {
-    options.signal?.addEventListener("abort", onAbort, { once: true });
+    if (options.signal) watchAbort(options.signal, onAbort);
     if (options.timeoutMs !== undefined) {
       const ms = options.timeoutMs;
       timer = setTimeout(() => finish(new GmqError("timeout", `${what} timed out after ${ms} ms`)), ms);
@@ -89,11 +92,10 @@ export function createDeadline(options: DeadlineOptions = {}): Deadline {
     },
     dispose: cleanup,
     follow(other) {
-      const listener = () => finish(GmqError.from(other.reason, "disconnected"));
-      if (other.aborted) return listener();
+      if (other.aborted) return onFollowedAbort.aborted(other);
       if (controller.signal.aborted) return;
-      other.addEventListener("abort", listener, { once: true });
-      followed.push({ signal: other, listener });
+      watchAbort(other, onFollowedAbort);
+      followed.push(other);
     },
   };
 }

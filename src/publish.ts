@@ -1,3 +1,4 @@
+import { type AbortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
 import type { Link } from "./connection.js";
 import { createDeadline } from "./deadline.js";
 import { GmqError } from "./errors.js";
@@ -38,7 +39,7 @@ export function publishThroughOutbox(
  * One publish waiting on its outbox record: the record's listener, and the caller's signal and
  * timeout. A class, not closures: one is made for every message.
  */
-class PendingPublish implements EntryListener {
+class PendingPublish implements EntryListener, AbortWatcher {
   private settled = false;
   private readonly entry: OutboxEntry;
   private readonly signal: AbortSignal | undefined;
@@ -54,8 +55,7 @@ class PendingPublish implements EntryListener {
     this.entry = publisher.outbox.enqueue(record, this);
     const { signal, timeoutMs } = options;
     this.signal = signal;
-    // `this` as the listener (its handleEvent): no closure per publish.
-    signal?.addEventListener("abort", this, { once: true });
+    if (signal) watchAbort(signal, this);
     if (timeoutMs !== undefined) {
       this.timer = setTimeout(() => {
         this.withdraw("timeout", new GmqError("timeout", `publish timed out after ${timeoutMs} ms`));
@@ -80,7 +80,7 @@ class PendingPublish implements EntryListener {
   }
 
   /** The caller's signal aborted. */
-  handleEvent(): void {
+  aborted(): void {
     const reason = this.signal?.reason;
     const error =
       reason instanceof GmqError ? reason : new GmqError("aborted", "publish aborted", { cause: reason });
@@ -93,7 +93,7 @@ class PendingPublish implements EntryListener {
   }
 
   private detach(): void {
-    this.signal?.removeEventListener("abort", this);
+    if (this.signal) unwatchAbort(this.signal, this);
   }
 
   private succeed(status: PublishResult["status"]): void {

@@ -1,3 +1,4 @@
+import { type AbortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
 import { GmqError } from "./errors.js";
 import type { InboundMessage } from "./transport.js";
 
@@ -49,9 +50,50 @@ export function decodeRemoteError(payload: Uint8Array): GmqError {
   }
 }
 
-interface PendingCall {
-  resolve(message: InboundMessage): void;
-  reject(error: GmqError): void;
+export interface ExpectOptions {
+  /** Without it the call waits until its signal aborts or the connection is lost. */
+  readonly timeoutMs?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /** What the call is called in errors, e.g. `call Chat.say`. */
+  readonly what: string;
+}
+
+/** One call waiting for its reply, with its own timer and (when given) the caller's signal. */
+class PendingCall implements AbortWatcher {
+  private readonly timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly calls: Map<string, PendingCall>,
+    private readonly correlationId: string,
+    private readonly options: ExpectOptions,
+    readonly resolve: (message: InboundMessage) => void,
+    private readonly rejectCall: (error: GmqError) => void,
+  ) {
+    const { timeoutMs, what, signal } = options;
+    if (timeoutMs !== undefined) {
+      this.timer = setTimeout(
+        () => this.reject(new GmqError("timeout", `${what} timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    }
+    if (signal) watchAbort(signal, this);
+  }
+
+  aborted(signal: AbortSignal): void {
+    this.reject(abortError(signal, this.options.what));
+  }
+
+  reject(error: GmqError): void {
+    this.end();
+    this.rejectCall(error);
+  }
+
+  /** Forgets the call: no reply is awaited any more. */
+  end(): void {
+    this.calls.delete(this.correlationId);
+    clearTimeout(this.timer);
+    if (this.options.signal) unwatchAbort(this.options.signal, this);
+  }
 }
 
 /** Matches replies to outstanding calls by correlation id. */
@@ -62,33 +104,40 @@ export class PendingCalls {
     return this.pending.size;
   }
 
-  /** Registers a call; the returned promise settles with its reply. `cancel` forgets it. */
-  expect(correlationId: string): { reply: Promise<InboundMessage>; cancel(): void } {
-    let entry!: PendingCall;
-    const reply = new Promise<InboundMessage>((resolve, reject) => {
-      entry = { resolve, reject };
+  /** Registers a call; the promise settles with its reply, or fails at its timeout or abort. */
+  expect(correlationId: string, options: ExpectOptions): Promise<InboundMessage> {
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(abortError(signal, options.what));
+    return new Promise<InboundMessage>((resolve, reject) => {
+      this.pending.set(correlationId, new PendingCall(this.pending, correlationId, options, resolve, reject));
     });
-    reply.catch(() => {});
-    this.pending.set(correlationId, entry);
-    return { reply, cancel: () => this.pending.delete(correlationId) };
   }
 
   /** True when the message was a reply (consumed). */
   settle(message: InboundMessage): boolean {
     const id = message.correlationId;
     if (id === undefined) return false;
-    const entry = this.pending.get(id);
-    if (!entry) return true; // a late or duplicate reply: nobody waits any more
-    this.pending.delete(id);
-    entry.resolve(message);
+    const call = this.pending.get(id);
+    if (!call) return true; // a late or duplicate reply: nobody waits any more
+    call.end();
+    call.resolve(message);
     return true;
+  }
+
+  /** The request could not be sent. */
+  fail(correlationId: string, error: GmqError): void {
+    this.pending.get(correlationId)?.reject(error);
   }
 
   /** The connection dropped: no reply can arrive on the new one. */
   failAll(error: GmqError): void {
-    for (const entry of this.pending.values()) entry.reject(error);
-    this.pending.clear();
+    for (const call of [...this.pending.values()]) call.reject(error);
   }
+}
+
+function abortError(signal: AbortSignal, what: string): GmqError {
+  const reason = signal.reason;
+  return reason instanceof GmqError ? reason : new GmqError("aborted", `${what} aborted`, { cause: reason });
 }
 
 export function isErrorReply(message: InboundMessage): boolean {

@@ -65,6 +65,34 @@ describe("arguments", () => {
     expect((await codeOf(() => c.publish("a", 1, { delayMs: 10 }))).code).toBe("unsupported");
   });
 
+  it("many publishes and subscriptions under one signal share one listener on it", async () => {
+    const broker = createMemoryBroker();
+    broker.setOnline(false);
+    const c = client(broker);
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const controller = new AbortController();
+      const published = Array.from({ length: 50 }, (_, i) =>
+        c.publish("many", i, { signal: controller.signal }),
+      );
+      const subscriptions = Array.from({ length: 50 }, (_, i) =>
+        c.subscribe(`many/${i}`, () => {}, { signal: controller.signal }),
+      );
+      expect((await Promise.all(published)).map((r) => r.status)).toEqual(published.map(() => "queued"));
+      expect(getEventListeners(controller.signal, "abort").length).toBe(1);
+      controller.abort();
+      await Promise.all(subscriptions.map((subscription) => subscription.ended));
+      expect(c.outboxStats().count).toBe(0); // queued and aborted: withdrawn
+      expect(getEventListeners(controller.signal, "abort").length).toBe(0);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
+  });
+
   it("publish reports bad input as a rejected promise, never a synchronous throw", async () => {
     const c = client(createMemoryBroker());
     let returned: unknown;
@@ -180,6 +208,41 @@ describe("calls", () => {
     expect(vi.getTimerCount()).toBe(0);
     expect(getEventListeners(controller.signal, "abort").length).toBe(0);
     expect((caller as unknown as { caller: { size: number } }).caller.size).toBe(0);
+  });
+
+  it("a call on a warm connection cleans up the same way, and 100 in flight add no listener each", async () => {
+    const broker = createMemoryBroker();
+    const server = client(broker);
+    server.handle("Echo", "now", (args) => args);
+    server.handle("Slow", "never", () => new Promise(() => {}));
+    const caller = client(broker);
+    await Promise.all([server.connect(), caller.connect()]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await caller.call("Echo", "now", 1)).toBe(1); // sets up the reply inbox
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const controller = new AbortController();
+      const calls = Array.from({ length: 100 }, () =>
+        caller.call("Slow", "never", {}, { timeoutMs: 60_000, signal: controller.signal }).catch((e) => e),
+      );
+      await new Promise((r) => setTimeout(r, 20));
+      expect((caller as unknown as { caller: { size: number } }).caller.size).toBe(100);
+      controller.abort();
+      const failures = (await Promise.all(calls)) as GmqError[];
+      expect(failures.map((failure) => failure.code)).toEqual(failures.map(() => "aborted"));
+      expect(getEventListeners(controller.signal, "abort").length).toBe(0);
+      expect((caller as unknown as { caller: { size: number } }).caller.size).toBe(0);
+      vi.useFakeTimers();
+      const late = caller.call("Slow", "never", {}, { timeoutMs: 500 }).catch((e) => e);
+      await vi.advanceTimersByTimeAsync(500);
+      expect(((await late) as GmqError).code).toBe("timeout");
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
   });
 
   it("abort rejects with aborted and cleans up the same way", async () => {
