@@ -24,15 +24,9 @@ export function flushOutbox(
     const entry = outbox.takeNext(Date.now());
     if (!entry) return;
     const { record } = entry;
-    const message: OutboundMessage = {
-      topic: record.topic,
-      payload: record.payload,
-      id: record.id,
-      qos: record.qos,
-      ...(record.headers && { headers: record.headers }),
-      ...(record.retain && { retain: true }),
-      ...(record.expiresAt !== undefined && { expiresAt: record.expiresAt }),
-    };
+    // The record is the message: it has every field a transport reads (the rest, createdAt and
+    // key, are the outbox's own), and not copying it saves an object per publish.
+    const message: OutboundMessage = entry.record;
     transport.publish(message, { signal: link.signal }).then(
       () => {
         outbox.complete(entry);
