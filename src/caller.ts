@@ -238,9 +238,11 @@ export class Caller {
       ...(message.correlationId !== undefined && { correlationId: message.correlationId }),
       ...(failed && { headers: { [ERROR_HEADER]: "1" } }),
     };
-    this.config.transport
-      .publish(reply, { signal: link.signal })
-      .catch((error: unknown) => this.config.onError(GmqError.from(error)));
+    this.config.transport.publish(reply, { signal: link.signal }).catch((error: unknown) => {
+      // A reply cut off by the connection ending (the app closing, the link lost) is not news:
+      // the caller hears `disconnected` or its timeout.
+      if (this.config.connection.ready === link) this.config.onError(GmqError.from(error));
+    });
   }
 
   private ensureInbox(link: Link): Promise<void> {

@@ -1,5 +1,5 @@
 import { getEventListeners } from "node:events";
-import { type Client, createClient, GmqError, type StateChange } from "gmq";
+import { type Client, createClient, GmqError, type StateChange, type Transport } from "gmq";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createMemoryBroker, type MemoryBroker } from "../adapters/testing/index.js";
 import { waitFor } from "./contract/transport.js";
@@ -243,6 +243,39 @@ describe("calls", () => {
       process.off("warning", onWarning);
     }
     expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
+  });
+
+  it("closing a server does not report replies still awaiting the broker's ack as errors", async () => {
+    const broker = createMemoryBroker();
+    const inner = broker.transport();
+    // Replies reach the caller, but their acknowledgement never comes before the close.
+    const unacked: ((error: unknown) => void)[] = [];
+    const transport: Transport = {
+      name: inner.name,
+      capabilities: inner.capabilities,
+      connect: (sink, options) => inner.connect(sink, options),
+      disconnect: async () => {
+        for (const fail of unacked.splice(0)) fail(new GmqError("disconnected", "connection closed by the app"));
+        await inner.disconnect();
+      },
+      publish: (message, options) =>
+        message.topic.startsWith("_gmq/inbox/")
+          ? inner.publish(message, options).then(() => new Promise<void>((_, reject) => unacked.push(reject)))
+          : inner.publish(message, options),
+      subscribe: (request, options) => inner.subscribe!(request, options),
+      unsubscribe: (request, options) => inner.unsubscribe!(request, options),
+    };
+    const server = client(broker, { transport });
+    const serverErrors: GmqError[] = [];
+    server.on("error", (error) => serverErrors.push(error));
+    server.handle("Echo", "now", (args) => args);
+    const caller = client(broker);
+    await Promise.all([server.connect(), caller.connect()]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await Promise.all([1, 2, 3].map((n) => caller.call("Echo", "now", n)))).toEqual([1, 2, 3]);
+    expect(unacked.length).toBe(3);
+    await server.close();
+    expect(serverErrors).toEqual([]);
   });
 
   it("abort rejects with aborted and cleans up the same way", async () => {
