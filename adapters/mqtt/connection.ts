@@ -49,6 +49,9 @@ export interface ConnectionParams {
   readonly events: ConnectionEvents;
 }
 
+/** Requests awaiting an ack from which writes are coalesced per turn (see holdWrites). */
+const BUSY = 8;
+
 export class MqttConnection {
   readonly mode: WireMode;
   /** The broker resumed a stored session (CONNACK session present). */
@@ -62,6 +65,8 @@ export class MqttConnection {
   /** Publish callbacks whose PUBACK/PUBREC said "no matching subscribers" (0x10). */
   private readonly noSubscribers = new WeakSet<object>();
   private phase: "opening" | "open" | "closed" = "opening";
+  /** The socket is corked until the current turn ends (see holdWrites). */
+  private holding = false;
   private refusal: number | undefined;
   private brokerDisconnect: number | undefined;
   private failure: GmqError | undefined;
@@ -111,9 +116,16 @@ export class MqttConnection {
     };
     this.client = mqttjs.connect(params.url, clientOptions);
     this.client.handleMessage = (packet, callback) => this.onPublish(packet, callback);
+    // mqtt.js logs every packet through `debug`, whose check alone costs a few percent of a
+    // publish. When its namespace is off (no DEBUG=mqttjs*), a no-op does the same for free.
+    if ((this.client.log as { enabled?: boolean }).enabled === false) this.client.log = () => {};
     // Small request/reply packets would otherwise wait out Nagle + delayed ACK (~40 ms each way).
     (this.client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-    this.client.stream.on("data", (chunk: Uint8Array) => this.frames.feed(chunk));
+    // Before mqtt.js sees the bytes: track frames, and under load hold our writes to the turn's end.
+    this.client.stream.prependListener("data", (chunk: Uint8Array) => {
+      this.frames.feed(chunk);
+      if (this.ops.size >= BUSY) this.holdWrites();
+    });
     this.client.on("packetreceive", (packet: Packet) => {
       if (packet.cmd === "connack") {
         const code = version === 5 ? packet.reasonCode : packet.returnCode;
@@ -373,6 +385,25 @@ export class MqttConnection {
     const entry = this.acks.hold(id, false);
     callback(HELD);
     deliver(this.acks.attach(inbound, entry, deliver));
+  }
+
+  /**
+   * Under load, what a chunk from the broker causes (PUBACKs, the outbox's next publishes, a
+   * call's next request) is written once, when this turn of the event loop ends. mqtt.js releases
+   * its writes on process.nextTick, before the promise callbacks that produce the rest, which
+   * costs a syscall each. Not when idle: a lone request would wait for the turn to end.
+   * Node only (setImmediate); a browser's WebSocket has no such syscall to save.
+   */
+  private holdWrites(): void {
+    if (this.holding || typeof setImmediate !== "function") return;
+    const stream = this.client.stream as { cork?: () => void; uncork?: () => void };
+    if (!stream.cork || !stream.uncork) return;
+    this.holding = true;
+    stream.cork();
+    setImmediate(() => {
+      this.holding = false;
+      stream.uncork!();
+    });
   }
 
   private writeRaw(bytes: Uint8Array): void {

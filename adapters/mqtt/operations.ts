@@ -18,6 +18,11 @@ export class PendingOperations {
   private readonly pending = new Set<Operation>();
   private readonly watches = new Map<AbortSignal, SignalWatch>();
 
+  /** Operations waiting for their acknowledgement. */
+  get size(): number {
+    return this.pending.size;
+  }
+
   /** One abort listener per signal, however many operations share it (the core passes the
    *  connection's signal to every publish; a listener each would trip Node's leak warning). */
   track(signal: AbortSignal, reject: (error: GmqError) => void): Operation {
