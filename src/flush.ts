@@ -23,7 +23,6 @@ export function flushOutbox(
   while (outbox.inFlight < maxInFlight) {
     const entry = outbox.takeNext(Date.now());
     if (!entry) return;
-    const { record } = entry;
     // The record is the message: it has every field a transport reads (the rest, createdAt and
     // key, are the outbox's own), and not copying it saves an object per publish.
     const message: OutboundMessage = entry.record;

@@ -255,7 +255,8 @@ describe("calls", () => {
       capabilities: inner.capabilities,
       connect: (sink, options) => inner.connect(sink, options),
       disconnect: async () => {
-        for (const fail of unacked.splice(0)) fail(new GmqError("disconnected", "connection closed by the app"));
+        for (const fail of unacked.splice(0))
+          fail(new GmqError("disconnected", "connection closed by the app"));
         await inner.disconnect();
       },
       publish: (message, options) =>
