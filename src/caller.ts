@@ -228,7 +228,8 @@ export class Caller {
   }
 
   private reply(message: Message<unknown>, payload: Uint8Array, failed: boolean): void {
-    const link = this.config.connection.ready;
+    // Not `ready`: a request can arrive while the connection is still restoring subscriptions.
+    const link = this.config.connection.open;
     if (!link) return; // the caller fails with `disconnected`
     const reply = {
       topic: message.replyTo!,
@@ -241,7 +242,7 @@ export class Caller {
     this.config.transport.publish(reply, { signal: link.signal }).catch((error: unknown) => {
       // A reply cut off by the connection ending (the app closing, the link lost) is not news:
       // the caller hears `disconnected` or its timeout.
-      if (this.config.connection.ready === link) this.config.onError(GmqError.from(error));
+      if (this.config.connection.open === link) this.config.onError(GmqError.from(error));
     });
   }
 

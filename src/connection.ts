@@ -73,6 +73,12 @@ export class Connection {
     return this.current === "connected" ? this.link : undefined;
   }
 
+  /** The transport's live connection, also while it is still being set up (subscriptions being
+   *  restored): messages already arrive then, and their replies must go out on it. */
+  get open(): Link | undefined {
+    return this.link;
+  }
+
   start(): void {
     if (this.running || this.current === "closed") return;
     this.running = true;

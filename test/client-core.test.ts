@@ -279,6 +279,44 @@ describe("calls", () => {
     expect(serverErrors).toEqual([]);
   });
 
+  it("answers a request that arrives while the server is still restoring its subscriptions", async () => {
+    const broker = createMemoryBroker();
+    const inner = broker.transport();
+    // The broker routes to the subscription at once, but its confirmation comes late: the
+    // server is still connecting when the first request reaches its handler.
+    let confirmLate!: () => void;
+    const confirmed = new Promise<void>((resolve) => {
+      confirmLate = resolve;
+    });
+    const transport: Transport = {
+      name: inner.name,
+      capabilities: inner.capabilities,
+      connect: (sink, options) => inner.connect(sink, options),
+      disconnect: () => inner.disconnect(),
+      publish: (message, options) => inner.publish(message, options),
+      subscribe: async (request, options) => {
+        await inner.subscribe!(request, options);
+        if (request.pattern.startsWith("_gmq/rpc/")) await confirmed;
+      },
+      unsubscribe: (request, options) => inner.unsubscribe!(request, options),
+    };
+    const server = client(broker, { transport });
+    let handled = 0;
+    server.handle("Early", "ping", () => {
+      handled++;
+      return "pong";
+    });
+    const serverUp = server.connect();
+    const caller = client(broker);
+    await caller.connect();
+    const reply = caller.call("Early", "ping", null, { timeoutMs: 2_000 });
+    await waitFor(() => handled === 1, 2_000, "the handler ran");
+    expect(server.state).toBe("connecting");
+    expect(await reply).toBe("pong");
+    confirmLate();
+    await serverUp;
+  });
+
   it("abort rejects with aborted and cleans up the same way", async () => {
     const broker = createMemoryBroker();
     const server = client(broker);
