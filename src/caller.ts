@@ -4,15 +4,8 @@ import { createDeadline } from "./deadline.js";
 import { GmqError } from "./errors.js";
 import type { Message } from "./message.js";
 import type { CallOptions, HandleContext } from "./options.js";
-import {
-  decodeRemoteError,
-  ERROR_HEADER,
-  encodeRemoteError,
-  isErrorReply,
-  PendingCalls,
-  requestTopic,
-} from "./rpc.js";
-import type { InboundMessage, Transport } from "./transport.js";
+import { ERROR_HEADER, encodeRemoteError, PendingCalls, requestTopic } from "./rpc.js";
+import type { InboundMessage, OutboundMessage, Transport } from "./transport.js";
 
 export interface CallerConfig {
   readonly transport: Transport;
@@ -98,34 +91,20 @@ export class Caller {
   private callOverPubSub<R>(link: Link, request: PubSubCall): Promise<R> {
     const { service, method, payload, codec, signal, timeoutMs, headers } = request;
     const correlationId = this.config.nextId();
-    const reply = this.pending.expect(correlationId, {
-      timeoutMs,
-      signal,
-      what: `call ${service}.${method}`,
-    });
-    const topic = requestTopic(this.config.rpcPrefix, service, method);
+    const result = this.pending.expect<R>(correlationId, { timeoutMs, signal, service, method, codec });
+    const message: { -readonly [K in keyof OutboundMessage]: OutboundMessage[K] } = {
+      topic: requestTopic(this.config.rpcPrefix, service, method),
+      payload,
+      id: correlationId,
+      qos: 1,
+      replyTo: this.config.inboxTopic,
+      correlationId,
+    };
+    if (headers) message.headers = headers;
     this.config.transport
-      .publish(
-        {
-          topic,
-          payload,
-          id: correlationId,
-          qos: 1,
-          replyTo: this.config.inboxTopic,
-          correlationId,
-          ...(headers && { headers }),
-        },
-        { signal: link.signal },
-      )
+      .publish(message, { signal: link.signal })
       .catch((error: unknown) => this.pending.fail(correlationId, GmqError.from(error, "remote")));
-    return reply.then((message) => {
-      if (isErrorReply(message)) throw decodeRemoteError(message.payload);
-      try {
-        return codec.decode(message.payload) as R;
-      } catch (error) {
-        throw GmqError.from(error, "remote");
-      }
-    });
+    return result;
   }
 
   /** Everything else: waits for the connection and the inbox within the call's deadline. */

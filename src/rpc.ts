@@ -1,4 +1,5 @@
 import { type AbortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
+import type { Codec } from "./codec.js";
 import { GmqError } from "./errors.js";
 import type { InboundMessage } from "./transport.js";
 
@@ -54,8 +55,16 @@ export interface ExpectOptions {
   /** Without it the call waits until its signal aborts or the connection is lost. */
   readonly timeoutMs?: number | undefined;
   readonly signal?: AbortSignal | undefined;
-  /** What the call is called in errors, e.g. `call Chat.say`. */
-  readonly what: string;
+  /** Named in errors (`call Chat.say timed out…`). */
+  readonly service: string;
+  readonly method: string;
+  /** Decodes a successful reply's payload into the call's result. */
+  readonly codec: Codec<unknown>;
+}
+
+/** A call's timer fires: a plain function with the call as argument, no closure per call. */
+function expire(call: PendingCall): void {
+  call.reject(new GmqError("timeout", `${call.what} timed out after ${call.options.timeoutMs} ms`));
 }
 
 /** One call waiting for its reply, with its own timer and (when given) the caller's signal. */
@@ -65,22 +74,38 @@ class PendingCall implements AbortWatcher {
   constructor(
     private readonly calls: Map<string, PendingCall>,
     private readonly correlationId: string,
-    private readonly options: ExpectOptions,
-    readonly resolve: (message: InboundMessage) => void,
+    readonly options: ExpectOptions,
+    private readonly resolveCall: (result: unknown) => void,
     private readonly rejectCall: (error: GmqError) => void,
   ) {
-    const { timeoutMs, what, signal } = options;
-    if (timeoutMs !== undefined) {
-      this.timer = setTimeout(
-        () => this.reject(new GmqError("timeout", `${what} timed out after ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    }
+    const { timeoutMs, signal } = options;
+    if (timeoutMs !== undefined) this.timer = setTimeout(expire, timeoutMs, this);
     if (signal) watchAbort(signal, this);
   }
 
+  get what(): string {
+    return `call ${this.options.service}.${this.options.method}`;
+  }
+
   aborted(signal: AbortSignal): void {
-    this.reject(abortError(signal, this.options.what));
+    this.reject(abortError(signal, this.what));
+  }
+
+  /** The reply came: the call resolves with its decoded payload, or fails with the remote error. */
+  answer(message: InboundMessage): void {
+    this.end();
+    if (isErrorReply(message)) {
+      this.rejectCall(decodeRemoteError(message.payload));
+      return;
+    }
+    let result: unknown;
+    try {
+      result = this.options.codec.decode(message.payload);
+    } catch (error) {
+      this.rejectCall(GmqError.from(error, "remote"));
+      return;
+    }
+    this.resolveCall(result);
   }
 
   reject(error: GmqError): void {
@@ -89,7 +114,7 @@ class PendingCall implements AbortWatcher {
   }
 
   /** Forgets the call: no reply is awaited any more. */
-  end(): void {
+  private end(): void {
     this.calls.delete(this.correlationId);
     clearTimeout(this.timer);
     if (this.options.signal) unwatchAbort(this.options.signal, this);
@@ -104,12 +129,22 @@ export class PendingCalls {
     return this.pending.size;
   }
 
-  /** Registers a call; the promise settles with its reply, or fails at its timeout or abort. */
-  expect(correlationId: string, options: ExpectOptions): Promise<InboundMessage> {
+  /** Registers a call; the promise settles with its decoded reply, or fails with the remote
+   *  error, at its timeout or abort. */
+  expect<R>(correlationId: string, options: ExpectOptions): Promise<R> {
     const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(abortError(signal, options.what));
-    return new Promise<InboundMessage>((resolve, reject) => {
-      this.pending.set(correlationId, new PendingCall(this.pending, correlationId, options, resolve, reject));
+    if (signal?.aborted) {
+      return Promise.reject(abortError(signal, `call ${options.service}.${options.method}`));
+    }
+    return new Promise<R>((resolve, reject) => {
+      const call = new PendingCall(
+        this.pending,
+        correlationId,
+        options,
+        resolve as (result: unknown) => void,
+        reject,
+      );
+      this.pending.set(correlationId, call);
     });
   }
 
@@ -117,10 +152,8 @@ export class PendingCalls {
   settle(message: InboundMessage): boolean {
     const id = message.correlationId;
     if (id === undefined) return false;
-    const call = this.pending.get(id);
-    if (!call) return true; // a late or duplicate reply: nobody waits any more
-    call.end();
-    call.resolve(message);
+    // A late or duplicate reply finds nobody waiting any more; it is consumed all the same.
+    this.pending.get(id)?.answer(message);
     return true;
   }
 
