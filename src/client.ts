@@ -196,7 +196,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
         this.connection.ready,
         expiresAt ? { ...message, expiresAt } : message,
         options,
-      ).then(() => ({ id, status: "sent", durable: false }));
+      );
     }
     if (this.storeFailure) throw this.storeFailure;
     const record = { id, topic, payload, qos, createdAt: now, ...pick(options, "headers", "retain", "key") };

@@ -126,26 +126,39 @@ function dropError(event: DroppedEvent): GmqError {
 }
 
 /** QoS 0: sent now or never; it never touches the outbox. */
-export async function publishAtMostOnce(
+export function publishAtMostOnce(
   transport: Transport,
   link: Link | undefined,
   message: OutboundMessage,
   options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
-): Promise<void> {
-  if (!link) throw new GmqError("offline", "not connected, and qos 0 messages are never queued");
+): Promise<PublishResult> {
+  if (!link)
+    return Promise.reject(new GmqError("offline", "not connected, and qos 0 messages are never queued"));
+  const sent: PublishResult = { id: message.id, status: "sent", durable: false };
   if (options.signal === undefined && options.timeoutMs === undefined) {
-    // The common case, kept lean: nothing to race but the connection itself.
-    return transport.publish(message, { signal: link.signal }).catch((error: unknown) => {
-      throw GmqError.from(error, "disconnected");
-    });
+    // The common case, kept lean (one promise): nothing to race but the connection itself.
+    return transport.publish(message, { signal: link.signal }).then(() => sent, failedToSend);
   }
+  return publishWithDeadline(transport, link, message, options).then(() => sent);
+}
+
+async function publishWithDeadline(
+  transport: Transport,
+  link: Link,
+  message: OutboundMessage,
+  options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
+): Promise<void> {
   const deadline = createDeadline({ ...options, what: "publish" });
   try {
     deadline.follow(link.signal);
     await Promise.race([transport.publish(message, { signal: deadline.signal }), deadline.done]);
   } catch (error) {
-    throw GmqError.from(error, "disconnected");
+    failedToSend(error);
   } finally {
     deadline.dispose();
   }
+}
+
+function failedToSend(error: unknown): never {
+  throw GmqError.from(error, "disconnected");
 }

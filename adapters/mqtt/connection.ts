@@ -49,6 +49,9 @@ export interface ConnectionParams {
   readonly events: ConnectionEvents;
 }
 
+/** A QoS 0 publish the socket took at once: one settled promise serves them all. */
+const WRITTEN: Promise<void> = Promise.resolve();
+
 /** Requests awaiting an ack from which writes are coalesced per turn (see holdWrites). */
 const BUSY = 8;
 
@@ -193,7 +196,7 @@ export class MqttConnection {
   private publishQos0(topic: string, wire: WirePublish): Promise<void> {
     this.client.publish(topic, wire.payload as never, wire.options);
     if (this.phase !== "open") return Promise.reject(this.deadError());
-    if (!(this.client.stream as { writableNeedDrain?: boolean }).writableNeedDrain) return Promise.resolve();
+    if (!(this.client.stream as { writableNeedDrain?: boolean }).writableNeedDrain) return WRITTEN;
     return new Promise((resolve, reject) => {
       this.drainWaiters.push({ resolve, reject });
       if (this.drainWaiters.length === 1) this.client.stream.once("drain", this.onDrain);
