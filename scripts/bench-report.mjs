@@ -152,7 +152,7 @@ const md = [
   "",
   "## MQTT publish throughput: gmq vs raw mqtt.js",
   "",
-  `One publisher, one subscriber, same broker, same run; ${p(throughput.params)}. "msg/s" is N over the time until the subscriber holds all N; "acked/s" until every publish resolved. gmq on aedes uses MQTT 3.1.1 with its envelope, on Mosquitto MQTT 5.`,
+  `One publisher, one subscriber, same broker, same run; ${p(throughput.params)}. "msg/s" is N over the time until the subscriber holds all N; "acked/s" until every publish resolved. gmq on aedes uses MQTT 3.1.1 with its envelope, on Mosquitto MQTT 5. "raw, same wire" is raw mqtt.js building and reading by hand, per message, what gmq puts on the wire (the gmq-id user property on MQTT 5, the JSON envelope on 3.1.1): "gmq/same wire" is the cost of gmq's own code, "gmq/raw" (the budget) also includes the cost of its format.`,
   "",
   markdownTable(throughput.rows),
   "",
