@@ -1,5 +1,6 @@
 import { GmqError } from "./errors.js";
 import type { OutboxRecord, OutboxStore } from "./store.js";
+import { TickBatch } from "./tick-batch.js";
 
 export type DropReason = "expired" | "replaced" | "overflow" | "aborted" | "timeout" | "rejected" | "closed";
 
@@ -64,8 +65,10 @@ export class Outbox {
   private readonly entries = new Map<string, OutboxEntry>();
   private readonly byKey = new Map<string, OutboxEntry>();
   private sendQueue: OutboxEntry[] = [];
-  private unwritten: OutboxEntry[] = [];
-  private undeleted: string[] = [];
+  /** Publishes of one tick share one `store.put` (most of the cost of a durable publish). */
+  private readonly writes = new TickBatch<OutboxEntry>((batch) => this.writeBatch(batch));
+  /** Likewise, the deletes of one tick share one `store.delete`. */
+  private readonly deletes = new TickBatch<string>((ids) => this.deleteBatch(ids));
   private head = 0;
   private bytes = 0;
   private sending = 0;
@@ -136,21 +139,12 @@ export class Outbox {
     const entry: OutboxEntry = { record, size, state: "queued", persisted: false, listener };
     this.insert(entry);
     this.sendQueue.push(entry);
-    this.writeSoon(entry);
+    this.writes.add(entry);
     this.hooks.onChange();
     return entry;
   }
 
-  /** Publishes of one tick share one `store.put`: one promise and one batch for the store,
-   *  instead of one each (this is most of the cost of a durable publish). */
-  private writeSoon(entry: OutboxEntry): void {
-    this.unwritten.push(entry);
-    if (this.unwritten.length === 1) queueMicrotask(() => this.writeBatch());
-  }
-
-  private writeBatch(): void {
-    const batch = this.unwritten;
-    this.unwritten = [];
+  private writeBatch(batch: OutboxEntry[]): void {
     const records = batch.filter((entry) => entry.state !== "done").map((entry) => entry.record);
     if (records.length === 0) return;
     this.store.put(records).then(
@@ -265,18 +259,10 @@ export class Outbox {
       this.byKey.delete(entry.record.key);
     }
     this.bytes -= entry.size;
-    this.deleteSoon(entry.record.id);
+    this.deletes.add(entry.record.id);
   }
 
-  /** Like writes, the deletes of one tick share one `store.delete`. */
-  private deleteSoon(id: string): void {
-    this.undeleted.push(id);
-    if (this.undeleted.length === 1) queueMicrotask(() => this.deleteBatch());
-  }
-
-  private deleteBatch(): void {
-    const ids = this.undeleted;
-    this.undeleted = [];
+  private deleteBatch(ids: string[]): void {
     this.store.delete(ids).catch((error: unknown) => {
       // The records may be sent again after a restart; receivers drop them by id.
       this.hooks.onError(new GmqError("storage", "outbox delete failed", { cause: error }));
