@@ -64,9 +64,9 @@ function rawConnect(broker) {
 }
 
 /** Raw mqtt.js: `n` publishes; QoS 1 with at most `WINDOW` unacknowledged, QoS 0 fire and forget. */
-function rawPublishAll(client, topic, n, qos) {
+function rawPublishAll(client, wire, topic, n, qos) {
   if (qos === 0) {
-    for (let i = 0; i < n; i++) client.publish(topic, payload, { qos });
+    for (let i = 0; i < n; i++) wire.send(client, topic, 0);
     return Promise.resolve();
   }
   return new Promise((resolve, reject) => {
@@ -75,7 +75,7 @@ function rawPublishAll(client, topic, n, qos) {
     const next = () => {
       while (sent < n && sent - done < WINDOW) {
         sent++;
-        client.publish(topic, payload, { qos }, (error) => {
+        wire.send(client, topic, qos, (error) => {
           if (error) return reject(error);
           if (++done === n) resolve();
           else next();
@@ -86,16 +86,17 @@ function rawPublishAll(client, topic, n, qos) {
   });
 }
 
-async function rawRound(pair, n, qos) {
+/** Raw mqtt.js sending and reading `wire`'s format: N over the time until all are delivered. */
+async function rawRound(pair, wire, n, qos) {
   const topic = nextTopic();
   let received = 0;
-  const onMessage = (t) => {
-    if (t === topic) received++;
+  const onMessage = (t, bytes, packet) => {
+    if (t === topic && wire.read(bytes, packet) !== undefined) received++;
   };
   pair.sub.on("message", onMessage);
   await pair.sub.subscribeAsync(topic, { qos });
   const started = performance.now();
-  await rawPublishAll(pair.pub, topic, n, qos);
+  await rawPublishAll(pair.pub, wire, topic, n, qos);
   const acked = performance.now() - started;
   await waitUntil(() => received >= n, 60_000, `${n} raw messages`);
   const delivered = performance.now() - started;
@@ -103,6 +104,12 @@ async function rawRound(pair, n, qos) {
   await pair.sub.unsubscribeAsync(topic);
   return { acked: (n / acked) * 1000, delivered: (n / delivered) * 1000 };
 }
+
+/** The payload as is: the plain raw baseline. */
+const plainWire = {
+  send: (client, topic, qos, callback) => client.publish(topic, payload, { qos }, callback),
+  read: () => true,
+};
 
 /** A gmq-like id (21 characters) per message, for the same-wire baseline. */
 let idCounter = 0;
@@ -138,42 +145,6 @@ function sameWire(broker) {
   };
 }
 
-async function sameWireRound(pair, wire, n, qos) {
-  const topic = nextTopic();
-  let received = 0;
-  const onMessage = (t, bytes, packet) => {
-    if (t === topic && wire.read(bytes, packet) !== undefined) received++;
-  };
-  pair.sub.on("message", onMessage);
-  await pair.sub.subscribeAsync(topic, { qos });
-  const started = performance.now();
-  if (qos === 0) {
-    for (let i = 0; i < n; i++) wire.send(pair.pub, topic, 0);
-  } else {
-    await new Promise((resolve, reject) => {
-      let sent = 0;
-      let done = 0;
-      const next = () => {
-        while (sent < n && sent - done < WINDOW) {
-          sent++;
-          wire.send(pair.pub, topic, qos, (error) => {
-            if (error) return reject(error);
-            if (++done === n) resolve();
-            else next();
-          });
-        }
-      };
-      next();
-    });
-  }
-  const acked = performance.now() - started;
-  await waitUntil(() => received >= n, 60_000, `${n} same-wire messages`);
-  const delivered = performance.now() - started;
-  pair.sub.off("message", onMessage);
-  await pair.sub.unsubscribeAsync(topic);
-  return { acked: (n / acked) * 1000, delivered: (n / delivered) * 1000 };
-}
-
 async function gmqRound(pair, n, qos) {
   const topic = nextTopic();
   let received = 0;
@@ -207,15 +178,15 @@ try {
     await Promise.all([gmq.pub.connect(), gmq.sub.connect()]);
     const wire = sameWire(broker);
     for (const qos of [0, 1]) {
-      await rawRound(raw, Math.ceil(N / 10), qos);
-      await sameWireRound(raw, wire, Math.ceil(N / 10), qos);
+      await rawRound(raw, plainWire, Math.ceil(N / 10), qos);
+      await rawRound(raw, wire, Math.ceil(N / 10), qos);
       await gmqRound(gmq, Math.ceil(N / 10), qos);
       const rawRuns = [];
       const wireRuns = [];
       const gmqRuns = [];
       for (let round = 0; round < ROUNDS; round++) {
-        rawRuns.push(await rawRound(raw, N, qos));
-        wireRuns.push(await sameWireRound(raw, wire, N, qos));
+        rawRuns.push(await rawRound(raw, plainWire, N, qos));
+        wireRuns.push(await rawRound(raw, wire, N, qos));
         gmqRuns.push(await gmqRound(gmq, N, qos));
       }
       const rawDelivered = median(rawRuns.map((r) => r.delivered));
