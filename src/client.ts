@@ -296,7 +296,12 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
 
   /** Request/reply: natively where the transport has it, else over pub/sub with a reply inbox. */
   call<R = unknown>(service: string, method: string, args?: unknown, options: CallOptions = {}): Promise<R> {
-    return this.callOn(undefined, service, method, args, options);
+    // Like publish: bad input (a name, an option, args the codec cannot encode) rejects.
+    try {
+      return this.callOn(undefined, service, method, args, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Serves `call(service, method)`; the returned subscription stops serving when closed. */

@@ -93,14 +93,24 @@ describe("arguments", () => {
     expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
   });
 
-  it("publish reports bad input as a rejected promise, never a synchronous throw", async () => {
+  it("publish and call report bad input as a rejected promise, never a synchronous throw", async () => {
     const c = client(createMemoryBroker());
-    let returned: unknown;
-    expect(() => {
-      returned = c.publish("a/+", 1);
-    }).not.toThrow();
-    expect(returned).toBeInstanceOf(Promise);
-    await expect(returned).rejects.toMatchObject({ code: "invalid_argument", field: "topic" });
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const cases: [() => Promise<unknown>, string][] = [
+      [() => c.publish("a/+", 1), "topic"],
+      [() => c.call("svc/x", "m"), "service"],
+      [() => c.call("svc", "m", {}, { timeoutMs: -1 }), "timeoutMs"],
+      [() => c.call("svc", "m", circular), "payload"],
+    ];
+    for (const [work, field] of cases) {
+      let returned: unknown;
+      expect(() => {
+        returned = work();
+      }, field).not.toThrow();
+      expect(returned, field).toBeInstanceOf(Promise);
+      await expect(returned, field).rejects.toMatchObject({ field });
+    }
   });
 });
 
