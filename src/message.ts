@@ -68,7 +68,8 @@ function settle(run: () => Promise<void> | void): Promise<void> {
 
 /**
  * A message as delivered to one subscription. A class rather than an object literal: it is made
- * for every delivery, and methods on a prototype cost no closures. `data` is decoded on first
+ * for every delivery, and methods on a prototype cost no closures. Its own state is in #private
+ * fields, so logging or serialising a message shows only the message. `data` is decoded on first
  * access, so a payload the codec cannot read still reaches the subscriber (as `payload`), and
  * reading `data` throws a GmqError `protocol` saying why.
  */
@@ -80,14 +81,12 @@ class Delivered<T> implements Message<T> {
   readonly redelivered: boolean;
   readonly replyTo: string | undefined;
   readonly correlationId: string | undefined;
-  private decoded: { value: T } | undefined;
-  private done = false;
+  readonly #decode: (bytes: Uint8Array) => T;
+  readonly #tracker: AckTracker;
+  #decoded: { value: T } | undefined;
+  #done = false;
 
-  constructor(
-    inbound: InboundMessage,
-    private readonly decode: (bytes: Uint8Array) => T,
-    private readonly tracker: AckTracker,
-  ) {
+  constructor(inbound: InboundMessage, decode: (bytes: Uint8Array) => T, tracker: AckTracker) {
     this.id = inbound.id;
     this.topic = inbound.topic;
     this.payload = inbound.payload;
@@ -95,23 +94,31 @@ class Delivered<T> implements Message<T> {
     this.redelivered = inbound.redelivered ?? false;
     this.replyTo = inbound.replyTo;
     this.correlationId = inbound.correlationId;
+    this.#decode = decode;
+    this.#tracker = tracker;
   }
 
   get data(): T {
-    this.decoded ??= { value: this.decode(this.payload) };
-    return this.decoded.value;
+    this.#decoded ??= { value: this.#decode(this.payload) };
+    return this.#decoded.value;
   }
 
   ack(): Promise<void> {
-    if (this.done) return ACKED;
-    this.done = true;
-    return this.tracker.ack();
+    if (this.#done) return ACKED;
+    this.#done = true;
+    return this.#tracker.ack();
   }
 
   nack(options?: { requeue?: boolean }): Promise<void> {
-    if (this.done) return ACKED;
-    this.done = true;
-    return this.tracker.nack(options?.requeue ?? true);
+    if (this.#done) return ACKED;
+    this.#done = true;
+    return this.#tracker.nack(options?.requeue ?? true);
+  }
+
+  /** JSON shows the message with its decoded `data`, as a plain object would. */
+  toJSON(): Omit<Message<T>, "ack" | "nack"> {
+    const { id, topic, data, payload, headers, redelivered, replyTo, correlationId } = this;
+    return { id, topic, data, payload, headers, redelivered, replyTo, correlationId };
   }
 }
 

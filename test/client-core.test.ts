@@ -115,6 +115,20 @@ describe("arguments", () => {
 });
 
 describe("subscriptions", () => {
+  it("a delivered message serialises as the message alone, with its decoded data", async () => {
+    const c = client(createMemoryBroker());
+    await c.connect();
+    let json: Record<string, unknown> | undefined;
+    const sub = c.subscribe("json", (message) => {
+      json = JSON.parse(JSON.stringify(message));
+    });
+    await sub.ready;
+    await c.publish("json", { hello: "world" }, { headers: { trace: "t1" } });
+    await waitFor(() => json !== undefined, 2_000, "the message");
+    expect(Object.keys(json!).sort()).toEqual(["data", "headers", "id", "payload", "redelivered", "topic"]);
+    expect(json).toMatchObject({ topic: "json", data: { hello: "world" }, headers: { trace: "t1" } });
+  });
+
   it("a handler sees messages one at a time, in order, through sync and async handling and throws", async () => {
     const broker = createMemoryBroker();
     const c = client(broker);
