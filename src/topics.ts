@@ -7,7 +7,8 @@ function validateCommon(value: unknown, field: string): asserts value is string 
   if (typeof value !== "string") throw GmqError.invalid(field, `must be a string, got ${typeof value}`);
   if (value.length === 0) throw GmqError.invalid(field, "must not be empty");
   if (value.includes("\u0000")) throw GmqError.invalid(field, "must not contain NUL");
-  if (encoder.encode(value).byteLength > MAX_TOPIC_BYTES) {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most topics need no encoding to be measured.
+  if (value.length * 3 > MAX_TOPIC_BYTES && encoder.encode(value).byteLength > MAX_TOPIC_BYTES) {
     throw GmqError.invalid(field, `must be at most ${MAX_TOPIC_BYTES} bytes`);
   }
 }

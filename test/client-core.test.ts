@@ -52,12 +52,21 @@ describe("arguments", () => {
       [() => c.handle("svc", "m", 5 as unknown as () => 1), "fn"],
       [() => createClient({ transport: {} as never }), "transport"],
       [() => createClient({ transport: c.transport, outbox: { maxCount: 0 } }), "outbox.maxCount"],
+      [() => c.publish("a".repeat(65_536), 1), "topic"],
+      [() => c.publish("é".repeat(32_768), 1), "topic"], // 65,536 bytes in UTF-8
       [() => createClient({ transport: c.transport, dedupWindow: -1 }), "dedupWindow"],
       [() => createClient({ transport: c.transport, dedupWindow: 1.5 }), "dedupWindow"],
     ];
     for (const [work, field] of cases) {
       expect(await codeOf(work), field).toEqual({ code: "invalid_argument", field });
     }
+  });
+
+  it("accepts a topic of exactly 65,535 UTF-8 bytes", async () => {
+    const c = client(createMemoryBroker());
+    await c.connect();
+    const topic = `${"é".repeat(32_767)}a`; // 65,534 + 1 bytes
+    expect((await c.publish(topic, 1)).status).toBe("sent");
   });
 
   it("refuses what the transport cannot do with unsupported", async () => {
