@@ -68,28 +68,37 @@ export interface SharedOutbox {
  * (and never a whole transaction or fsync group shared with other callers).
  */
 export function checkOutboxRecords(records: readonly OutboxRecord[]): void {
-  records.forEach((record, i) => {
-    const field = `records[${i}]`;
-    const fail = (name: string, message: string) => {
-      throw GmqError.invalid(name ? `${field}.${name}` : field, message);
-    };
-    if (typeof record !== "object" || record === null) fail("", "must be an object");
-    if (typeof record.id !== "string") fail("id", "must be a string");
-    if (typeof record.topic !== "string") fail("topic", "must be a string");
-    if (!(record.payload instanceof Uint8Array)) fail("payload", "must be a Uint8Array");
-    if (record.qos !== 1 && record.qos !== 2) fail("qos", "must be 1 or 2");
-    if (typeof record.createdAt !== "number") fail("createdAt", "must be a number");
-    if (record.expiresAt !== undefined && typeof record.expiresAt !== "number")
-      fail("expiresAt", "must be a number");
-    if (record.key !== undefined && typeof record.key !== "string") fail("key", "must be a string");
-    if (record.headers !== undefined) {
-      if (typeof record.headers !== "object" || record.headers === null)
-        fail("headers", "must be an object of strings");
-      for (const [name, value] of Object.entries(record.headers)) {
-        if (typeof value !== "string") fail(`headers.${name}`, "must be a string");
-      }
+  // A plain loop and an error built only on failure: this runs for every record of every put.
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i];
+    const problem = recordProblem(record);
+    if (problem) {
+      const [name, message] = problem;
+      throw GmqError.invalid(name ? `records[${i}].${name}` : `records[${i}]`, message);
     }
-  });
+  }
+}
+
+/** What is wrong with a record, as [field, message], or undefined. */
+function recordProblem(record: OutboxRecord | undefined): [string, string] | undefined {
+  if (typeof record !== "object" || record === null) return ["", "must be an object"];
+  if (typeof record.id !== "string") return ["id", "must be a string"];
+  if (typeof record.topic !== "string") return ["topic", "must be a string"];
+  if (!(record.payload instanceof Uint8Array)) return ["payload", "must be a Uint8Array"];
+  if (record.qos !== 1 && record.qos !== 2) return ["qos", "must be 1 or 2"];
+  if (typeof record.createdAt !== "number") return ["createdAt", "must be a number"];
+  if (record.expiresAt !== undefined && typeof record.expiresAt !== "number")
+    return ["expiresAt", "must be a number"];
+  if (record.key !== undefined && typeof record.key !== "string") return ["key", "must be a string"];
+  if (record.headers !== undefined) {
+    if (typeof record.headers !== "object" || record.headers === null)
+      return ["headers", "must be an object of strings"];
+    for (const name in record.headers) {
+      if (Object.hasOwn(record.headers, name) && typeof record.headers[name] !== "string")
+        return [`headers.${name}`, "must be a string"];
+    }
+  }
+  return undefined;
 }
 
 /** Checks the ids a store is asked to `delete`. */

@@ -242,8 +242,8 @@ function validate(options: FileStoreOptions): {
  *  other callers sharing its fsync. */
 function checkRecords(records: readonly OutboxRecord[]): void {
   checkOutboxRecords(records);
-  records.forEach((record, i) => {
-    if (putBound(record) > MAX_RECORD_SIZE) {
+  for (let i = 0; i < records.length; i++) {
+    if (putBound(records[i]!) > MAX_RECORD_SIZE) {
       throw new GmqError(
         "payload_too_large",
         `records[${i}]: larger than the file outbox accepts (256 MiB)`,
@@ -252,5 +252,5 @@ function checkRecords(records: readonly OutboxRecord[]): void {
         },
       );
     }
-  });
+  }
 }
