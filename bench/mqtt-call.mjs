@@ -1,13 +1,14 @@
 // MQTT request/reply: gmq `call`/`handle` over the mqtt adapter vs a hand-written request/reply
 // on raw mqtt.js, same broker, same run.
 //
-//   node bench/mqtt-call.mjs [--calls 3000] [--payload 64] [--concurrency 100] [--from-source] [--json <file>]
+//   node bench/mqtt-call.mjs [--calls 3000] [--payload 64] [--concurrency 100] [--rounds 5] [--from-source] [--json <file>]
 //
 // For each broker (embedded aedes 3.1.1, gmq with its envelope; Mosquitto 5 when installed):
 // a responder client that echoes, and a caller client. Raw mqtt.js on MQTT 5 uses response topic
 // + correlation data; on 3.1.1 a small binary frame (correlation id, reply topic, body), both at
 // QoS 1 like gmq. Measured: `calls` sequential calls (1 in flight: p50/p99 round trip) and
-// 3 × `calls` with `concurrency` in flight (calls/s, p50/p99), after a warm-up.
+// 3 × `calls` with `concurrency` in flight (calls/s, p50/p99), after a warm-up; `rounds` alternating
+// raw/gmq rounds of each, every figure the median over the rounds.
 // Budget (DESIGN.md): gmq call latency ≤ 1.1 × raw.
 //
 // Measures the built package (dist/, `npm run build`); --from-source bundles src/ instead.
@@ -17,6 +18,7 @@ import mqttjs from "mqtt";
 import {
   loadPackage,
   machineLine,
+  median,
   percentile,
   printTable,
   startBrokers,
@@ -28,6 +30,7 @@ const { values: args } = parseArgs({
     calls: { type: "string", default: "3000" },
     payload: { type: "string", default: "64" },
     concurrency: { type: "string", default: "100" },
+    rounds: { type: "string", default: "5" },
     "from-source": { type: "boolean", default: false },
     json: { type: "string" },
   },
@@ -35,6 +38,7 @@ const { values: args } = parseArgs({
 const CALLS = Number(args.calls);
 const PAYLOAD = Number(args.payload);
 const CONCURRENCY = Number(args.concurrency);
+const ROUNDS = Number(args.rounds);
 
 const { core, adapter, testing, source, cleanup } = await loadPackage(args["from-source"]);
 const { createClient, bytesCodec } = core;
@@ -157,8 +161,21 @@ try {
       const total = inFlight === 1 ? CALLS : CALLS * 3;
       await measure(raw, Math.ceil(total / 10), inFlight);
       await measure(gmq, Math.ceil(total / 10), inFlight);
-      const r = await measure(raw, total, inFlight);
-      const g = await measure(gmq, total, inFlight);
+      // Alternating rounds, each figure the median over them: one round on a shared VM can be
+      // off by half.
+      const rawRounds = [];
+      const gmqRounds = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        rawRounds.push(await measure(raw, total, inFlight));
+        gmqRounds.push(await measure(gmq, total, inFlight));
+      }
+      const medianOf = (rounds) => ({
+        rate: median(rounds.map((x) => x.rate)),
+        p50: median(rounds.map((x) => x.p50)),
+        p99: median(rounds.map((x) => x.p99)),
+      });
+      const r = medianOf(rawRounds);
+      const g = medianOf(gmqRounds);
       const latency = g.p50 / r.p50;
       rows.push({
         broker: broker.name,
@@ -184,12 +201,12 @@ try {
 }
 
 console.log(
-  `\nMQTT call round trip: ${CALLS} sequential, ${CALLS * 3} at ${CONCURRENCY} in flight, payload ${PAYLOAD} B, package from ${source}\n${machineLine()}\n`,
+  `\nMQTT call round trip: ${CALLS} sequential, ${CALLS * 3} at ${CONCURRENCY} in flight, payload ${PAYLOAD} B, median of ${ROUNDS} rounds, package from ${source}\n${machineLine()}\n`,
 );
 printTable(rows);
 writeJson(
   args.json,
   "mqtt-call",
-  { calls: CALLS, payload: PAYLOAD, concurrency: CONCURRENCY, source },
+  { calls: CALLS, payload: PAYLOAD, concurrency: CONCURRENCY, rounds: ROUNDS, source },
   { rows },
 );
