@@ -1,3 +1,5 @@
+import { GmqError } from "./errors.js";
+
 /**
  * Abort listeners shared per signal. One signal often governs many operations (the connection's
  * for every publish in flight, a page's for all its calls), and a listener each would trip
@@ -7,6 +9,13 @@
 export interface AbortWatcher {
   /** The signal aborted. Called once; the watcher is already removed. */
   aborted(signal: AbortSignal): void;
+}
+
+/** The error an operation fails with when the caller's signal aborts: the reason itself when it
+ *  is a GmqError, else `aborted` naming the operation (e.g. `publish aborted`). */
+export function abortError(signal: AbortSignal, what: string): GmqError {
+  const reason = signal.reason;
+  return reason instanceof GmqError ? reason : new GmqError("aborted", `${what} aborted`, { cause: reason });
 }
 
 const watchers = new WeakMap<AbortSignal, Set<AbortWatcher>>();

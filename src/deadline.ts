@@ -1,4 +1,4 @@
-import { abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
+import { abortError, abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
 import { GmqError } from "./errors.js";
 
 /**
@@ -58,12 +58,7 @@ export function createDeadline(options: DeadlineOptions = {}): Deadline {
     controller.abort(error);
     rejectDone(error);
   };
-  const onAbort = abortWatcher((signal) => {
-    const reason = signal.reason;
-    finish(
-      reason instanceof GmqError ? reason : new GmqError("aborted", `${what} aborted`, { cause: reason }),
-    );
-  });
+  const onAbort = abortWatcher((signal) => finish(abortError(signal, what)));
   // Followed signals (the connection's) end the deadline with their own reason.
   const onFollowedAbort = abortWatcher((other) => finish(GmqError.from(other.reason, "disconnected")));
   const followed: AbortSignal[] = [];

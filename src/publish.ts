@@ -1,4 +1,4 @@
-import { type AbortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
+import { type AbortWatcher, abortError, unwatchAbort, watchAbort } from "./abort-watch.js";
 import type { Link } from "./connection.js";
 import { createDeadline } from "./deadline.js";
 import { GmqError } from "./errors.js";
@@ -80,11 +80,8 @@ class PendingPublish implements EntryListener, AbortWatcher {
   }
 
   /** The caller's signal aborted. */
-  aborted(): void {
-    const reason = this.signal?.reason;
-    const error =
-      reason instanceof GmqError ? reason : new GmqError("aborted", "publish aborted", { cause: reason });
-    this.withdraw("aborted", error);
+  aborted(signal: AbortSignal): void {
+    this.withdraw("aborted", abortError(signal, "publish"));
   }
 
   /** Takes the record back if it was not handed over yet; the publish fails either way. */

@@ -1,4 +1,4 @@
-import { type AbortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
+import { type AbortWatcher, abortError, unwatchAbort, watchAbort } from "./abort-watch.js";
 import type { Codec } from "./codec.js";
 import { GmqError } from "./errors.js";
 import type { InboundMessage } from "./transport.js";
@@ -166,11 +166,6 @@ export class PendingCalls {
   failAll(error: GmqError): void {
     for (const call of [...this.pending.values()]) call.reject(error);
   }
-}
-
-function abortError(signal: AbortSignal, what: string): GmqError {
-  const reason = signal.reason;
-  return reason instanceof GmqError ? reason : new GmqError("aborted", `${what} aborted`, { cause: reason });
 }
 
 export function isErrorReply(message: InboundMessage): boolean {
