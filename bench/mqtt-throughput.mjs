@@ -139,7 +139,7 @@ function sameWire(broker) {
     },
     read: (bytes) => {
       const body = JSON.parse(bytes.toString());
-      Buffer.from(body.p, "base64");
+      Buffer.from(body.p, "base64"); // decoded, as gmq decodes it, though only the id is checked
       return body.id;
     },
   };
