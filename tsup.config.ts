@@ -8,6 +8,8 @@ import { defineConfig } from "tsup";
 export const entries: Record<string, string> = {
   index: "src/index.ts",
   testing: "adapters/testing/index.ts",
+  "testing-browser": "adapters/testing/browser.ts",
+  contract: "adapters/contract/index.ts",
   mqant: "adapters/mqant/index.ts",
   mqtt: "adapters/mqtt/index.ts",
   "store-file": "adapters/store-file/index.ts",

@@ -11,11 +11,10 @@ export interface AbortWatcher {
   aborted(signal: AbortSignal): void;
 }
 
-/** The error an operation fails with when the caller's signal aborts: the reason itself when it
- *  is a GmqError, else `aborted` naming the operation (e.g. `publish aborted`). */
+/** The error an operation fails with when the caller's signal aborts: always `aborted` naming the
+ *  operation (e.g. `publish aborted`), whatever was passed to `abort()`, which is kept as `cause`. */
 export function abortError(signal: AbortSignal, what: string): GmqError {
-  const reason = signal.reason;
-  return reason instanceof GmqError ? reason : new GmqError("aborted", `${what} aborted`, { cause: reason });
+  return new GmqError("aborted", `${what} aborted`, { cause: signal.reason });
 }
 
 const watchers = new WeakMap<AbortSignal, Set<AbortWatcher>>();

@@ -1,3 +1,5 @@
+import { DEFAULTS } from "./options.js";
+
 export interface BackoffOptions {
   /** First retry waits up to this long. Default 250 ms. */
   initialDelayMs?: number;
@@ -7,8 +9,8 @@ export interface BackoffOptions {
 
 /** Exponential backoff with full jitter: a uniform wait in [0, min(max, initial·2^attempt)]. */
 export function backoffDelay(attempt: number, options: BackoffOptions = {}, random = Math.random): number {
-  const initial = options.initialDelayMs ?? 250;
-  const max = options.maxDelayMs ?? 30_000;
+  const initial = options.initialDelayMs ?? DEFAULTS.reconnect.initialDelayMs;
+  const max = options.maxDelayMs ?? DEFAULTS.reconnect.maxDelayMs;
   const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 30));
   return Math.floor(random() * ceiling);
 }

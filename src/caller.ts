@@ -5,7 +5,7 @@ import { GmqError } from "./errors.js";
 import type { Message } from "./message.js";
 import type { CallOptions, HandleContext } from "./options.js";
 import { ERROR_HEADER, encodeRemoteError, PendingCalls, requestTopic } from "./rpc.js";
-import type { InboundMessage, OutboundMessage, Transport } from "./transport.js";
+import type { FlowControl, InboundMessage, OutboundMessage, StreamSink, Transport } from "./transport.js";
 
 export interface CallerConfig {
   readonly transport: Transport;
@@ -80,7 +80,8 @@ export class Caller {
         headers: options.headers,
       });
     }
-    return this.callWhenReady<R>(link, service, method, payload, options, codec);
+    const codecName = args instanceof Uint8Array ? "bytes" : codec.name;
+    return this.callWhenReady<R>(link, service, method, payload, codecName, options, codec);
   }
 
   /**
@@ -113,19 +114,30 @@ export class Caller {
     service: string,
     method: string,
     payload: Uint8Array,
+    codecName: string,
     options: CallOptions,
     codec: Codec<any>,
   ): Promise<R> {
     const { transport, connection, callTimeoutMs } = this.config;
+    // A request-only transport known to be unreachable fails at once, never at the deadline.
+    const failFast = transport.capabilities.connection === "request";
     const timeoutMs = options.timeoutMs ?? callTimeoutMs;
     const deadline = createDeadline({ signal: options.signal, timeoutMs, what: `call ${service}.${method}` });
     const work = async (): Promise<R> => {
-      const ready = link ?? (await connection.waitReady(deadline.signal));
+      const ready = link ?? (await connection.waitReady(deadline.signal, failFast));
       deadline.follow(ready.signal);
       const { signal } = deadline;
       if (transport.capabilities.requestReply) {
         const headers = options.headers && { headers: options.headers };
-        const response = await transport.call!({ service, method, payload, timeoutMs, signal, ...headers });
+        const response = await transport.call!({
+          service,
+          method,
+          payload,
+          codec: codecName,
+          timeoutMs,
+          signal,
+          ...headers,
+        });
         return codec.decode(response.payload) as R;
       }
       await this.ensureInbox(ready);
@@ -228,7 +240,11 @@ export class Caller {
   private ensureInbox(link: Link): Promise<void> {
     if (this.inbox?.link !== link) {
       const request = { pattern: this.config.inboxTopic, qos: 1 as const, manualAck: false };
-      const ready = this.config.transport.subscribe!(request, { signal: link.signal });
+      const ready = this.config.transport.subscribe!(request, {
+        signal: link.signal,
+        sink: IGNORED,
+        flow: UNBOUNDED,
+      });
       const inbox: Inbox = { link, ready, subscribed: false };
       ready.then(
         () => {
@@ -241,6 +257,10 @@ export class Caller {
     return this.inbox.ready;
   }
 }
+
+/** The inbox is a routed subscription: its messages come on the link, matched by topic. */
+const IGNORED: StreamSink = { message() {}, end() {} };
+const UNBOUNDED: FlowControl = { credit: Number.MAX_SAFE_INTEGER, ready: async () => {} };
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (

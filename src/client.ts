@@ -1,37 +1,43 @@
 import { EventEmitter } from "eventemitter3";
-import { abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
+import { abortError, abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
 import { Caller } from "./caller.js";
-import { type Codec, encodePayload, jsonCodec, validateCodec } from "./codec.js";
-import { Connection, type ConnectionState, type Link, type StateChange } from "./connection.js";
-import { createDeadline, validateSignal } from "./deadline.js";
+import { type Codec, encodePayload, jsonCodec } from "./codec.js";
+import type { Connection, ConnectionHooks, ConnectionState, Link, StateChange } from "./connection.js";
+import { createDeadline } from "./deadline.js";
 import { GmqError } from "./errors.js";
-import { flushOutbox } from "./flush.js";
+import { type FlushContext, flushOutbox } from "./flush.js";
 import { createIdGenerator, randomToken } from "./ids.js";
+import { LinkConnection } from "./link-connection.js";
 import { memoryStore } from "./memory-store.js";
 import type { Message } from "./message.js";
+import { Naming } from "./naming.js";
+import { observeRequests } from "./observed-transport.js";
 import {
   type CallOptions,
   type ClientOptions,
+  DEFAULTS,
   type HandleContext,
   type HandleOptions,
   type PublishOptions,
   type PublishResult,
-  type Session,
+  type ResolvedClientOptions,
+  resolveClientOptions,
   type SubscribeOptions,
   validateCallOptions,
-  validateClientOptions,
+  validateHandleOptions,
   validatePublishOptions,
-  validateQos,
+  validateSubscribeOptions,
 } from "./options.js";
 import { type DroppedEvent, Outbox, type OutboxStats } from "./outbox.js";
 import { type OutboxPublisher, publishAtMostOnce, publishThroughOutbox } from "./publish.js";
+import { RequestConnection } from "./request-connection.js";
 import { Router } from "./router.js";
-import { DEFAULT_RPC_PREFIX, INBOX_PREFIX, requestTopic, validateName } from "./rpc.js";
+import { INBOX_PREFIX, requestTopic } from "./rpc.js";
 import { watchRuntime } from "./runtime.js";
+import { SenderElection } from "./sender-election.js";
 import { StatusStream } from "./status.js";
-import type { OutboxStore } from "./store.js";
+import type { OutboxRecord, OutboxStore } from "./store.js";
 import { type MessageHandler, Subscription } from "./subscription.js";
-import { hasWildcard, parseSharedFilter, validateFilter, validateTopic } from "./topics.js";
 import type { InboundMessage, Transport } from "./transport.js";
 
 export interface ClientEvents {
@@ -41,50 +47,87 @@ export interface ClientEvents {
   outbox: [stats: OutboxStats];
 }
 
+/**
+ * The client: wires the connection state machine, the outbox, the router and the caller
+ * together. The policies live in those pieces and in `options.ts`.
+ */
 export class Client extends EventEmitter<ClientEvents> implements AsyncDisposable {
   readonly clientId: string;
   readonly transport: Transport;
+  private readonly config: ResolvedClientOptions;
+  /** The transport as the client uses it (request outcomes observed on request-only ones). */
+  private readonly wire: Transport;
+  private readonly naming: Naming;
   private readonly store: OutboxStore;
   private readonly codec: Codec<any>;
   private readonly connection: Connection;
   private readonly router: Router;
   private readonly outbox: Outbox;
   private readonly caller: Caller;
+  private readonly election: SenderElection;
   private readonly nextId: () => string;
-  private readonly rpcPrefix: string;
-  private readonly maxInFlight: number;
   private readonly loaded: Promise<void>;
   private readonly statuses = new Set<StatusStream>();
   private readonly stopWatching: () => void;
-  private stopSharing: () => void = () => {};
-  private notifyTimer: ReturnType<typeof setTimeout> | undefined;
   private storeFailure: GmqError | undefined;
-  private isSender: boolean;
   private closing: Promise<void> | undefined;
   private readonly closed = new AbortController();
   private isClosed = false;
   private readonly publisher: OutboxPublisher;
+  private readonly flushing: FlushContext;
 
-  constructor(private readonly options: ClientOptions) {
+  constructor(options: ClientOptions) {
     super();
-    validateClientOptions(options);
-    this.transport = options.transport;
-    this.store = options.store ?? memoryStore();
-    this.codec = options.codec ?? jsonCodec;
-    this.clientId = options.clientId ?? randomToken(12);
+    const config = resolveClientOptions(options);
+    this.config = config;
+    this.transport = config.transport;
+    this.naming = new Naming(this.transport);
+    this.store = config.store ?? memoryStore();
+    this.codec = config.codec ?? jsonCodec;
+    this.clientId = config.clientId ?? randomToken(12);
     this.nextId = createIdGenerator();
-    this.rpcPrefix = options.rpcPrefix ?? DEFAULT_RPC_PREFIX;
-    this.maxInFlight = options.outbox?.maxInFlight ?? 1000;
     const onError = (error: GmqError) => this.emit("error", error);
-    this.router = new Router(this.transport, options.dedupWindow ?? 10_000, onError);
-    this.outbox = new Outbox(this.store, options.outbox ?? {}, {
+
+    const hooks: ConnectionHooks = {
+      onState: (change) => {
+        // Publishers waiting on an attempt that failed learn their message is queued.
+        if (change.to !== "connecting" && change.to !== "connected") this.releaseWaitingPublishers();
+        this.emit("state", change);
+        for (const stream of this.statuses) stream.push(change);
+      },
+      onError,
+      onMessage: (message) => this.receive(message),
+      setup: (link) => this.setup(link),
+      up: () => this.pump(),
+      down: (_link, error) => this.down(error),
+    };
+    const connectionOptions = { reconnect: config.reconnect, connectTimeoutMs: config.connectTimeoutMs };
+    if (this.transport.capabilities.connection === "request") {
+      const connection = new RequestConnection(this.transport, connectionOptions, hooks);
+      this.connection = connection;
+      this.wire = observeRequests(this.transport, connection);
+    } else {
+      this.connection = new LinkConnection(this.transport, connectionOptions, hooks);
+      this.wire = this.transport;
+    }
+
+    this.router = new Router(this.wire, {
+      dedupWindow: config.dedupWindow,
+      reconnect: config.reconnect,
+      onError,
+    });
+    this.outbox = new Outbox(this.store, config.outbox, {
       onDropped: (event) => this.emit("dropped", event),
       onChange: () => {
         // Stats cost a little per message; only compute them for someone who listens.
         if (this.listenerCount("outbox") > 0) this.emit("outbox", this.outbox.stats());
-        this.tellOtherTabs();
+        this.election.tellOthers();
       },
-
+      onError,
+    });
+    this.election = new SenderElection(this.store, this.outbox, {
+      becameSender: () => this.pump(),
+      changed: () => this.pump(),
       onError,
     });
     // Made once: every publish passes it on.
@@ -92,45 +135,35 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
       outbox: this.outbox,
       durable: this.store.durable,
       // While the first attempt is under way, wait for it rather than report `queued` at once.
-      canSend: () => this.isSender && (this.state === "connected" || this.state === "connecting"),
+      canSend: () => this.election.isSender && (this.state === "connected" || this.state === "connecting"),
       persisted: () => {
-        this.store.shared?.notify();
+        this.election.persisted();
         this.pump();
       },
     };
-    this.connection = new Connection(
-      this.transport,
-      { reconnect: options.reconnect ?? {}, connectTimeoutMs: options.connectTimeoutMs ?? 10_000 },
-      {
-        onState: (change) => {
-          // Publishers waiting on an attempt that failed learn their message is queued.
-          if (change.to !== "connecting" && change.to !== "connected") this.releaseWaitingPublishers();
-          this.emit("state", change);
-          for (const stream of this.statuses) stream.push(change);
-        },
-        onError,
-        onMessage: (message) => this.receive(message),
-        setup: (link) => this.setup(link),
-        up: () => this.pump(),
-        down: (_link, error) => this.down(error),
-      },
-    );
+    this.flushing = {
+      outbox: this.outbox,
+      transport: this.wire,
+      maxInFlight: config.maxInFlight,
+      again: () => this.pump(),
+      linkBroken: (error) =>
+        this.connection.interrupt(`publish failed on a live connection: ${error.message}`, error),
+    };
     this.caller = new Caller({
-      transport: this.transport,
+      transport: this.wire,
       connection: this.connection,
       nextId: this.nextId,
       inboxTopic: `${INBOX_PREFIX}/${this.clientId}`,
-      rpcPrefix: this.rpcPrefix,
-      callTimeoutMs: options.callTimeoutMs ?? 10_000,
+      rpcPrefix: config.rpcPrefix,
+      callTimeoutMs: config.callTimeoutMs,
       onError,
     });
-    this.isSender = this.store.shared === undefined;
     this.loaded = this.outbox.load().catch((error: unknown) => {
       this.storeFailure = GmqError.from(error, "storage");
       onError(this.storeFailure);
     });
     this.loaded.then(() => this.pump());
-    this.shareStore();
+    this.election.start(this.loaded, this.closed.signal);
     this.stopWatching = watchRuntime({
       wake: () => {
         this.connection.wake();
@@ -138,15 +171,16 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
       },
       offline: () => this.connection.interrupt("the runtime went offline"),
     });
-    if (options.autoConnect !== false) this.connection.start();
+    if (config.autoConnect) this.connection.start();
   }
 
   get state(): ConnectionState {
     return this.connection.state;
   }
 
-  /** Starts connecting (if not already) and resolves once connected, with the outbox loaded
-   *  from its store (so `outboxStats()` counts what an earlier run left). */
+  /** Starts connecting (if not already; again after a permanent failure) and resolves once
+   *  connected — on a request-only transport, once requests can be sent — with the outbox
+   *  loaded from its store (so `outboxStats()` counts what an earlier run left). */
   async connect(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
     this.assertOpen();
     const deadline = createDeadline({ ...options, what: "connect" });
@@ -173,34 +207,34 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
   }
 
   private publishNow(topic: string, data: unknown, options: PublishOptions): Promise<PublishResult> {
-    validateTopic(topic);
-    validatePublishOptions(options);
+    this.naming.topic(topic);
+    validatePublishOptions(options, this.transport);
     this.assertOpen();
-    if (options.delayMs !== undefined && !this.transport.capabilities.delay) {
-      throw new GmqError(
-        "unsupported",
-        `delayMs: the ${this.transport.name} transport cannot delay messages`,
-        {
-          field: "delayMs",
-        },
-      );
-    }
     const payload = encodePayload(options.codec ?? this.codec, data);
     const id = this.nextId();
     const qos = options.qos ?? 1;
     const now = Date.now();
     const expiresAt = options.ttlMs === undefined ? undefined : now + options.ttlMs;
+    const extras = pick(options, "headers", "retain", "delayMs", "routeKey");
     if (qos === 0) {
-      const message = { topic, payload, id, qos, ...pick(options, "headers", "retain", "delayMs") };
+      const message = { topic, payload, id, qos, ...extras };
       return publishAtMostOnce(
-        this.transport,
+        this.wire,
         this.connection.ready,
         expiresAt ? { ...message, expiresAt } : message,
         options,
       );
     }
     if (this.storeFailure) throw this.storeFailure;
-    const record = { id, topic, payload, qos, createdAt: now, ...pick(options, "headers", "retain", "key") };
+    const record: OutboxRecord = {
+      id,
+      topic,
+      payload,
+      qos,
+      createdAt: now,
+      ...extras,
+      ...pick(options, "key"),
+    };
     return publishThroughOutbox(
       this.publisher,
       expiresAt === undefined ? record : { ...record, expiresAt },
@@ -228,36 +262,14 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     ) {
       throw GmqError.invalid("handler", "must be a function");
     }
-    validateFilter(pattern, "pattern");
-    const shared = parseSharedFilter(pattern);
-    validateFilter(shared.filter, "pattern");
-    validateQos(options.qos);
-    validateCodec(options.codec);
-    validateSignal(options.signal);
-    if (options.ack !== undefined && options.ack !== "auto" && options.ack !== "manual") {
-      throw GmqError.invalid("ack", 'must be "auto" or "manual"');
-    }
-    if (options.queue !== undefined && (typeof options.queue !== "string" || options.queue === "")) {
-      throw GmqError.invalid("queue", "must be a non-empty string");
+    validateSubscribeOptions(options, this.transport);
+    const shared = this.naming.pattern(pattern);
+    const queue = options.queue ?? shared.group;
+    if (queue !== undefined && !this.transport.capabilities.queues) {
+      throw GmqError.unsupported("queue", this.transport.name, "has no queue subscriptions");
     }
     this.assertOpen();
-    const caps = this.transport.capabilities;
-    const queue = options.queue ?? shared.group;
-    if (queue !== undefined && !caps.queues) {
-      throw new GmqError(
-        "unsupported",
-        `queue: the ${this.transport.name} transport has no queue subscriptions`,
-      );
-    }
-    if (caps.subscribe && !caps.wildcards && hasWildcard(shared.filter)) {
-      throw new GmqError(
-        "unsupported",
-        `pattern: the ${this.transport.name} transport cannot match wildcards`,
-      );
-    }
-    if (options.ack === "manual" && !caps.ack) {
-      throw new GmqError("unsupported", `ack: the ${this.transport.name} transport has no acknowledgements`);
-    }
+    const codec = (options.codec ?? this.codec) as Codec<T>;
     const subscription = new Subscription<T>(
       {
         pattern,
@@ -265,20 +277,23 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
         queue,
         qos: options.qos ?? 1,
         manualAck: options.ack === "manual",
-        codec: (options.codec ?? this.codec) as Codec<T>,
+        codec,
         handler,
+        args: options.args === undefined ? undefined : encodePayload(codec, options.args),
+        maxBuffered: options.maxBuffered ?? DEFAULTS.maxBuffered,
       },
-      (error) => this.emit("error", error),
-      (sub) => this.router.remove(sub),
+      this.router,
     );
     const { signal } = options;
+    const aborted = (watched: AbortSignal) =>
+      void subscription.end(undefined, abortError(watched, "subscribe"));
     if (signal?.aborted) {
-      void subscription.unsubscribe();
+      aborted(signal);
       return subscription;
     }
     this.router.add(subscription);
     if (signal) {
-      const stop = abortWatcher(() => void subscription.unsubscribe());
+      const stop = abortWatcher(aborted);
       watchAbort(signal, stop);
       // Forget the listener when the subscription ends some other way.
       void subscription.ended.then(() => unwatchAbort(signal, stop));
@@ -312,18 +327,19 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     fn: (args: A, context: HandleContext) => R | Promise<R>,
     options: HandleOptions = {},
   ): Subscription<A> {
-    validateName(service, "service");
-    validateName(method, "method");
+    this.naming.service(service);
+    this.naming.method(method);
     if (typeof fn !== "function") throw GmqError.invalid("fn", "must be a function");
+    validateHandleOptions(options);
     const caps = this.transport.capabilities;
-    if (!caps.subscribe || !caps.headers) {
-      throw new GmqError("unsupported", `handle: the ${this.transport.name} transport cannot serve calls`);
+    if (caps.inbound !== "routed" || !caps.headers) {
+      throw GmqError.unsupported("handle", this.transport.name, "cannot serve calls");
     }
     const queue = options.queue === false ? undefined : options.queue;
     const codec = options.codec ?? this.codec;
     // Calls are served concurrently: the handler returns before the answer is ready.
     return this.subscribe<A>(
-      requestTopic(this.rpcPrefix, service, method),
+      requestTopic(this.config.rpcPrefix, service, method),
       (message) => {
         this.caller.answer(message, fn, codec);
       },
@@ -356,8 +372,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     this.isClosed = true;
     this.closed.abort(new GmqError("closed", "client is closed"));
     this.stopWatching();
-    this.stopSharing();
-    clearTimeout(this.notifyTimer);
+    this.election.stop();
     this.router.detach();
     await this.connection.close();
     this.caller.failAll(new GmqError("closed", "client is closed"));
@@ -380,33 +395,32 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     args: unknown,
     options: CallOptions,
   ): Promise<R> {
-    validateName(service, "service");
-    validateName(method, "method");
+    this.naming.service(service);
+    this.naming.method(method);
     validateCallOptions(options);
     this.assertOpen();
     const caps = this.transport.capabilities;
-    if (!caps.requestReply && !(caps.subscribe && caps.headers)) {
-      throw new GmqError("unsupported", `call: the ${this.transport.name} transport has no request/reply`);
+    if (!caps.requestReply && !(caps.inbound === "routed" && caps.headers)) {
+      throw GmqError.unsupported("call", this.transport.name, "has no request/reply");
     }
     return this.caller.call<R>(link, service, method, args, options, options.codec ?? this.codec);
   }
 
   private async setup(link: Link): Promise<void> {
     await this.caller.restore(link);
-    const hook = this.options.onConnect;
+    const hook = this.config.onConnect;
     if (hook) {
-      const session: Session = {
+      await hook({
         clientId: this.clientId,
         signal: link.signal,
         call: (service, method, args, options = {}) => this.callOn(link, service, method, args, options),
-      };
-      await hook(session);
+      });
     }
-    await this.router.restore(link.signal);
+    await this.router.restore(link);
   }
 
   private down(error: GmqError): void {
-    this.router.detach();
+    this.router.detach(error);
     this.caller.failAll(
       error.code === "closed"
         ? error
@@ -428,47 +442,8 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
   /** Sends what waits in the outbox, when connected and the sender for this outbox. */
   private pump(): void {
     const link = this.connection.ready;
-    if (!link || !this.isSender || this.storeFailure) return;
-    flushOutbox(
-      this.outbox,
-      this.transport,
-      link,
-      this.maxInFlight,
-      () => this.pump(),
-      (error) => this.connection.interrupt(`publish failed on a live connection: ${error.message}`),
-    );
-  }
-
-  /** The sender tells the others (debounced) when records left, so their counts stay true. */
-  private tellOtherTabs(): void {
-    const shared = this.store.shared;
-    if (!shared || !this.isSender || this.notifyTimer !== undefined) return;
-    this.notifyTimer = setTimeout(() => {
-      this.notifyTimer = undefined;
-      shared.notify();
-    }, 100);
-  }
-
-  /** With a store shared by several tabs, only the one holding the sender role flushes. */
-  private shareStore(): void {
-    const shared = this.store.shared;
-    if (!shared) return;
-    this.stopSharing = shared.onChange(() => {
-      void this.outbox.load().then(
-        () => this.pump(),
-        (error: unknown) => this.emit("error", GmqError.from(error, "storage")),
-      );
-    });
-    shared.acquireSender(this.closed.signal).then(
-      async (release) => {
-        this.closed.signal.addEventListener("abort", release, { once: true });
-        await this.loaded;
-        await this.outbox.load();
-        this.isSender = true;
-        this.pump();
-      },
-      () => {},
-    );
+    if (!link || !this.election.isSender || this.storeFailure) return;
+    flushOutbox(this.flushing, link);
   }
 }
 

@@ -12,6 +12,9 @@ export interface Message<T = unknown> {
   readonly headers: Readonly<Record<string, string>>;
   /** The backend says this may have been delivered before. */
   readonly redelivered: boolean;
+  /** How often the backend delivered it before, where it counts (e.g. the gmq node's
+   *  `retry_count`). */
+  readonly deliveryCount: number | undefined;
   readonly replyTo: string | undefined;
   readonly correlationId: string | undefined;
   /** Tell the backend it is handled. Idempotent. In auto-ack mode gmq calls it for you. A method:
@@ -79,55 +82,66 @@ class Delivered<T> implements Message<T> {
   readonly payload: Uint8Array;
   readonly headers: Readonly<Record<string, string>>;
   readonly redelivered: boolean;
+  readonly deliveryCount: number | undefined;
   readonly replyTo: string | undefined;
   readonly correlationId: string | undefined;
-  readonly #decode: (bytes: Uint8Array) => T;
+  readonly #owner: MessageOwner<T>;
   readonly #tracker: AckTracker;
   #decoded: { value: T } | undefined;
   #done = false;
 
-  constructor(inbound: InboundMessage, decode: (bytes: Uint8Array) => T, tracker: AckTracker) {
+  constructor(inbound: InboundMessage, owner: MessageOwner<T>, tracker: AckTracker) {
     this.id = inbound.id;
     this.topic = inbound.topic;
     this.payload = inbound.payload;
     this.headers = inbound.headers ?? NO_HEADERS;
     this.redelivered = inbound.redelivered ?? false;
+    this.deliveryCount = inbound.deliveryCount;
     this.replyTo = inbound.replyTo;
     this.correlationId = inbound.correlationId;
-    this.#decode = decode;
+    this.#owner = owner;
     this.#tracker = tracker;
   }
 
   get data(): T {
-    this.#decoded ??= { value: this.#decode(this.payload) };
+    this.#decoded ??= { value: this.#owner.decode(this.payload) };
     return this.#decoded.value;
   }
 
   ack(): Promise<void> {
     if (this.#done) return ACKED;
     this.#done = true;
+    this.#owner.settle();
     return this.#tracker.ack();
   }
 
   nack(options?: { requeue?: boolean }): Promise<void> {
     if (this.#done) return ACKED;
     this.#done = true;
+    this.#owner.settle();
     return this.#tracker.nack(options?.requeue ?? true);
   }
 
   /** JSON shows the message with its decoded `data`, as a plain object would. */
   toJSON(): Omit<Message<T>, "ack" | "nack"> {
-    const { id, topic, data, payload, headers, redelivered, replyTo, correlationId } = this;
-    return { id, topic, data, payload, headers, redelivered, replyTo, correlationId };
+    const { id, topic, data, payload, headers, redelivered, deliveryCount, replyTo, correlationId } = this;
+    return { id, topic, data, payload, headers, redelivered, deliveryCount, replyTo, correlationId };
   }
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
+/** Whom a delivered message belongs to: its subscription. */
+export interface MessageOwner<T> {
+  decode(bytes: Uint8Array): T;
+  /** The message was acked or nacked: its place in the subscription's buffer is free. */
+  settle(): void;
+}
+
 export function createMessage<T>(
   inbound: InboundMessage,
-  decode: (bytes: Uint8Array) => T,
+  owner: MessageOwner<T>,
   tracker: AckTracker,
 ): Message<T> {
-  return new Delivered(inbound, decode, tracker);
+  return new Delivered(inbound, owner, tracker);
 }

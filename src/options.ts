@@ -1,3 +1,7 @@
+/**
+ * Every option the client takes, its default and its validation, in one place. Invalid input
+ * fails at once with `invalid_argument` naming the field.
+ */
 import type { BackoffOptions } from "./backoff.js";
 import type { Codec } from "./codec.js";
 import { validateCodec } from "./codec.js";
@@ -7,6 +11,19 @@ import type { Message } from "./message.js";
 import type { OutboxLimits } from "./outbox.js";
 import type { OutboxStore } from "./store.js";
 import type { QoS, Transport } from "./transport.js";
+
+/** The defaults, all of them. */
+export const DEFAULTS = {
+  connectTimeoutMs: 10_000,
+  callTimeoutMs: 10_000,
+  reconnect: { initialDelayMs: 250, maxDelayMs: 30_000 },
+  outbox: { maxCount: 100_000, maxBytes: 64 * 1024 * 1024, overflow: "reject", maxInFlight: 1000 },
+  dedupWindow: 10_000,
+  rpcPrefix: "_gmq/rpc",
+  qos: 1,
+  /** Messages a subscription holds delivered but not yet settled (handled and acked). */
+  maxBuffered: 100,
+} as const;
 
 /** What the after-connect hook gets: enough to log in again before anything else is sent. */
 export interface Session {
@@ -27,7 +44,8 @@ export interface ClientOptions {
   clientId?: string;
   /** Connect at once (default) or on the first `connect()`/operation. */
   autoConnect?: boolean;
-  /** Backoff between attempts; `false` disables reconnecting. */
+  /** Backoff between attempts (default 250 ms doubling up to 30 s, full jitter); `false`
+   *  disables reconnecting. */
   reconnect?: BackoffOptions | false;
   /** Default 10 s. */
   connectTimeoutMs?: number;
@@ -38,7 +56,8 @@ export interface ClientOptions {
    *  attempt and it is retried with backoff. */
   onConnect?: (session: Session) => Promise<void> | void;
   outbox?: OutboxLimits & {
-    /** Publishes awaiting the backend's acknowledgement at once. Default 1000. */
+    /** Publishes awaiting the backend's acknowledgement at once. Default 1000 (1 on a
+     *  request-only transport, which keeps the order that way). */
     maxInFlight?: number;
   };
   /** How many recent message ids to remember for dropping duplicates. Default 10,000; 0 turns
@@ -48,16 +67,36 @@ export interface ClientOptions {
   rpcPrefix?: string;
 }
 
+/** ClientOptions with every default filled in. */
+export interface ResolvedClientOptions {
+  readonly transport: Transport;
+  readonly store: OutboxStore | undefined;
+  readonly codec: Codec<any> | undefined;
+  readonly clientId: string | undefined;
+  readonly autoConnect: boolean;
+  readonly reconnect: Required<BackoffOptions> | false;
+  readonly connectTimeoutMs: number;
+  readonly callTimeoutMs: number;
+  readonly onConnect: ((session: Session) => Promise<void> | void) | undefined;
+  readonly outbox: Required<Omit<OutboxLimits, "maxAgeMs">> & { maxAgeMs: number | undefined };
+  readonly maxInFlight: number;
+  readonly dedupWindow: number;
+  readonly rpcPrefix: string;
+}
+
 export interface PublishOptions {
-  /** 0: at most once, never queued (fails `offline` when disconnected). 1 (default) or 2: at
-   *  least once, through the outbox. */
+  /** 0: at most once, never queued (fails `disconnected` when not connected). 1 (default) or 2:
+   *  at least once, through the outbox. */
   qos?: QoS;
+  /** Only on transports that retain messages (`capabilities.retain`). */
   retain?: boolean;
   /** Latest per key: an unsent older message with the same key is replaced. */
   key?: string;
+  /** The backend's routing key (the gmq node's route key); only where the transport routes by key. */
+  routeKey?: string;
   /** Dropped unsent after this long (and the backend may expire it too). */
   ttlMs?: number;
-  /** Deliver later; only on transports with the `delay` capability. */
+  /** Deliver this long after the publish; only on transports with the `delay` capability. */
   delayMs?: number;
   headers?: Record<string, string>;
   codec?: Codec<any>;
@@ -79,11 +118,17 @@ export interface PublishResult {
 export interface SubscribeOptions<T = unknown> {
   /** Default 1. */
   qos?: QoS;
-  /** Load-balanced group (same as a `$share/<queue>/` prefix). */
+  /** Load-balanced group (on MQTT the same as a `$share/<queue>/` prefix; on the gmq node, the
+   *  bind key). */
   queue?: string;
   /** `auto` (default): acked when the handler settles / the next message is pulled. */
   ack?: "auto" | "manual";
   codec?: Codec<T>;
+  /** Arguments of a stream (a server-streaming RPC's request), encoded with `codec`. */
+  args?: unknown;
+  /** Most messages held delivered but not yet settled (handled and acked); a pull backend fetches
+   *  no more than that. Default 100. */
+  maxBuffered?: number;
   /** Aborting unsubscribes (and ends an async iteration). */
   signal?: AbortSignal;
 }
@@ -109,15 +154,49 @@ export interface HandleOptions {
   codec?: Codec<any>;
 }
 
-export function validateClientOptions(options: ClientOptions): void {
-  if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
-  const t = options.transport as Partial<Transport> | undefined;
-  if (!t || typeof t.connect !== "function" || typeof t.publish !== "function" || !t.capabilities) {
-    throw GmqError.invalid(
-      "transport",
-      "must implement the Transport contract (connect, publish, capabilities)",
-    );
+function object(value: unknown, field: string): void {
+  if (typeof value !== "object" || value === null) throw GmqError.invalid(field, "must be an object");
+}
+
+function positiveInteger(value: unknown, field: string): void {
+  if (value !== undefined && (!Number.isInteger(value) || (value as number) <= 0)) {
+    throw GmqError.invalid(field, "must be a positive integer");
   }
+}
+
+function nonEmptyString(value: unknown, field: string): void {
+  if (value !== undefined && (typeof value !== "string" || value === "")) {
+    throw GmqError.invalid(field, "must be a non-empty string");
+  }
+}
+
+function validateTransport(transport: Partial<Transport> | undefined): void {
+  const caps = transport?.capabilities;
+  if (!transport || typeof transport.publish !== "function" || typeof caps !== "object" || caps === null) {
+    throw GmqError.invalid("transport", "must implement the Transport contract (publish, capabilities)");
+  }
+  if (caps.connection !== "link" && caps.connection !== "request") {
+    throw GmqError.invalid("transport.capabilities.connection", 'must be "link" or "request"');
+  }
+  if (!["routed", "stream", "push", "none"].includes(caps.inbound)) {
+    throw GmqError.invalid("transport.capabilities.inbound", 'must be "routed", "stream", "push" or "none"');
+  }
+  const needs = (method: keyof Transport, when: string): void => {
+    if (typeof transport[method] !== "function") {
+      throw GmqError.invalid(`transport.${method}`, `must be a function for ${when}`);
+    }
+  };
+  needs("disconnect", "every transport");
+  if (caps.connection === "link") needs("connect", 'connection: "link"');
+  if (caps.inbound === "routed" || caps.inbound === "stream")
+    needs("subscribe", `inbound: "${caps.inbound}"`);
+  if (caps.requestReply) needs("call", "requestReply");
+  if ((caps.maxBatch ?? 0) > 0) needs("publishBatch", "maxBatch");
+}
+
+export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
+  object(options, "options");
+  validateTransport(options.transport);
   validateCodec(options.codec);
   validateTimeout(options.connectTimeoutMs, "connectTimeoutMs");
   validateTimeout(options.callTimeoutMs, "callTimeoutMs");
@@ -125,16 +204,49 @@ export function validateClientOptions(options: ClientOptions): void {
   if (s !== undefined && (typeof s.load !== "function" || typeof s.put !== "function")) {
     throw GmqError.invalid("store", "must implement the OutboxStore contract");
   }
+  const outbox = options.outbox ?? {};
   for (const field of ["maxCount", "maxBytes", "maxAgeMs", "maxInFlight"] as const) {
-    const value = options.outbox?.[field];
-    if (value !== undefined && (!Number.isInteger(value) || value <= 0)) {
-      throw GmqError.invalid(`outbox.${field}`, "must be a positive integer");
-    }
+    positiveInteger(outbox[field], `outbox.${field}`);
+  }
+  if (outbox.overflow !== undefined && outbox.overflow !== "reject" && outbox.overflow !== "drop-oldest") {
+    throw GmqError.invalid("outbox.overflow", 'must be "reject" or "drop-oldest"');
   }
   const dedup = options.dedupWindow;
   if (dedup !== undefined && (!Number.isInteger(dedup) || dedup < 0)) {
     throw GmqError.invalid("dedupWindow", "must be a non-negative integer (0 turns dedup off)");
   }
+  nonEmptyString(options.clientId, "clientId");
+  nonEmptyString(options.rpcPrefix, "rpcPrefix");
+  if (options.onConnect !== undefined && typeof options.onConnect !== "function") {
+    throw GmqError.invalid("onConnect", "must be a function");
+  }
+  const reconnect = options.reconnect;
+  if (reconnect !== undefined && reconnect !== false) {
+    object(reconnect, "reconnect");
+    validateTimeout(reconnect.initialDelayMs, "reconnect.initialDelayMs");
+    validateTimeout(reconnect.maxDelayMs, "reconnect.maxDelayMs");
+  }
+  const requestOnly = options.transport.capabilities.connection === "request";
+  return {
+    transport: options.transport,
+    store: options.store,
+    codec: options.codec,
+    clientId: options.clientId,
+    autoConnect: options.autoConnect ?? true,
+    reconnect: reconnect === false ? false : { ...DEFAULTS.reconnect, ...reconnect },
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+    callTimeoutMs: options.callTimeoutMs ?? DEFAULTS.callTimeoutMs,
+    onConnect: options.onConnect,
+    outbox: {
+      maxCount: outbox.maxCount ?? DEFAULTS.outbox.maxCount,
+      maxBytes: outbox.maxBytes ?? DEFAULTS.outbox.maxBytes,
+      maxAgeMs: outbox.maxAgeMs,
+      overflow: outbox.overflow ?? DEFAULTS.outbox.overflow,
+    },
+    maxInFlight: outbox.maxInFlight ?? (requestOnly ? 1 : DEFAULTS.outbox.maxInFlight),
+    dedupWindow: dedup ?? DEFAULTS.dedupWindow,
+    rpcPrefix: options.rpcPrefix ?? DEFAULTS.rpcPrefix,
+  };
 }
 
 export function validateQos(qos: unknown, field = "qos"): asserts qos is QoS | undefined {
@@ -150,8 +262,9 @@ export function validateHeaders(headers: unknown): void {
   }
 }
 
-export function validatePublishOptions(options: PublishOptions): void {
-  if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
+/** Publish options, and what the transport cannot do with them (`unsupported`). */
+export function validatePublishOptions(options: PublishOptions, transport: Transport): void {
+  object(options, "options");
   validateQos(options.qos);
   validateTimeout(options.ttlMs, "ttlMs");
   validateTimeout(options.delayMs, "delayMs");
@@ -159,8 +272,9 @@ export function validatePublishOptions(options: PublishOptions): void {
   validateSignal(options.signal);
   validateHeaders(options.headers);
   validateCodec(options.codec);
-  if (options.key !== undefined && (typeof options.key !== "string" || options.key === "")) {
-    throw GmqError.invalid("key", "must be a non-empty string");
+  nonEmptyString(options.key, "key");
+  if (options.routeKey !== undefined && typeof options.routeKey !== "string") {
+    throw GmqError.invalid("routeKey", "must be a string");
   }
   if (options.retain !== undefined && typeof options.retain !== "boolean") {
     throw GmqError.invalid("retain", "must be a boolean");
@@ -168,12 +282,54 @@ export function validatePublishOptions(options: PublishOptions): void {
   if (options.qos === 0 && options.key !== undefined) {
     throw GmqError.invalid("key", "needs qos 1 or 2 (qos 0 messages are never queued)");
   }
+  const caps = transport.capabilities;
+  if (options.delayMs !== undefined && !caps.delay) {
+    throw GmqError.unsupported("delayMs", transport.name, "cannot delay messages");
+  }
+  if (options.retain === true && !caps.retain) {
+    throw GmqError.unsupported("retain", transport.name, "cannot retain messages");
+  }
+  if (options.routeKey !== undefined && !caps.routeKeys) {
+    throw GmqError.unsupported("routeKey", transport.name, "does not route by key");
+  }
+}
+
+/** Subscribe options, and what the transport cannot do with them (`unsupported`). */
+export function validateSubscribeOptions(options: SubscribeOptions<unknown>, transport: Transport): void {
+  object(options, "options");
+  validateQos(options.qos);
+  validateCodec(options.codec);
+  validateSignal(options.signal);
+  positiveInteger(options.maxBuffered, "maxBuffered");
+  if (options.ack !== undefined && options.ack !== "auto" && options.ack !== "manual") {
+    throw GmqError.invalid("ack", 'must be "auto" or "manual"');
+  }
+  nonEmptyString(options.queue, "queue");
+  const caps = transport.capabilities;
+  if (caps.inbound === "none") {
+    throw GmqError.unsupported("subscribe", transport.name, "cannot deliver messages to subscribers");
+  }
+  if (options.queue !== undefined && !caps.queues) {
+    throw GmqError.unsupported("queue", transport.name, "has no queue subscriptions");
+  }
+  if (options.ack === "manual" && !caps.ack) {
+    throw GmqError.unsupported("ack", transport.name, "has no acknowledgements");
+  }
+  if (options.args !== undefined && caps.inbound !== "stream") {
+    throw GmqError.unsupported("args", transport.name, "has no streams that take arguments");
+  }
 }
 
 export function validateCallOptions(options: CallOptions): void {
-  if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
+  object(options, "options");
   validateTimeout(options.timeoutMs);
   validateSignal(options.signal);
   validateHeaders(options.headers);
   validateCodec(options.codec);
+}
+
+export function validateHandleOptions(options: HandleOptions): void {
+  object(options, "options");
+  validateCodec(options.codec);
+  if (options.queue !== false) nonEmptyString(options.queue, "queue");
 }

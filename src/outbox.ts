@@ -72,20 +72,12 @@ export class Outbox {
   private head = 0;
   private bytes = 0;
   private sending = 0;
-  private readonly limits: Required<Omit<OutboxLimits, "maxAgeMs">> & { maxAgeMs: number | undefined };
 
   constructor(
     private readonly store: OutboxStore,
-    limits: OutboxLimits,
+    private readonly limits: Required<Omit<OutboxLimits, "maxAgeMs">> & { maxAgeMs: number | undefined },
     private readonly hooks: OutboxHooks,
-  ) {
-    this.limits = {
-      maxCount: limits.maxCount ?? 100_000,
-      maxBytes: limits.maxBytes ?? 64 * 1024 * 1024,
-      maxAgeMs: limits.maxAgeMs,
-      overflow: limits.overflow ?? "reject",
-    };
-  }
+  ) {}
 
   get durable(): boolean {
     return this.store.durable;

@@ -28,8 +28,7 @@ export function publishThroughOutbox(
   options: Pick<PublishOptions, "signal" | "timeoutMs">,
 ): Promise<PublishResult> {
   const { signal } = options;
-  if (signal?.aborted)
-    return Promise.reject(GmqError.from(signal.reason ?? new GmqError("aborted", "publish aborted")));
+  if (signal?.aborted) return Promise.reject(abortError(signal, "publish"));
   return new Promise<PublishResult>((resolve, reject) => {
     new PendingPublish(publisher, record, options, resolve, reject);
   });
@@ -130,7 +129,7 @@ export function publishAtMostOnce(
   options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
 ): Promise<PublishResult> {
   if (!link)
-    return Promise.reject(new GmqError("offline", "not connected, and qos 0 messages are never queued"));
+    return Promise.reject(new GmqError("disconnected", "not connected, and qos 0 messages are never queued"));
   const sent: PublishResult = { id: message.id, status: "sent", durable: false };
   if (options.signal === undefined && options.timeoutMs === undefined) {
     // The common case, kept lean (one promise): nothing to race but the connection itself.

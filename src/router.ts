@@ -1,67 +1,85 @@
+import type { BackoffOptions } from "./backoff.js";
+import type { Link } from "./connection.js";
 import { DedupWindow } from "./dedup.js";
 import { GmqError } from "./errors.js";
 import { AckTracker, createMessage } from "./message.js";
-import type { Subscription } from "./subscription.js";
+import type { Subscription, SubscriptionOwner } from "./subscription.js";
 import { TopicTree } from "./topic-tree.js";
 import type { InboundMessage, SubscribeRequest, Transport } from "./transport.js";
-
-/** One subscription on the wire, shared by every local subscription with the same filter+queue. */
-interface WireSubscription {
-  request: SubscribeRequest;
-  readonly members: Set<Subscription<any>>;
-  /** The request as last confirmed by the backend on the current connection. */
-  active: SubscribeRequest | undefined;
-}
+import { WireSubscription } from "./wire-subscription.js";
 
 /**
- * Keeps local subscriptions, mirrors them onto the transport (restoring them after every
- * reconnect), and routes each inbound message to the matching ones, once per message id.
+ * Keeps local subscriptions and mirrors them onto the transport as its inbound model says:
+ * routed and stream subscriptions become wire subscriptions (restored after every reconnect,
+ * restarted when a stream ends); push transports need none, as every inbound message is matched
+ * locally. Routes each message from the link to the matching subscriptions, once per message id.
  */
-export class Router {
+export class Router implements SubscriptionOwner {
   private readonly local = new Set<Subscription<any>>();
   /** Routing looks subscriptions up by topic level, so its cost does not grow with their number. */
   private readonly tree = new TopicTree<Subscription<any>>();
   private readonly wire = new Map<string, WireSubscription>();
+  private readonly wireOf = new Map<Subscription<any>, WireSubscription>();
   private readonly dedup: DedupWindow;
   /** Recent topics and the subscriptions they match: most traffic repeats a few topics, and a
    *  hit skips the tree walk. Emptied whenever the subscriptions change, and when it grows. */
   private readonly matches = new Map<string, Subscription<any>[]>();
   private readonly forgetId = (id: string): void => this.dedup.forget(id);
-  private link: AbortSignal | undefined;
+  private link: Link | undefined;
   duplicatesDropped = 0;
 
   constructor(
     private readonly transport: Transport,
-    dedupWindow: number,
-    private readonly onError: (error: GmqError) => void,
+    private readonly config: {
+      readonly dedupWindow: number;
+      readonly reconnect: Required<BackoffOptions> | false;
+      readonly onError: (error: GmqError) => void;
+    },
   ) {
-    this.dedup = new DedupWindow(dedupWindow);
+    this.dedup = new DedupWindow(config.dedupWindow);
   }
 
   get size(): number {
     return this.local.size;
   }
 
+  onError(error: GmqError): void {
+    this.config.onError(error);
+  }
+
   add(subscription: Subscription<any>): void {
     this.local.add(subscription);
-    const { filter, queue, qos, manualAck } = subscription.spec;
-    this.tree.add(filter, subscription);
-    this.matches.clear();
-    if (!this.transport.capabilities.subscribe) {
+    const inbound = this.transport.capabilities.inbound;
+    if (inbound === "push") {
+      this.addToTree(subscription);
       subscription.confirmed(); // every message is a push; matching is local
       return;
     }
-    const key = `${queue ?? ""}\u0000${filter}`;
+    if (inbound === "routed") this.addToTree(subscription);
+    const { filter, queue, qos, manualAck, args } = subscription.spec;
+    const key = `${queue ?? ""}\u0000${filter}\u0000${args ? bytesKey(args) : ""}`;
     let wire = this.wire.get(key);
     if (!wire) {
-      wire = {
-        request: { pattern: filter, qos, manualAck, ...(queue && { queue }) },
-        members: new Set(),
-        active: undefined,
+      const request: SubscribeRequest = {
+        pattern: filter,
+        qos,
+        manualAck,
+        ...(queue && { queue }),
+        ...(args && { args }),
       };
+      wire = new WireSubscription(
+        {
+          transport: this.transport,
+          reconnect: this.config.reconnect,
+          dedupWindow: this.config.dedupWindow,
+          onError: this.config.onError,
+        },
+        request,
+      );
       this.wire.set(key, wire);
     }
     wire.members.add(subscription);
+    this.wireOf.set(subscription, wire);
     // The wire subscription carries the strongest terms any member asked for.
     const request = wire.request;
     if (qos > request.qos || (manualAck && !request.manualAck)) {
@@ -72,45 +90,52 @@ export class Router {
       };
     }
     if (wire.active && wire.active === wire.request) subscription.confirmed();
-    else if (this.link) void this.subscribeWire(wire, this.link);
+    else if (this.link) void wire.attach(this.link);
   }
 
-  async remove(subscription: Subscription<any>): Promise<void> {
-    this.local.delete(subscription);
+  /** A subscription ended (unsubscribed, refused, client closing). */
+  async removed(subscription: Subscription<any>): Promise<void> {
+    if (!this.local.delete(subscription)) return;
     this.tree.delete(subscription.spec.filter, subscription);
     this.matches.clear();
-    for (const [key, wire] of this.wire) {
-      if (!wire.members.delete(subscription) || wire.members.size > 0) continue;
-      this.wire.delete(key);
-      const link = this.link;
-      if (link && wire.active && this.transport.unsubscribe) {
-        await this.transport.unsubscribe(wire.request, { signal: link }).catch((error: unknown) => {
-          this.onError(GmqError.from(error));
-        });
-      }
-    }
+    const wire = this.wireOf.get(subscription);
+    this.wireOf.delete(subscription);
+    if (!wire) return;
+    wire.members.delete(subscription);
+    wire.flow.changed();
+    if (wire.members.size > 0) return;
+    for (const [key, value] of this.wire) if (value === wire) this.wire.delete(key);
+    await wire.close();
   }
 
-  /** A connection is up: subscribe everything again. A refused one fails only its own members. */
-  async restore(link: AbortSignal): Promise<void> {
+  settled(subscription: Subscription<any>): void {
+    this.wireOf.get(subscription)?.flow.changed();
+  }
+
+  /** A link is up: subscribe everything again. A refused one fails only its own members. */
+  async restore(link: Link): Promise<void> {
     this.link = link;
-    for (const wire of this.wire.values()) wire.active = undefined;
-    await Promise.all([...this.wire.values()].map((wire) => this.subscribeWire(wire, link)));
+    if (this.transport.capabilities.inbound === "push")
+      for (const subscription of this.local) subscription.confirmed();
+    await Promise.all([...this.wire.values()].map((wire) => wire.attach(link)));
   }
 
-  /** The connection is gone. */
-  detach(): void {
+  /** The link is gone; `error` says why (undefined when the client is closing). */
+  detach(error?: GmqError): void {
     this.link = undefined;
-    for (const wire of this.wire.values()) wire.active = undefined;
+    for (const wire of this.wire.values()) wire.detach(error);
+    if (error && this.transport.capabilities.inbound === "push") {
+      for (const subscription of this.local) subscription.interrupted(error);
+    }
   }
 
   /** The client is closing: end every subscription without touching the wire. */
   async closeAll(): Promise<void> {
-    this.link = undefined;
+    this.detach();
     await Promise.all([...this.local].map((subscription) => subscription.unsubscribe()));
   }
 
-  /** Delivers one inbound message to every matching local subscription. */
+  /** Delivers one inbound message from the link to every matching local subscription. */
   route(inbound: InboundMessage): void {
     const matching = this.match(inbound.topic);
     let live = 0;
@@ -118,14 +143,21 @@ export class Router {
     const id = inbound.id;
     if (live === 0 || (id !== undefined && this.dedup.seen(id))) {
       if (live > 0) this.duplicatesDropped++;
-      void Promise.resolve(inbound.ack?.()).catch((error: unknown) => this.onError(GmqError.from(error)));
+      void Promise.resolve(inbound.ack?.()).catch((error: unknown) =>
+        this.config.onError(GmqError.from(error)),
+      );
       return;
     }
     const tracker = new AckTracker(inbound, live, this.forgetId);
     for (const subscription of matching) {
       if (subscription.isClosed) continue;
-      subscription.deliver(createMessage(inbound, subscription.decode, tracker));
+      subscription.deliver(createMessage(inbound, subscription, tracker));
     }
+  }
+
+  private addToTree(subscription: Subscription<any>): void {
+    this.tree.add(subscription.spec.filter, subscription);
+    this.matches.clear();
   }
 
   private match(topic: string): Subscription<any>[] {
@@ -137,19 +169,11 @@ export class Router {
     }
     return found;
   }
+}
 
-  private async subscribeWire(wire: WireSubscription, link: AbortSignal): Promise<void> {
-    const request = wire.request;
-    try {
-      await this.transport.subscribe!(request, { signal: link });
-      if (link !== this.link) return;
-      wire.active = request;
-      for (const member of wire.members) member.confirmed();
-    } catch (error) {
-      const failure = GmqError.from(error);
-      if (link.aborted) return; // the connection died; restore() runs again on the next one
-      for (const member of wire.members) member.refused(failure);
-      this.onError(failure);
-    }
-  }
+/** Stream arguments as part of a map key: equal bytes share one wire subscription. */
+function bytesKey(bytes: Uint8Array): string {
+  let key = "";
+  for (const byte of bytes) key += String.fromCharCode(byte);
+  return key;
 }

@@ -11,13 +11,6 @@ export const INBOX_PREFIX = "_gmq/inbox";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function validateName(value: unknown, field: string): asserts value is string {
-  if (typeof value !== "string" || value.length === 0)
-    throw GmqError.invalid(field, "must be a non-empty string");
-  if (/[/+#]/.test(value) || value.includes("\u0000"))
-    throw GmqError.invalid(field, `must not contain "/", "+", "#" or NUL: "${value}"`);
-}
-
 export function requestTopic(prefix: string, service: string, method: string): string {
   return `${prefix}/${service}/${method}`;
 }

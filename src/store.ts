@@ -22,6 +22,10 @@ export interface OutboxRecord {
   readonly createdAt: number;
   /** Epoch ms after which it is dropped unsent. */
   readonly expiresAt?: number;
+  /** Deliver this long after `createdAt` (the transport gets what is left of it when sent). */
+  readonly delayMs?: number;
+  /** The backend's routing key (`OutboundMessage.routeKey`). */
+  readonly routeKey?: string;
 }
 
 export interface OutboxStore {
@@ -90,6 +94,10 @@ function recordProblem(record: OutboxRecord | undefined): [string, string] | und
   if (record.expiresAt !== undefined && typeof record.expiresAt !== "number")
     return ["expiresAt", "must be a number"];
   if (record.key !== undefined && typeof record.key !== "string") return ["key", "must be a string"];
+  if (record.routeKey !== undefined && typeof record.routeKey !== "string")
+    return ["routeKey", "must be a string"];
+  if (record.delayMs !== undefined && typeof record.delayMs !== "number")
+    return ["delayMs", "must be a number"];
   if (record.headers !== undefined) {
     if (typeof record.headers !== "object" || record.headers === null)
       return ["headers", "must be an object of strings"];

@@ -1,9 +1,23 @@
+import { EventEmitter } from "eventemitter3";
 import type { Codec } from "./codec.js";
 import { GmqError } from "./errors.js";
 import { ACKED, type Message } from "./message.js";
 import type { QoS } from "./transport.js";
 
 export type MessageHandler<T> = (message: Message<T>) => unknown;
+
+export type SubscriptionState = "subscribing" | "subscribed" | "closed";
+
+export interface SubscriptionStateChange {
+  readonly from: SubscriptionState;
+  readonly to: SubscriptionState;
+  /** Why it went back to `subscribing` (connection lost, stream ended) or closed with a failure. */
+  readonly error?: GmqError;
+}
+
+export interface SubscriptionEvents {
+  state: [change: SubscriptionStateChange];
+}
 
 export interface SubscriptionSpec<T> {
   /** What the user passed, e.g. `$share/workers/jobs/+`. */
@@ -15,24 +29,48 @@ export interface SubscriptionSpec<T> {
   readonly manualAck: boolean;
   readonly codec: Codec<T>;
   readonly handler: MessageHandler<T> | undefined;
+  /** A stream's arguments, encoded. */
+  readonly args: Uint8Array | undefined;
+  /** Most messages held delivered but not settled. */
+  readonly maxBuffered: number;
+}
+
+/** What a subscription tells whoever feeds it. */
+export interface SubscriptionOwner {
+  /** The subscription was closed by the app (unsubscribe, abort, client closed). */
+  removed(subscription: Subscription<any>): Promise<void>;
+  /** A message was settled: the subscription can take one more. */
+  settled(subscription: Subscription<any>): void;
+  onError(error: GmqError): void;
 }
 
 /**
  * A live subscription: a callback target or an async iterator (not both). Messages are handled
  * one at a time, in arrival order. In auto-ack mode a message is acked when its handler settles
- * or, when iterating, when the next one is requested.
+ * or, when iterating, when the next one is requested. Each message holds one unit of the
+ * subscription's buffer from delivery until it is settled (acked or nacked), which is what a
+ * pull backend's flow control sees.
  */
-export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
+export class Subscription<T = unknown>
+  extends EventEmitter<SubscriptionEvents>
+  implements AsyncIterable<Message<T>>
+{
   readonly pattern: string;
-  /** Resolves once the backend confirmed the subscription (first time). */
+  /** Resolves once the backend confirmed the subscription (first time); rejects if it ends first. */
   readonly ready: Promise<void>;
   /** @internal The payload decoder handed to each delivered message (one closure, not one each). */
   readonly decode: (bytes: Uint8Array) => T;
+  /** @internal Messages delivered and not yet settled. */
+  unsettled = 0;
+  private current: SubscriptionState = "subscribing";
   private readonly buffer: Message<T>[] = [];
-  private waiting: ((result: IteratorResult<Message<T>>) => void) | undefined;
+  private waiting:
+    | { resolve(result: IteratorResult<Message<T>>): void; reject(error: GmqError): void }
+    | undefined;
   private iterating = false;
   private running = false;
   private closed = false;
+  private failure: GmqError | undefined;
   private lastYielded: Message<T> | undefined;
   private markReady!: () => void;
   private markEnded!: () => void;
@@ -43,9 +81,9 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
 
   constructor(
     readonly spec: SubscriptionSpec<T>,
-    private readonly onError: (error: GmqError) => void,
-    private readonly onUnsubscribe: (subscription: Subscription<T>) => Promise<void>,
+    private readonly owner: SubscriptionOwner,
   ) {
+    super();
     this.pattern = spec.pattern;
     const codec = spec.codec;
     this.decode = (bytes) => codec.decode(bytes);
@@ -60,45 +98,62 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
     return this.closed;
   }
 
-  /** @internal */
+  get state(): SubscriptionState {
+    return this.current;
+  }
+
+  /** How many more messages it can take before its buffer is full. */
+  get credit(): number {
+    return this.spec.maxBuffered - this.unsettled;
+  }
+
+  /** @internal The backend confirmed it. */
   confirmed(): void {
+    this.setState("subscribed");
     this.markReady();
   }
 
-  /** @internal */
-  refused(error: GmqError): void {
-    this.failReady(error);
+  /** @internal It is being set up again (connection lost, stream ended or failed). */
+  interrupted(error: GmqError): void {
+    this.setState("subscribing", error);
   }
 
-  /** @internal Called by the router for each matching message. */
+  /** @internal It cannot be set up: it ends with this error. */
+  refused(error: GmqError): void {
+    if (this.closed) return;
+    this.failure = error;
+    this.owner.onError(error);
+    void this.end(error);
+  }
+
+  /** @internal Called for each message it receives. */
   deliver(message: Message<T>): void {
     if (this.closed) return;
+    this.unsettled++;
     if (this.waiting) {
-      const resolve = this.waiting;
+      const waiting = this.waiting;
       this.waiting = undefined;
-      this.yieldMessage(message, resolve);
+      this.yieldMessage(message, waiting.resolve);
       return;
     }
     this.buffer.push(message);
     if (this.spec.handler && !this.running) this.pump();
   }
 
-  /** Resolves once the subscription has ended (unsubscribed, aborted, or the client closed). */
+  /** @internal One of its messages was acked or nacked. */
+  settle(): void {
+    if (this.closed) return;
+    this.unsettled--;
+    this.owner.settled(this);
+  }
+
+  /** Resolves once the subscription has ended (unsubscribed, aborted, refused or client closed). */
   get ended(): Promise<void> {
     return this.endedPromise;
   }
 
   async unsubscribe(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.markEnded();
-    // Unhandled messages stay unacked, so the backend can redeliver them.
-    this.buffer.length = 0;
-    this.ackLastYielded();
-    this.waiting?.({ done: true, value: undefined });
-    this.waiting = undefined;
-    this.failReady(new GmqError("closed", "unsubscribed"));
-    await this.onUnsubscribe(this);
+    await this.end(undefined);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -115,9 +170,9 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
         this.ackLastYielded();
         const message = this.buffer.shift();
         if (message) return new Promise((resolve) => this.yieldMessage(message, resolve));
-        if (this.closed) return Promise.resolve({ done: true, value: undefined });
-        return new Promise((resolve) => {
-          this.waiting = resolve;
+        if (this.closed) return this.finished();
+        return new Promise((resolve, reject) => {
+          this.waiting = { resolve, reject };
         });
       },
       return: async () => {
@@ -125,6 +180,38 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
         return { done: true, value: undefined };
       },
     };
+  }
+
+  /** Ends it: by the app (`error` undefined: aborting rejects `ready` with `closed` or
+   *  `aborted`) or because it failed for good. */
+  async end(error: GmqError | undefined, why = new GmqError("closed", "unsubscribed")): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.markEnded();
+    // Unhandled messages stay unacked, so the backend can redeliver them.
+    this.buffer.length = 0;
+    this.ackLastYielded();
+    this.unsettled = 0;
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (waiting) {
+      if (error) waiting.reject(error);
+      else waiting.resolve({ done: true, value: undefined });
+    }
+    this.failReady(error ?? why);
+    this.setState("closed", error);
+    await this.owner.removed(this);
+  }
+
+  private finished(): Promise<IteratorResult<Message<T>>> {
+    return this.failure ? Promise.reject(this.failure) : Promise.resolve({ done: true, value: undefined });
+  }
+
+  private setState(to: SubscriptionState, error?: GmqError): void {
+    const from = this.current;
+    if (from === to || from === "closed") return;
+    this.current = to;
+    this.emit("state", { from, to, ...(error && { error }) });
   }
 
   private yieldMessage(message: Message<T>, resolve: (result: IteratorResult<Message<T>>) => void): void {
@@ -141,7 +228,7 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
   private autoAck(message: Message<T>): void {
     if (this.spec.manualAck) return;
     const acked = message.ack();
-    if (acked !== ACKED) acked.catch((error: unknown) => this.onError(GmqError.from(error)));
+    if (acked !== ACKED) acked.catch((error: unknown) => this.owner.onError(GmqError.from(error)));
   }
 
   /**
@@ -180,8 +267,8 @@ export class Subscription<T = unknown> implements AsyncIterable<Message<T>> {
   }
 
   private handlerFailed(error: unknown): void {
-    this.onError(
-      new GmqError("remote", `subscription handler for "${this.pattern}" threw: ${String(error)}`, {
+    this.owner.onError(
+      new GmqError("handler_error", `subscription handler for "${this.pattern}" threw: ${String(error)}`, {
         cause: error,
         reason: "HANDLER_ERROR",
       }),

@@ -3,36 +3,51 @@ import { GmqError } from "./errors.js";
 const MAX_TOPIC_BYTES = 65_535;
 const encoder = new TextEncoder();
 
-function validateCommon(value: unknown, field: string): asserts value is string {
-  if (typeof value !== "string") throw GmqError.invalid(field, `must be a string, got ${typeof value}`);
-  if (value.length === 0) throw GmqError.invalid(field, "must not be empty");
-  if (value.includes("\u0000")) throw GmqError.invalid(field, "must not contain NUL");
+/** What is wrong with any name: not a string, empty, or holding NUL. */
+export function basicNameProblem(value: unknown): string | undefined {
+  if (typeof value !== "string") return `must be a string, got ${typeof value}`;
+  if (value.length === 0) return "must not be empty";
+  if (value.includes("\u0000")) return "must not contain NUL";
+  return undefined;
+}
+
+function sizeProblem(value: string): string | undefined {
   // A UTF-16 code unit is at most 3 UTF-8 bytes: most topics need no encoding to be measured.
   if (value.length * 3 > MAX_TOPIC_BYTES && encoder.encode(value).byteLength > MAX_TOPIC_BYTES) {
-    throw GmqError.invalid(field, `must be at most ${MAX_TOPIC_BYTES} bytes`);
+    return `must be at most ${MAX_TOPIC_BYTES} bytes`;
   }
+  return undefined;
 }
 
-/** A topic to publish to: no wildcards. */
-export function validateTopic(topic: unknown, field = "topic"): asserts topic is string {
-  validateCommon(topic, field);
-  if (topic.includes("+") || topic.includes("#")) {
-    throw GmqError.invalid(field, `must not contain wildcards (+ or #): "${topic}"`);
-  }
+/** MQTT topic name rules: no wildcards, at most 65,535 UTF-8 bytes. */
+export function mqttTopicProblem(topic: string): string | undefined {
+  if (topic.includes("+") || topic.includes("#")) return `must not contain wildcards (+ or #): "${topic}"`;
+  return sizeProblem(topic);
 }
 
-/** A subscription filter: `+` is a whole level, `#` only the whole last level. */
-export function validateFilter(filter: unknown, field = "pattern"): asserts filter is string {
-  validateCommon(filter, field);
+/** MQTT filter rules: `+` is a whole level, `#` only the whole last level. */
+export function mqttFilterProblem(filter: string): string | undefined {
   const levels = filter.split("/");
-  levels.forEach((level, i) => {
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i]!;
     if (level.includes("#") && (level !== "#" || i !== levels.length - 1)) {
-      throw GmqError.invalid(field, `"#" must be the whole last level: "${filter}"`);
+      return `"#" must be the whole last level: "${filter}"`;
     }
-    if (level.includes("+") && level !== "+") {
-      throw GmqError.invalid(field, `"+" must be a whole level: "${filter}"`);
-    }
-  });
+    if (level.includes("+") && level !== "+") return `"+" must be a whole level: "${filter}"`;
+  }
+  return sizeProblem(filter);
+}
+
+/** A topic to publish to, by the MQTT rules. */
+export function validateTopic(topic: unknown, field = "topic"): asserts topic is string {
+  const problem = basicNameProblem(topic) ?? mqttTopicProblem(topic as string);
+  if (problem) throw GmqError.invalid(field, problem);
+}
+
+/** A subscription filter, by the MQTT rules. */
+export function validateFilter(filter: unknown, field = "pattern"): asserts filter is string {
+  const problem = basicNameProblem(filter) ?? mqttFilterProblem(filter as string);
+  if (problem) throw GmqError.invalid(field, problem);
 }
 
 /** Splits `$share/<group>/<filter>` into its parts (MQTT 5 shared subscriptions). */

@@ -2,10 +2,11 @@
  * The fix the embedded broker (gmq/testing startBroker) applies to aedes, shown with raw mqtt.js
  * clients, so nothing of gmq is involved.
  */
+
+import { waitFor } from "gmq/contract";
 import mqttjs, { type IClientOptions, type MqttClient } from "mqtt";
 import { afterEach, expect, it, vi } from "vitest";
 import { type EmbeddedBroker, startBroker } from "../adapters/testing/broker.js";
-import { waitFor } from "./contract/transport.js";
 
 let broker: EmbeddedBroker | undefined;
 const clients: MqttClient[] = [];

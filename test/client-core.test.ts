@@ -1,8 +1,8 @@
 import { getEventListeners } from "node:events";
 import { type Client, createClient, GmqError, type StateChange, type Transport } from "gmq";
+import { waitFor } from "gmq/contract";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createMemoryBroker, type MemoryBroker } from "../adapters/testing/index.js";
-import { waitFor } from "./contract/transport.js";
 
 const clients: Client[] = [];
 function client(broker: MemoryBroker, extra: Partial<Parameters<typeof createClient>[0]> = {}): Client {
@@ -286,7 +286,7 @@ describe("calls", () => {
     const transport: Transport = {
       name: inner.name,
       capabilities: inner.capabilities,
-      connect: (sink, options) => inner.connect(sink, options),
+      connect: (sink, options) => inner.connect!(sink, options),
       disconnect: async () => {
         for (const fail of unacked.splice(0))
           fail(new GmqError("disconnected", "connection closed by the app"));
@@ -324,7 +324,7 @@ describe("calls", () => {
     const transport: Transport = {
       name: inner.name,
       capabilities: inner.capabilities,
-      connect: (sink, options) => inner.connect(sink, options),
+      connect: (sink, options) => inner.connect!(sink, options),
       disconnect: () => inner.disconnect(),
       publish: (message, options) => inner.publish(message, options),
       subscribe: async (request, options) => {
@@ -479,11 +479,11 @@ describe("outbox", () => {
     expect(lenient.outboxStats().count).toBe(2);
   });
 
-  it("qos 0 is never queued: offline fails at once with `offline`", async () => {
+  it("qos 0 is never queued: offline fails at once with `disconnected`", async () => {
     const broker = createMemoryBroker();
     broker.setOnline(false);
     const c = client(broker);
-    expect((await codeOf(() => c.publish("a", 1, { qos: 0 }))).code).toBe("offline");
+    expect((await codeOf(() => c.publish("a", 1, { qos: 0 }))).code).toBe("disconnected");
     expect(c.outboxStats().count).toBe(0);
   });
 

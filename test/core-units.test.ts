@@ -1,6 +1,8 @@
 import { backoffDelay, createIdGenerator, jsonCodec, textCodec, topicMatches } from "gmq";
+import { createMemoryTransport } from "gmq/testing";
 import { describe, expect, it } from "vitest";
 import { DedupWindow } from "../src/dedup.js";
+import { resolveClientOptions } from "../src/options.js";
 
 describe("topicMatches", () => {
   it.each([
@@ -126,7 +128,11 @@ describe("Outbox.load", () => {
       },
     };
     const sent: string[] = [];
-    const outbox = new Outbox(store, {}, { onDropped: () => {}, onChange: () => {}, onError: () => {} });
+    const outbox = new Outbox(store, resolveClientOptions({ transport: createMemoryTransport() }).outbox, {
+      onDropped: () => {},
+      onChange: () => {},
+      onError: () => {},
+    });
     const reading = outbox.load();
     outbox.enqueue(
       { id: "a", topic: "t", payload: new Uint8Array([1]), qos: 1, createdAt: Date.now() },

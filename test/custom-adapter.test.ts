@@ -1,5 +1,5 @@
+import { runTransportContract } from "gmq/contract";
 import { broadcastChannelTransport } from "../examples/custom-adapter/broadcast-channel-transport.js";
-import { runTransportContract } from "./contract/transport.js";
 
 let run = 0;
 runTransportContract("custom adapter: BroadcastChannel (examples/custom-adapter)", {

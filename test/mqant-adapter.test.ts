@@ -1,4 +1,5 @@
 import { type Client, createClient, type GmqError, type Message } from "gmq";
+import { runTransportContract, waitFor } from "gmq/contract";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mqant } from "../adapters/mqant/index.js";
 import {
@@ -9,7 +10,6 @@ import {
   rawReply,
   startMqantGate,
 } from "../adapters/testing/mqant/index.js";
-import { runTransportContract, waitFor } from "./contract/transport.js";
 
 /** Modules used across these tests, next to the demo Login / Chat / HelloWorld. */
 let concurrent = 0;
@@ -59,6 +59,7 @@ for (const via of ["tcp", "ws"] as const) {
   runTransportContract(`mqant over ${via}`, {
     capabilities: mqant({ url: "ws://127.0.0.1:1/mqtt" }).capabilities,
     reportsNoResponder: true,
+    names: { topic: "Echo/HD_Notify", service: "Echo", method: "HD_Echo" },
     echo: { service: "Echo", method: "HD_Echo" },
     slow: { service: "Slow", method: "HD_Wait" },
     async setup() {

@@ -6,10 +6,10 @@
  */
 
 import { type Client, createClient, type Message } from "gmq";
+import { waitFor } from "gmq/contract";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type MqttOptions, mqtt } from "../adapters/mqtt/index.js";
 import { type EmbeddedBroker, startBroker } from "../adapters/testing/broker.js";
-import { waitFor } from "./contract/transport.js";
 import { mosquittoBinary, type SystemServer, startMosquitto } from "./support/mqtt-servers.js";
 
 let counter = 0;

@@ -2,9 +2,10 @@
  * The transport contract against the embedded aedes broker (MQTT 3.1.1 only, so the adapter
  * negotiates down from 5 and uses the envelope), over TCP and over WebSocket.
  */
+
+import { runTransportContract } from "gmq/contract";
 import { mqtt } from "../adapters/mqtt/index.js";
 import { startBroker } from "../adapters/testing/broker.js";
-import { runTransportContract } from "./contract/transport.js";
 
 for (const via of ["tcp", "ws"] as const) {
   const options = { envelope: true, sharedSubscriptions: false } as const;

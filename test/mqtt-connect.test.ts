@@ -4,10 +4,10 @@
  */
 
 import { type Client, createClient, GmqError } from "gmq";
+import { waitFor } from "gmq/contract";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type MqttOptions, mqtt } from "../adapters/mqtt/index.js";
 import { type BrokerOptions, type EmbeddedBroker, startBroker } from "../adapters/testing/broker.js";
-import { waitFor } from "./contract/transport.js";
 
 const brokers: EmbeddedBroker[] = [];
 const clients: Client[] = [];

@@ -5,9 +5,9 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { bytesCodec, type Client, createClient, type Message } from "gmq";
+import { waitFor } from "gmq/contract";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mqtt } from "../adapters/mqtt/index.js";
-import { waitFor } from "./contract/transport.js";
 import { mosquittoBinary, type SystemServer, startMosquitto } from "./support/mqtt-servers.js";
 import { requireBinary } from "./support/system.js";
 

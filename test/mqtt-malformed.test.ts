@@ -7,9 +7,9 @@
 import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
 import { type Client, createClient, type GmqError } from "gmq";
+import { waitFor } from "gmq/contract";
 import { afterEach, describe, expect, it } from "vitest";
 import { mqtt } from "../adapters/mqtt/index.js";
-import { waitFor } from "./contract/transport.js";
 
 const CONNACK = Buffer.from([0x20, 0x02, 0x00, 0x00]);
 const GARBAGE = Buffer.from([0x00, 0xde, 0xad, 0xbe, 0xef, 0x13, 0x37]);

@@ -2,9 +2,10 @@
  * The transport contract against a real Mosquitto 2 (MQTT 5: user properties, shared
  * subscriptions, "no matching subscribers"), over TCP and WebSocket.
  */
+
+import { runTransportContract } from "gmq/contract";
 import { describe } from "vitest";
 import { mqtt } from "../adapters/mqtt/index.js";
-import { runTransportContract } from "./contract/transport.js";
 import { mosquittoBinary, type SystemServer, startMosquitto } from "./support/mqtt-servers.js";
 
 describe.skipIf(!mosquittoBinary.available)("mosquitto", () => {

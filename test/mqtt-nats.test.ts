@@ -2,9 +2,10 @@
  * The transport contract against nats-server's MQTT listener (MQTT 3.1.1 over JetStream, no
  * shared subscriptions), so the adapter negotiates down and uses the envelope.
  */
+
+import { runTransportContract } from "gmq/contract";
 import { describe } from "vitest";
 import { mqtt } from "../adapters/mqtt/index.js";
-import { runTransportContract } from "./contract/transport.js";
 import { natsBinary, type SystemServer, startNatsMqtt } from "./support/mqtt-servers.js";
 
 describe.skipIf(!natsBinary.available)("nats", () => {

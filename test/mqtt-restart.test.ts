@@ -7,10 +7,10 @@
  */
 
 import { type Client, createClient } from "gmq";
+import { waitFor } from "gmq/contract";
 import { afterEach, describe, expect, it } from "vitest";
 import { type MqttOptions, mqtt } from "../adapters/mqtt/index.js";
 import { startBroker } from "../adapters/testing/broker.js";
-import { waitFor } from "./contract/transport.js";
 import { mosquittoBinary, startMosquitto } from "./support/mqtt-servers.js";
 
 const TOTAL = 10_000;

@@ -7,10 +7,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Client, createClient } from "gmq";
+import { waitFor } from "gmq/contract";
 import { mqtt } from "gmq/mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmbeddedBroker, startBroker } from "../adapters/testing/broker.js";
-import { waitFor } from "./contract/transport.js";
 import { tempDir } from "./support/system.js";
 
 const fixture = new URL("./fixtures/outbox-publisher.ts", import.meta.url).pathname;

@@ -5,11 +5,11 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { record, runStoreContract } from "gmq/contract";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { crc32, crc32Portable } from "../adapters/store-file/crc32.js";
 import { type CorruptionInfo, type FileOutboxStore, fileStore } from "../adapters/store-file/index.js";
 import { GmqError } from "../src/errors.js";
-import { record, runStoreContract } from "./contract/store.js";
 
 const root = mkdtempSync(join(tmpdir(), "gmq-store-file-"));
 let dir = root;

@@ -1,11 +1,11 @@
 import "fake-indexeddb/auto";
 import { IDBFactory } from "fake-indexeddb";
+import { record, runStoreContract } from "gmq/contract";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { toStorageError } from "../adapters/store-indexeddb/errors.js";
 import { type IndexedDbOutboxStore, indexedDbStore } from "../adapters/store-indexeddb/index.js";
 import { GmqError } from "../src/errors.js";
 import type { OutboxRecord } from "../src/store.js";
-import { record, runStoreContract } from "./contract/store.js";
 
 runStoreContract("indexeddb", {
   fresh: () => {

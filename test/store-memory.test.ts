@@ -1,5 +1,5 @@
+import { runStoreContract } from "gmq/contract";
 import { memoryStore } from "../src/memory-store.js";
-import { runStoreContract } from "./contract/store.js";
 
 runStoreContract("memory", {
   fresh: () => {},

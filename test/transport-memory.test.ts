@@ -1,5 +1,5 @@
+import { runTransportContract } from "gmq/contract";
 import { createMemoryBroker } from "../adapters/testing/index.js";
-import { runTransportContract } from "./contract/transport.js";
 
 const broker = createMemoryBroker();
 

@@ -18,5 +18,6 @@
  *   BAD_TOPIC / BAD_HANDLER → `invalid_argument`, SERVER_PANIC and APPLICATION → `remote`.
  */
 export type { MqantOptions } from "./options.js";
+export { MQANT_REASONS, type MqantReason } from "./reasons.js";
 export { envelopeDecoder, type GateReply, gateError, type ReplyDecoder, rawDecoder } from "./reply.js";
 export { mqant } from "./transport.js";

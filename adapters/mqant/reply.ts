@@ -1,4 +1,5 @@
 import { GmqError } from "gmq";
+import { MQANT_REASONS } from "./reasons.js";
 
 /** A gate reply, decoded. `result` is what the handler returned (JSON value, or raw bytes). */
 export interface GateReply {
@@ -22,13 +23,13 @@ export const envelopeDecoder: ReplyDecoder = (_topic, payload) => {
     body = JSON.parse(decoder.decode(payload));
   } catch (error) {
     throw new GmqError("protocol", "mqant reply is not a JSON envelope", {
-      reason: "DECODE_ERROR",
+      reason: MQANT_REASONS.DECODE_ERROR,
       cause: error,
     });
   }
   if (typeof body !== "object" || body === null || typeof (body as { Error?: unknown }).Error !== "string") {
     throw new GmqError("protocol", "mqant reply has no Error field", {
-      reason: "DECODE_ERROR",
+      reason: MQANT_REASONS.DECODE_ERROR,
       details: body,
     });
   }
@@ -58,19 +59,22 @@ export function gateError(text: string, reply: GateReply): GmqError {
   const details = { trace: reply.trace, result: reply.result };
   const make = (code: ConstructorParameters<typeof GmqError>[0], reason: string, message = text) =>
     new GmqError(code, message, { reason, details });
-  if (text === "deadline exceeded") return make("timeout", "SERVER_TIMEOUT");
-  if (text === "the work queue is full!") return make("busy", "BUSY");
-  if (/^Service\(type:.*\) not found$/.test(text)) return make("no_responder", "MODULE_NOT_FOUND");
-  if (/^Remote function\(.*\) not found$/.test(text)) return make("no_responder", "HANDLER_NOT_FOUND");
-  if (/^Method\(.*\) must begin with 'HD_'$/.test(text)) return make("invalid_argument", "BAD_HANDLER");
-  if (text.startsWith("Topic must be ")) return make("invalid_argument", "BAD_TOPIC");
-  if (text === "The JSON format is incorrect") return make("invalid_argument", "BAD_JSON");
+  if (text === "deadline exceeded") return make("timeout", MQANT_REASONS.SERVER_TIMEOUT);
+  if (text === "the work queue is full!") return make("busy", MQANT_REASONS.BUSY);
+  if (/^Service\(type:.*\) not found$/.test(text))
+    return make("no_responder", MQANT_REASONS.MODULE_NOT_FOUND);
+  if (/^Remote function\(.*\) not found$/.test(text))
+    return make("no_responder", MQANT_REASONS.HANDLER_NOT_FOUND);
+  if (/^Method\(.*\) must begin with 'HD_'$/.test(text))
+    return make("invalid_argument", MQANT_REASONS.BAD_HANDLER);
+  if (text.startsWith("Topic must be ")) return make("invalid_argument", MQANT_REASONS.BAD_TOPIC);
+  if (text === "The JSON format is incorrect") return make("invalid_argument", MQANT_REASONS.BAD_JSON);
   if (text.includes("----Stack----")) {
     const [first = text, ...rest] = text.split("\n");
     return new GmqError("remote", first, {
-      reason: "SERVER_PANIC",
+      reason: MQANT_REASONS.SERVER_PANIC,
       details: { ...details, stack: rest.join("\n") },
     });
   }
-  return make("remote", "APPLICATION");
+  return make("remote", MQANT_REASONS.APPLICATION);
 }

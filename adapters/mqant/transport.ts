@@ -5,11 +5,13 @@ import {
   type OperationOptions,
   type OutboundMessage,
   type Transport,
+  type TransportNaming,
   type TransportSink,
 } from "gmq";
 import mqttjs, { type MqttClient } from "mqtt";
 import { InFlightLimiter } from "./limiter.js";
 import { type MqantOptions, resolveOptions } from "./options.js";
+import { MQANT_REASONS } from "./reasons.js";
 import { gateError } from "./reply.js";
 
 const encoder = new TextEncoder();
@@ -17,6 +19,21 @@ const EMPTY_ARGS = encoder.encode("{}");
 const JSON_NULL = "null";
 /** Late replies to abandoned requests are recognised (and dropped) among this many topics. */
 const ABANDONED_MEMORY = 1024;
+
+/** Gate names: a request topic is `Module/HD_handler/msgid`, a notify `Module/HD_handler`. */
+const MQANT_NAMING: TransportNaming = {
+  topic: (topic) => {
+    const parts = topic.split("/");
+    return parts.length === 2 && parts[0] !== "" && parts[1]!.startsWith("HD_")
+      ? undefined
+      : `an mqant notify is "Module/HD_handler", got "${topic}"`;
+  },
+  service: (module) => (module.includes("/") ? `a module name has no "/", got "${module}"` : undefined),
+  method: (handler) =>
+    handler.startsWith("HD_") && !handler.includes("/")
+      ? undefined
+      : `mqant handlers begin with "HD_" and have no "/", got "${handler}"`,
+};
 
 /**
  * The mqant gate adapter: MQTT 3.1/3.1.1 without SUBSCRIBE. A call is a QoS 0 PUBLISH on
@@ -34,7 +51,7 @@ export function mqant(options: MqantOptions): Transport {
   const unsettledPublishes = new Set<(error: GmqError) => void>();
 
   const live = (): MqttClient => {
-    if (!client?.connected) throw new GmqError("offline", "not connected to the mqant gate");
+    if (!client?.connected) throw new GmqError("disconnected", "not connected to the mqant gate");
     return client;
   };
 
@@ -63,7 +80,7 @@ export function mqant(options: MqantOptions): Transport {
           `payload: topic + payload exceed the gate's ${config.maxPacketBytes} bytes`,
           {
             field: "payload",
-            reason: "PAYLOAD_TOO_LARGE",
+            reason: MQANT_REASONS.PAYLOAD_TOO_LARGE,
           },
         ),
       );
@@ -90,15 +107,18 @@ export function mqant(options: MqantOptions): Transport {
   return {
     name: "mqant",
     capabilities: {
+      connection: "link",
+      inbound: "push",
       wildcards: false,
-      subscribe: false,
       requestReply: true,
       ack: false,
       delay: false,
       binary: true,
       queues: false,
       headers: false,
+      retain: false,
     },
+    naming: MQANT_NAMING,
 
     connect(sink: TransportSink, { signal }: OperationOptions): Promise<void> {
       const url = config.urls[urlIndex % config.urls.length]!;
@@ -162,7 +182,7 @@ export function mqant(options: MqantOptions): Transport {
           connected = false;
           client = undefined;
           const error = new GmqError("disconnected", "the mqant gate closed the connection (session reset)", {
-            reason: "DISCONNECTED",
+            reason: MQANT_REASONS.DISCONNECTED,
           });
           failEverything(error);
           sink.onDisconnect(error);
@@ -174,7 +194,9 @@ export function mqant(options: MqantOptions): Transport {
       const current = client;
       client = undefined;
       if (!current) return;
-      failEverything(new GmqError("disconnected", "disconnected by the app", { reason: "DISCONNECTED" }));
+      failEverything(
+        new GmqError("disconnected", "disconnected by the app", { reason: MQANT_REASONS.DISCONNECTED }),
+      );
       // DISCONNECT, then close the socket ourselves (the gate ignores DISCONNECT); force it if a
       // dead network keeps the polite close from finishing.
       await new Promise<void>((resolve) => {
@@ -187,16 +209,6 @@ export function mqant(options: MqantOptions): Transport {
     },
 
     async publish(message: OutboundMessage, { signal }: OperationOptions): Promise<void> {
-      const parts = message.topic.split("/");
-      if (parts.length !== 2 || !parts[1]!.startsWith("HD_")) {
-        throw new GmqError(
-          "invalid_argument",
-          `topic: an mqant notify is "Module/HD_handler", got "${message.topic}"`,
-          {
-            field: "topic",
-          },
-        );
-      }
       const target = live();
       // Notifies hold a gate worker slot until forwarded, so they count against the cap too.
       const release = await limiter.acquire(signal);
@@ -209,11 +221,6 @@ export function mqant(options: MqantOptions): Transport {
 
     async call(request: CallRequest): Promise<CallResponse> {
       const { service, method, signal } = request;
-      if (!method.startsWith("HD_")) {
-        throw new GmqError("invalid_argument", `method: mqant handlers begin with "HD_", got "${method}"`, {
-          field: "method",
-        });
-      }
       const target = live();
       const release = await limiter.acquire(signal);
       const topic = config.topic(service, method, String(++msgid));
@@ -249,7 +256,10 @@ function resultBytes(result: unknown, base64Bytes: boolean): Uint8Array {
     try {
       return Uint8Array.from(atob(result), (c) => c.charCodeAt(0));
     } catch (error) {
-      throw new GmqError("protocol", "mqant Result is not base64", { reason: "DECODE_ERROR", cause: error });
+      throw new GmqError("protocol", "mqant Result is not base64", {
+        reason: MQANT_REASONS.DECODE_ERROR,
+        cause: error,
+      });
     }
   }
   return encoder.encode(JSON.stringify(result));

@@ -6,7 +6,7 @@
 import { type ErrorCode, GmqError } from "gmq";
 
 /** MQTT 5 reason names (also used for the 3.1.1 CONNACK return codes 1–5). */
-const REASONS: Record<number, string> = {
+export const REASONS = {
   1: "UNACCEPTABLE_PROTOCOL_VERSION",
   2: "IDENTIFIER_REJECTED",
   3: "SERVER_UNAVAILABLE",
@@ -49,13 +49,13 @@ const REASONS: Record<number, string> = {
   160: "MAXIMUM_CONNECT_TIME",
   161: "SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED",
   162: "WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED",
-};
+} as const;
 
 /** Set on the error when the broker closed the socket before any CONNACK. */
 export const CLOSED_BEFORE_CONNACK = "CLOSED_BEFORE_CONNACK";
 
 export function reasonName(code: number): string {
-  return REASONS[code] ?? `REASON_${code}`;
+  return (REASONS as Record<number, string>)[code] ?? `REASON_${code}`;
 }
 
 const words = (name: string) => name.toLowerCase().replaceAll("_", " ");
@@ -124,7 +124,7 @@ export function subackError(reasonCode: number, filter: string): GmqError {
   const what = `the broker refused the subscription to ${filter}`;
   switch (reasonCode) {
     case 0x87:
-      return reasonError("unauthenticated", what, reasonCode);
+      return reasonError("forbidden", what, reasonCode);
     case 0x8f:
       return reasonError("invalid_argument", what, reasonCode, { field: "pattern" });
     case 0x9e:

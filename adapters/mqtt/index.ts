@@ -18,4 +18,5 @@
  */
 
 export type { MqttCredentials, MqttOptions, MqttProtocolVersion } from "./options.js";
+export { MQTT_REASONS, type MqttReason } from "./reasons.js";
 export { mqtt } from "./transport.js";

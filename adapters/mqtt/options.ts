@@ -69,6 +69,8 @@ export interface ResolvedOptions {
   readonly connectTimeoutMs: number;
   readonly redeliveryDelayMs: number;
   readonly credentials: () => Promise<MqttCredentials>;
+  /** The app passed a `credentials()` provider, which may have new credentials after a refusal. */
+  readonly credentialsProvider: boolean;
   readonly tls: Pick<MqttOptions, "ca" | "cert" | "key" | "rejectUnauthorized">;
 }
 
@@ -150,6 +152,7 @@ export function resolveOptions(options: MqttOptions): ResolvedOptions {
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     redeliveryDelayMs: options.redeliveryDelayMs ?? 50,
     credentials: credentials ? async () => ({ ...fixed, ...(await credentials()) }) : async () => fixed,
+    credentialsProvider: credentials !== undefined,
     tls: {
       ...(options.ca !== undefined && { ca: options.ca }),
       ...(options.cert !== undefined && { cert: options.cert }),
@@ -166,13 +169,15 @@ export function resolveOptions(options: MqttOptions): ResolvedOptions {
  */
 export function capabilitiesOf(options: ResolvedOptions): TransportCapabilities {
   return {
+    connection: "link",
+    inbound: "routed",
     wildcards: true,
-    subscribe: true,
     requestReply: false,
     ack: true,
     delay: false,
     binary: true,
     queues: options.sharedSubscriptions,
     headers: options.envelope || options.protocolVersion !== 4,
+    retain: true,
   };
 }

@@ -9,7 +9,9 @@ import {
   type SubscribeRequest,
   type Transport,
   type TransportCapabilities,
+  type TransportNaming,
   type TransportSink,
+  type TransportSubscribeOptions,
   topicMatches,
 } from "gmq";
 // Default import: mqtt's browser ESM build has no named exports.
@@ -23,6 +25,7 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from "./options.js";
+import { MQTT_REASONS } from "./reasons.js";
 
 const subscriptionKey = (request: SubscribeRequest) => `${request.queue ?? ""}\u0000${request.pattern}`;
 
@@ -60,6 +63,7 @@ function sessionStore(): IStore {
 class MqttTransport implements Transport {
   readonly name = "mqtt";
   readonly capabilities: TransportCapabilities;
+  readonly naming: TransportNaming;
   private readonly options: ResolvedOptions;
   private urlIndex = 0;
   /** Versions learned per URL ("auto" fell back to 3.1.1 there). */
@@ -68,10 +72,15 @@ class MqttTransport implements Transport {
   private manualSubscriptions = 0;
   private readonly qos2Store = sessionStore() as IStore & { reset(): void };
   private connection: MqttConnection | undefined;
+  /** The credentials of the last attempt, and fresh ones fetched after a refusal. */
+  private lastCredentials: MqttCredentials | undefined;
+  private freshCredentials: MqttCredentials | undefined;
 
   constructor(options: MqttOptions) {
     this.options = resolveOptions(options);
     this.capabilities = capabilitiesOf(this.options);
+    // MQTT topic grammar is the core's default; `$share/<group>/` names a queue group.
+    this.naming = { sharedPrefix: true };
   }
 
   /** The URL this transport uses now (for logs and tests). */
@@ -104,7 +113,7 @@ class MqttTransport implements Transport {
     return connection.publish(message, signal);
   }
 
-  async subscribe(request: SubscribeRequest, { signal }: OperationOptions): Promise<void> {
+  async subscribe(request: SubscribeRequest, { signal }: TransportSubscribeOptions): Promise<void> {
     const connection = this.live();
     this.remember(request);
     await connection.subscribe(request, signal);
@@ -120,8 +129,29 @@ class MqttTransport implements Transport {
     return this.connection;
   }
 
+  /**
+   * After a permanent failure: retry only when the app's credentials provider failed (ask it
+   * again later) or now has credentials other than the refused ones (used for the next attempt).
+   */
+  async shouldRetry(error: GmqError): Promise<boolean> {
+    if (!this.options.credentialsProvider) return false;
+    if (error.reason === MQTT_REASONS.CREDENTIALS_FAILED) return true;
+    if (error.code !== "unauthenticated") return false;
+    let next: MqttCredentials;
+    try {
+      next = await this.options.credentials();
+    } catch {
+      return true;
+    }
+    if (sameCredentials(next, this.lastCredentials)) return false;
+    this.freshCredentials = next;
+    return true;
+  }
+
   private async open(url: string, sink: TransportSink, signal: AbortSignal): Promise<MqttConnection> {
-    const credentials = await this.credentials();
+    const credentials = this.freshCredentials ?? (await this.credentials());
+    this.freshCredentials = undefined;
+    this.lastCredentials = credentials;
     const preferred = this.options.protocolVersion;
     const version = preferred === "auto" ? (this.versions.get(url) ?? 5) : preferred;
     try {
@@ -218,6 +248,13 @@ class MqttTransport implements Transport {
     this.subscriptions.delete(key);
     if (previous.manualAck) this.manualSubscriptions--;
   }
+}
+
+function sameCredentials(a: MqttCredentials, b: MqttCredentials | undefined): boolean {
+  if (!b || a.username !== b.username) return false;
+  const [x, y] = [a.password, b.password];
+  if (typeof x === "string" || typeof y === "string" || x === undefined || y === undefined) return x === y;
+  return x.length === y.length && x.every((byte, i) => byte === y[i]);
 }
 
 /** An MQTT 3.1.1/5 transport over TCP, TLS, WebSocket or secure WebSocket. */

@@ -13,10 +13,11 @@
  * it too. Integers are little-endian; a string is `len:u32le` + UTF-8 bytes.
  *
  *   entry  = 1:u8 put | 2:u8 id                          (2 = delete, a tombstone for `id`)
- *   put    = flags:u8 createdAt:f64 [expiresAt:f64] id topic [key]
+ *   put    = flags:u8 createdAt:f64 [expiresAt:f64] [delayMs:f64] id topic [key] [routeKey]
  *            [headerCount:u32 (name value)*] payloadLen:u32 payload
  *   flags  : 1 qos 2 (else qos 1) · 2 retain true · 4 key · 8 expiresAt · 16 headers
- *            · 32 retain false (so an explicit `retain: false` round-trips)
+ *            · 32 retain false (so an explicit `retain: false` round-trips) · 64 routeKey
+ *            · 128 delayMs
  *
  * Entries apply in order; a put of an existing id overwrites it. Payloads are raw bytes.
  */
@@ -51,6 +52,8 @@ const F_KEY = 4;
 const F_EXPIRES = 8;
 const F_HEADERS = 16;
 const F_RETAIN_FALSE = 32;
+const F_ROUTE_KEY = 64;
+const F_DELAY = 128;
 
 /** What a writer appends: one put or delete call. */
 export type LogOp =
@@ -84,6 +87,8 @@ export const MAX_RECORD_SIZE = 256 * 1024 * 1024;
 export function putBound(r: OutboxRecord): number {
   let size = 1 + 1 + 8 + 8 + 4 + 3 * r.id.length + 4 + 3 * r.topic.length + 4 + r.payload.byteLength;
   if (r.key !== undefined) size += 4 + 3 * r.key.length;
+  if (r.routeKey !== undefined) size += 4 + 3 * r.routeKey.length;
+  if (r.delayMs !== undefined) size += 8;
   if (r.headers) {
     size += 4;
     for (const name in r.headers) {
@@ -179,13 +184,17 @@ function writePut(w: Writer, r: OutboxRecord): void {
   if (r.key !== undefined) flags |= F_KEY;
   if (r.expiresAt !== undefined) flags |= F_EXPIRES;
   if (r.headers) flags |= F_HEADERS;
+  if (r.routeKey !== undefined) flags |= F_ROUTE_KEY;
+  if (r.delayMs !== undefined) flags |= F_DELAY;
   w.buf[w.p++] = ENTRY_PUT;
   w.buf[w.p++] = flags;
   w.f64(r.createdAt);
   if (r.expiresAt !== undefined) w.f64(r.expiresAt);
+  if (r.delayMs !== undefined) w.f64(r.delayMs);
   w.str(r.id);
   w.str(r.topic);
   if (r.key !== undefined) w.str(r.key);
+  if (r.routeKey !== undefined) w.str(r.routeKey);
   if (r.headers) {
     const countAt = w.p;
     w.p += 4;
@@ -285,9 +294,11 @@ function readPut(r: Reader): OutboxRecord {
   const flags = r.u8();
   const createdAt = r.f64();
   const expiresAt = flags & F_EXPIRES ? r.f64() : undefined;
+  const delayMs = flags & F_DELAY ? r.f64() : undefined;
   const id = r.str();
   const topic = r.str();
   const key = flags & F_KEY ? r.str() : undefined;
+  const routeKey = flags & F_ROUTE_KEY ? r.str() : undefined;
   let headers: Record<string, string> | undefined;
   if (flags & F_HEADERS) {
     const count = r.u32();
@@ -317,5 +328,7 @@ function readPut(r: Reader): OutboxRecord {
   else if (flags & F_RETAIN_FALSE) record.retain = false;
   if (key !== undefined) record.key = key;
   if (expiresAt !== undefined) record.expiresAt = expiresAt;
+  if (delayMs !== undefined) record.delayMs = delayMs;
+  if (routeKey !== undefined) record.routeKey = routeKey;
   return record;
 }

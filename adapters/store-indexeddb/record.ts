@@ -22,6 +22,8 @@ export function toStored(record: OutboxRecord): OutboxRecord {
   if (record.retain !== undefined) stored.retain = record.retain;
   if (record.key !== undefined) stored.key = record.key;
   if (record.expiresAt !== undefined) stored.expiresAt = record.expiresAt;
+  if (record.delayMs !== undefined) stored.delayMs = record.delayMs;
+  if (record.routeKey !== undefined) stored.routeKey = record.routeKey;
   return stored;
 }
 

@@ -7,7 +7,7 @@
 
 import type { AddressInfo } from "node:net";
 import { createServer, type Server, type Socket } from "node:net";
-import { Aedes, type AedesOptions } from "aedes";
+import type { Aedes, AedesOptions } from "aedes";
 import { createWebSocketStream, type WebSocket, WebSocketServer } from "ws";
 import { keepPacketIdsUnique } from "./unique-packet-ids.js";
 
@@ -41,7 +41,9 @@ export interface EmbeddedBroker extends AsyncDisposable {
 
 export async function startBroker(options: BrokerOptions = {}): Promise<EmbeddedBroker> {
   const host = options.host ?? "127.0.0.1";
-  const aedes = await Aedes.createBroker(options.aedes);
+  // Loaded here, not at import: aedes is an optional peer, and only this function needs it.
+  const { Aedes: AedesBroker } = await import("aedes");
+  const aedes = await AedesBroker.createBroker(options.aedes);
   keepPacketIdsUnique(aedes);
   const sockets = new Set<Socket>();
   const webSockets = new Set<WebSocket>();

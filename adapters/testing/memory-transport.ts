@@ -136,15 +136,19 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBro
     };
     return {
       name: "memory",
+      // MQTT grammar, with `$share/<group>/` for queue groups like an MQTT 5 broker.
+      naming: { sharedPrefix: true },
       capabilities: {
+        connection: "link",
+        inbound: "routed",
         wildcards: true,
-        subscribe: true,
         requestReply: false,
         ack: true,
         delay: false,
         binary: true,
         queues: true,
         headers: true,
+        retain: true,
       },
       async connect(sink) {
         await Promise.resolve();

@@ -48,14 +48,16 @@ export function broadcastChannelTransport(options: BroadcastChannelOptions): Tra
     // Honest flags: the core emulates request/reply over pub/sub (it needs `headers` and
     // `subscribe`) and refuses queue groups, manual acks and delays with `unsupported`.
     capabilities: {
+      connection: "link", // connect() opens the channel; the core keeps it
+      inbound: "routed", // subscribe() says what we want; messages come through the sink
       wildcards: true,
-      subscribe: true,
       requestReply: false,
       ack: false,
       delay: false,
       binary: true,
       queues: false,
       headers: true,
+      retain: false,
     },
 
     async connect(next, { signal }) {

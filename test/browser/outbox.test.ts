@@ -7,13 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "gmq";
+import { waitFor } from "gmq/contract";
 import { mqtt } from "gmq/mqtt";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type EmbeddedBroker, startBroker } from "../../adapters/testing/broker.js";
 import { bundlePage } from "../../examples/chat/bundle.js";
 import { type StaticServer, serveStatic } from "../../examples/chat/static-server.js";
-import { waitFor } from "../contract/transport.js";
 import { chromiumBinary, launchChromium } from "../support/browser.js";
 
 const pageDir = fileURLToPath(new URL("./outbox-page/", import.meta.url));

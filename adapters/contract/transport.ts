@@ -34,6 +34,8 @@ export interface ContractOptions {
   faults?: { dropConnections?: boolean; setOnline?: boolean };
   /** The backend tells a requester that nobody listens (e.g. MQTT 5, memory). */
   reportsNoResponder?: boolean;
+  /** Names this backend accepts, where the MQTT-style defaults (`a`, `Svc`, `m`) are not valid. */
+  names?: { topic?: string; service?: string; method?: string };
   /** For transports that cannot serve calls: a backend method that returns its args as they are. */
   echo?: { service: string; method: string };
   /** For transports that cannot serve calls: a backend method that answers after several seconds. */
@@ -41,7 +43,8 @@ export interface ContractOptions {
 }
 
 let topicCounter = 0;
-const uniqueTopic = (base: string) => `gmq-contract/${base}/${process.pid}-${Date.now()}-${++topicCounter}`;
+const run = Math.random().toString(36).slice(2, 8);
+const uniqueTopic = (base: string) => `gmq-contract/${base}/${run}-${Date.now()}-${++topicCounter}`;
 
 export function waitFor(predicate: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
   const started = Date.now();
@@ -57,9 +60,9 @@ export function waitFor(predicate: () => boolean, timeoutMs = 10_000, what = "co
 
 export function runTransportContract(name: string, options: ContractOptions): void {
   const caps = options.capabilities;
-  const canSubscribe = caps.subscribe;
-  const canCall = caps.requestReply || (caps.subscribe && caps.headers);
-  const canServe = caps.subscribe && caps.headers;
+  const canSubscribe = caps.inbound === "routed";
+  const canCall = caps.requestReply || (caps.inbound === "routed" && caps.headers);
+  const canServe = caps.inbound === "routed" && caps.headers;
 
   describe(`transport contract: ${name}`, () => {
     let harness: TransportHarness;
@@ -107,14 +110,20 @@ export function runTransportContract(name: string, options: ContractOptions): vo
         }
         throw new Error("did not throw");
       };
+      const topic = options.names?.topic ?? "a";
+      const service = options.names?.service ?? "Svc";
+      const method = options.names?.method ?? "m";
       expect(await field(() => c.publish("", 1))).toBe("topic");
-      expect(await field(() => c.publish("a/+/b", 1))).toBe("topic");
-      expect(await field(() => c.publish("a", 1, { qos: 3 as 1 }))).toBe("qos");
-      expect(await field(() => c.publish("a", 1, { timeoutMs: -1 }))).toBe("timeoutMs");
-      expect(await field(() => c.publish("a", { big: 1n }))).toBe("payload");
-      expect(await field(() => c.subscribe("a/#/b", () => {}))).toBe("pattern");
-      expect(await field(() => c.call("", "m"))).toBe("service");
-      expect(await field(() => c.call("s", "m", {}, { timeoutMs: Number.NaN }))).toBe("timeoutMs");
+      expect(await field(() => c.publish("a\u0000b", 1))).toBe("topic");
+      expect(await field(() => c.publish(topic, 1, { qos: 3 as 1 }))).toBe("qos");
+      expect(await field(() => c.publish(topic, 1, { timeoutMs: -1 }))).toBe("timeoutMs");
+      expect(await field(() => c.publish(topic, { big: 1n }))).toBe("payload");
+      if (caps.inbound !== "none") expect(await field(() => c.subscribe("", () => {}))).toBe("pattern");
+      if (caps.inbound === "routed" || caps.inbound === "push") {
+        expect(await field(() => c.subscribe("a/#/b", () => {}))).toBe("pattern");
+      }
+      expect(await field(() => c.call("", method))).toBe("service");
+      expect(await field(() => c.call(service, method, {}, { timeoutMs: Number.NaN }))).toBe("timeoutMs");
     });
 
     if (canSubscribe) {
@@ -294,7 +303,7 @@ export function runTransportContract(name: string, options: ContractOptions): vo
       });
     }
 
-    const slow = options.slow ?? (canServe ? { service: `Slow${process.pid}`, method: "never" } : undefined);
+    const slow = options.slow ?? (canServe ? { service: `Slow${run}`, method: "never" } : undefined);
     if (canCall && slow) {
       it("aborting a call rejects with aborted", async () => {
         if (canServe && !options.slow) {

@@ -7,9 +7,10 @@
  * test (so durable stores can be reopened); `fresh()` is called before each test to give every
  * test empty storage.
  */
+
+import type { OutboxRecord, OutboxStore } from "gmq";
+import { GmqError } from "gmq";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { GmqError } from "../../src/errors.js";
-import type { OutboxRecord, OutboxStore } from "../../src/store.js";
 
 export interface StoreHarness {
   /** Reset to empty backing storage (called before each test). */

@@ -1,0 +1,14 @@
+/**
+ * `gmq/contract`: the shared contract suites every transport and outbox store passes, for
+ * third-party adapters as much as for ours. They are vitest suites: call them from a test file.
+ *
+ *   import { runTransportContract } from "gmq/contract";
+ *   runTransportContract("my adapter", { capabilities, setup: async () => ({ transport: () => mine() }) });
+ */
+export { record, runStoreContract, type StoreHarness } from "./store.js";
+export {
+  type ContractOptions,
+  runTransportContract,
+  type TransportHarness,
+  waitFor,
+} from "./transport.js";

@@ -1,0 +1,193 @@
+import { abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
+import { type BackoffOptions, backoffDelay } from "./backoff.js";
+import type { Link } from "./connection.js";
+import { DedupWindow } from "./dedup.js";
+import { GmqError, isPermanent } from "./errors.js";
+import { WireFlow } from "./flow.js";
+import { AckTracker, createMessage } from "./message.js";
+import type { Subscription } from "./subscription.js";
+import type { InboundMessage, StreamSink, SubscribeRequest, Transport } from "./transport.js";
+
+/** A stream that ran this long counts as healthy: its next failure starts the backoff afresh. */
+const STABLE_AFTER_MS = 5_000;
+/** A subscribe that failed with these was not refused by the backend: it is retried. */
+const TRANSIENT: ReadonlySet<string> = new Set(["disconnected", "timeout", "busy"]);
+
+export interface WireContext {
+  readonly transport: Transport;
+  readonly reconnect: Required<BackoffOptions> | false;
+  readonly dedupWindow: number;
+  onError(error: GmqError): void;
+}
+
+/**
+ * One subscription on the wire, shared by every local subscription with the same pattern, queue
+ * and arguments. It runs on a link: subscribe, then wait until the link is lost, or until the
+ * transport ends it (a stream that ended or failed), which restarts it with backoff like a lost
+ * connection. A subscribe the backend refuses ends its members with the error; one that failed
+ * for the network is retried.
+ */
+export class WireSubscription {
+  readonly members = new Set<Subscription<any>>();
+  readonly flow = new WireFlow(this.members);
+  /** The request as last confirmed by the backend on the current link. */
+  active: SubscribeRequest | undefined;
+  private link: Link | undefined;
+  private attempt: AbortController | undefined;
+  private failures = 0;
+  private dedup: DedupWindow | undefined;
+  private closed = false;
+  private readonly forgetId = (id: string): void => this.dedup?.forget(id);
+
+  constructor(
+    private readonly context: WireContext,
+    public request: SubscribeRequest,
+  ) {}
+
+  /** Subscribes on `link` and keeps it so; resolves once the first attempt has settled. */
+  attach(link: Link): Promise<void> {
+    this.link = link;
+    this.active = undefined;
+    this.attempt?.abort(new GmqError("closed", "superseded"));
+    return new Promise((settled) => void this.run(link, settled));
+  }
+
+  /** The link is gone: stop, and tell the members why. */
+  detach(error: GmqError | undefined): void {
+    this.link = undefined;
+    this.active = undefined;
+    this.attempt?.abort(error ?? new GmqError("disconnected", "connection lost"));
+    if (error) for (const member of this.members) member.interrupted(error);
+  }
+
+  /** The last member left: stop, and tell a routed backend. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const link = this.link;
+    const active = this.active;
+    this.link = undefined;
+    this.active = undefined;
+    this.attempt?.abort(new GmqError("closed", "unsubscribed"));
+    const { transport } = this.context;
+    if (link && active && transport.unsubscribe && !link.signal.aborted) {
+      await transport.unsubscribe(active, { signal: link.signal }).catch((error: unknown) => {
+        this.context.onError(GmqError.from(error));
+      });
+    }
+  }
+
+  /** A message of this stream: straight to the members, once per id. */
+  deliver(inbound: InboundMessage): void {
+    let live = 0;
+    for (const member of this.members) if (!member.isClosed) live++;
+    const id = inbound.id;
+    if (id !== undefined && this.context.dedupWindow > 0) {
+      this.dedup ??= new DedupWindow(this.context.dedupWindow);
+      if (this.dedup.seen(id)) live = 0;
+    }
+    if (live === 0) {
+      void Promise.resolve(inbound.ack?.()).catch((error: unknown) =>
+        this.context.onError(GmqError.from(error)),
+      );
+      return;
+    }
+    const tracker = new AckTracker(inbound, live, this.forgetId);
+    for (const member of this.members)
+      if (!member.isClosed) member.deliver(createMessage(inbound, member, tracker));
+  }
+
+  private async run(link: Link, settled: () => void): Promise<void> {
+    let first = true;
+    const done = (): void => {
+      if (first) settled();
+      first = false;
+    };
+    while (!this.closed && this.link === link && !link.signal.aborted) {
+      const controller = new AbortController();
+      this.attempt = controller;
+      const outcome = await this.runOnce(link, controller, done);
+      controller.abort(outcome.error);
+      // Lost, closed or superseded: whoever did that decides what comes next.
+      if (this.attempt !== controller || this.closed || this.link !== link || link.signal.aborted) break;
+      this.active = undefined;
+      const { error } = outcome;
+      if (outcome.refused || isPermanent(error) || this.context.reconnect === false) {
+        done();
+        for (const member of [...this.members]) member.refused(error);
+        return;
+      }
+      if (outcome.reported) this.context.onError(error);
+      for (const member of this.members) member.interrupted(error);
+      done();
+      if (outcome.ranMs >= STABLE_AFTER_MS) this.failures = 0;
+      await sleep(backoffDelay(this.failures++, this.context.reconnect), link.signal);
+    }
+    done();
+  }
+
+  /** One subscribe, and the wait for its end. */
+  private async runOnce(
+    link: Link,
+    controller: AbortController,
+    started: () => void,
+  ): Promise<{ error: GmqError; refused: boolean; reported: boolean; ranMs: number }> {
+    const { signal } = controller;
+    const follow = abortWatcher(() => controller.abort(link.signal.reason));
+    watchAbort(link.signal, follow);
+    let end!: (outcome: { error: GmqError; reported: boolean }) => void;
+    const ended = new Promise<{ error: GmqError; reported: boolean }>((resolve) => {
+      end = resolve;
+    });
+    const stopped = abortWatcher(() =>
+      end({ error: GmqError.from(signal.reason, "disconnected"), reported: false }),
+    );
+    const sink: StreamSink = {
+      message: (message) => {
+        if (!signal.aborted) this.deliver(message);
+      },
+      end: (error) => {
+        if (signal.aborted) return;
+        const failure = error === undefined ? undefined : GmqError.from(error, "disconnected");
+        end({ error: failure ?? new GmqError("disconnected", "the stream ended"), reported: !!failure });
+      },
+    };
+    const request = this.request;
+    const startedAt = Date.now();
+    try {
+      await this.context.transport.subscribe!(request, { signal, sink, flow: this.flow });
+    } catch (cause) {
+      unwatchAbort(link.signal, follow);
+      const error = GmqError.from(cause, "disconnected");
+      // Refused by the backend (it answered), or failed for the network or load (retried).
+      return { error, refused: !TRANSIENT.has(error.code), reported: true, ranMs: 0 };
+    }
+    if (!signal.aborted) {
+      this.active = request;
+      for (const member of this.members) member.confirmed();
+      started();
+      watchAbort(signal, stopped);
+    } else {
+      stopped.aborted(signal);
+    }
+    const outcome = await ended;
+    unwatchAbort(link.signal, follow);
+    unwatchAbort(signal, stopped);
+    return { ...outcome, refused: false, ranMs: Date.now() - startedAt };
+  }
+}
+
+/** Waits `ms`, or less if `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const wake = abortWatcher(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    const timer = setTimeout(() => {
+      unwatchAbort(signal, wake);
+      resolve();
+    }, ms);
+    watchAbort(signal, wake);
+  });
+}
