@@ -58,11 +58,11 @@ export type {
   OutboundMessage,
   QoS,
   StreamSink,
-  SubscribeOptions as TransportSubscribeOptions,
   SubscribeRequest,
   Transport,
   TransportCapabilities,
   TransportFactory,
   TransportNaming,
   TransportSink,
+  TransportSubscribeOptions,
 } from "./transport.js";

@@ -1,6 +1,6 @@
 import { GmqError } from "./errors.js";
 import type { RequestConnection } from "./request-connection.js";
-import type { StreamSink, SubscribeOptions, Transport } from "./transport.js";
+import type { StreamSink, Transport, TransportSubscribeOptions } from "./transport.js";
 
 /** Codes that say nothing about whether the backend answered. */
 const SILENT = new Set(["timeout", "aborted", "closed"]);
@@ -54,7 +54,7 @@ export function observeRequests(transport: Transport, connection: RequestConnect
         }),
     }),
     ...(subscribe && {
-      subscribe: (request, options: SubscribeOptions) =>
+      subscribe: (request, options: TransportSubscribeOptions) =>
         observe(subscribe.call(transport, request, { ...options, sink: observedSink(options.sink) })),
     }),
     ...(unsubscribe && { unsubscribe: unsubscribe.bind(transport) }),

@@ -175,7 +175,7 @@ export interface StreamSink {
   end(error?: unknown): void;
 }
 
-export interface SubscribeOptions {
+export interface TransportSubscribeOptions {
   /** Aborts when the subscription ends (unsubscribed, client closed) or, on a link transport,
    *  when the connection is lost. */
   readonly signal: AbortSignal;
@@ -260,7 +260,7 @@ export interface Transport {
    * established, deliver to `options.sink`, fetch only while `options.flow` has credit, and stop
    * quietly when `options.signal` aborts.
    */
-  subscribe?(request: SubscribeRequest, options: SubscribeOptions): Promise<void>;
+  subscribe?(request: SubscribeRequest, options: TransportSubscribeOptions): Promise<void>;
   /** Routed transports: tell the backend to stop (e.g. UNSUBSCRIBE). Streams end by the signal. */
   unsubscribe?(request: SubscribeRequest, options: OperationOptions): Promise<void>;
 

@@ -1,8 +1,10 @@
 export { type BrokerOptions, type EmbeddedBroker, startBroker } from "./broker.js";
+export type { MemoryStream } from "./memory-stream.js";
 export {
   createMemoryBroker,
   createMemoryTransport,
   type MemoryBroker,
   type MemoryBrokerOptions,
+  type MemoryTransportShape,
 } from "./memory-transport.js";
 export * from "./mqant/index.js";

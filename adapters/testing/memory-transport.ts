@@ -1,7 +1,13 @@
 /**
  * An in-process broker with MQTT-style wildcards, queue groups, retained messages and manual
- * acks, plus fault injection (go offline, drop connections, deliver everything twice). For
- * users' own tests and for the core's. It implements only the public Transport contract.
+ * acks, plus fault injection (go offline, drop connections, end streams, deliver everything
+ * twice). For users' own tests and for the core's; it runs in browsers too. Its transports come
+ * in every shape the contract knows, so each core path can be tested without a network:
+ * - `transport()`: keeps a link; routed subscriptions (like MQTT);
+ * - `transport({ inbound: "stream" })`: keeps a link; each subscription is a pull stream that
+ *   fetches only while the subscription has credit (like a queue's pop loop);
+ * - `transport({ connection: "request" })`: request-only with pull streams (like gRPC-web).
+ * It implements only the public Transport contract.
  */
 import {
   GmqError,
@@ -9,9 +15,11 @@ import {
   type OutboundMessage,
   type SubscribeRequest,
   type Transport,
+  type TransportCapabilities,
   type TransportSink,
   topicMatches,
 } from "gmq";
+import { MemoryStream, type StreamHost, unreachable } from "./memory-stream.js";
 
 interface Member {
   readonly connection: MemoryConnection;
@@ -31,25 +39,52 @@ export interface MemoryBrokerOptions {
   duplicates?: boolean;
 }
 
+export interface MemoryTransportShape {
+  /** Default "link". */
+  connection?: "link" | "request";
+  /** Default "routed" on a link; request-only transports always use "stream". */
+  inbound?: "routed" | "stream";
+}
+
 export interface MemoryBroker {
-  /** A transport connected to this broker. */
-  transport(): Transport;
-  /** Offline: every connection drops and new ones are refused until set online again. */
+  /** A transport connected to this broker, of the given shape. */
+  transport(shape?: MemoryTransportShape): Transport;
+  /** Offline: every connection drops, every stream ends, and new ones are refused until set
+   *  online again. */
   setOnline(online: boolean): void;
   /** Drop every live connection (they may reconnect at once). */
   dropConnections(): void;
+  /** End every open stream, with `error` or as a normal end (they are restarted). */
+  endStreams(error?: GmqError): void;
   /** Deliver every message twice from now on (or stop). */
   setDuplicates(on: boolean): void;
   readonly connectionCount: number;
+  /** Streams open now. */
+  readonly streams: readonly MemoryStream[];
   /** Messages the broker accepted, in order (for assertions). */
   readonly accepted: readonly OutboundMessage[];
 }
 
 const subscriptionKey = (request: SubscribeRequest) => `${request.queue ?? ""}\u0000${request.pattern}`;
 
+const capabilities = (shape: Required<MemoryTransportShape>): TransportCapabilities => ({
+  connection: shape.connection,
+  inbound: shape.inbound,
+  wildcards: true,
+  requestReply: false,
+  ack: true,
+  delay: false,
+  binary: true,
+  queues: true,
+  headers: true,
+  retain: shape.inbound === "routed",
+});
+
 export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
   const connections = new Set<MemoryConnection>();
+  const streams = new Set<MemoryStream>();
   const retained = new Map<string, OutboundMessage>();
+  /** Unfinished work of dead subscribers, by subscription key, for the next one. */
   const orphaned: { message: OutboundMessage; key: string }[] = [];
   const accepted: OutboundMessage[] = [];
   const roundRobin = new Map<string, number>();
@@ -65,6 +100,26 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBro
     orphaned.push(...connection.unacked.values());
     connection.unacked.clear();
     queueMicrotask(() => connection.sink.onDisconnect(new GmqError("disconnected", reason)));
+  };
+
+  const streamHost: StreamHost = {
+    release(stream, leftovers) {
+      streams.delete(stream);
+      const key = subscriptionKey(stream.request);
+      for (const message of leftovers) {
+        const next = pickStream(key);
+        if (next) next.push(message);
+        else orphaned.push({ message, key });
+      }
+    },
+  };
+
+  const pickStream = (key: string): MemoryStream | undefined => {
+    const candidates = [...streams].filter((stream) => subscriptionKey(stream.request) === key);
+    if (candidates.length === 0) return undefined;
+    const turn = (roundRobin.get(`stream\u0000${key}`) ?? 0) % candidates.length;
+    roundRobin.set(`stream\u0000${key}`, turn + 1);
+    return candidates[turn];
   };
 
   const deliver = (
@@ -128,36 +183,81 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBro
     return chosen;
   };
 
-  const transport = (): Transport => {
+  /** Streams a message goes to: every plain one that matches, one per queue group. */
+  const pickStreams = (topic: string): MemoryStream[] => {
+    const keys = new Set<string>();
+    const chosen: MemoryStream[] = [];
+    for (const stream of streams) {
+      if (!topicMatches(stream.request.pattern, topic)) continue;
+      if (stream.request.queue === undefined) chosen.push(stream);
+      else keys.add(subscriptionKey(stream.request));
+    }
+    for (const key of keys) chosen.push(pickStream(key)!);
+    return chosen;
+  };
+
+  const accept = (message: OutboundMessage): void => {
+    const members = pickMembers(message.topic);
+    const pulled = pickStreams(message.topic);
+    if (message.replyTo !== undefined && members.length === 0 && pulled.length === 0) {
+      throw new GmqError("no_responder", `no subscriber for ${message.topic}`);
+    }
+    accepted.push(message);
+    if (message.retain) {
+      if (message.payload.byteLength === 0) retained.delete(message.topic);
+      else retained.set(message.topic, message);
+    }
+    for (const member of members) {
+      deliver(member.connection, message, member.request, false);
+      if (duplicates) deliver(member.connection, message, member.request, true);
+    }
+    for (const stream of pulled) {
+      stream.push(message);
+      if (duplicates) stream.push(message);
+    }
+  };
+
+  /** Opens a pull stream, handing it what an earlier one of the same subscription left. */
+  const openStream = (
+    request: SubscribeRequest,
+    subscribeOptions: Parameters<NonNullable<Transport["subscribe"]>>[1],
+  ) => {
+    const stream = new MemoryStream(request, subscribeOptions, streamHost);
+    streams.add(stream);
+    const key = subscriptionKey(request);
+    for (let i = 0; i < orphaned.length; ) {
+      const entry = orphaned[i]!;
+      if (entry.key === key) {
+        orphaned.splice(i, 1);
+        stream.push(entry.message);
+      } else i++;
+    }
+    return stream;
+  };
+
+  const transport = (shape: MemoryTransportShape = {}): Transport => {
+    const connectionModel = shape.connection ?? "link";
+    const resolved = {
+      connection: connectionModel,
+      inbound: connectionModel === "request" ? "stream" : (shape.inbound ?? "routed"),
+    } as const;
     let connection: MemoryConnection | undefined;
-    const live = (): MemoryConnection => {
-      if (!connection?.alive) throw new GmqError("disconnected", "not connected to the memory broker");
-      return connection;
+    const mine = new Set<MemoryStream>();
+    const live = (): void => {
+      if (resolved.connection === "request") {
+        if (!online) throw unreachable();
+      } else if (!connection?.alive) {
+        throw new GmqError("disconnected", "not connected to the memory broker");
+      }
     };
-    return {
+    const base: Transport = {
       name: "memory",
       // MQTT grammar, with `$share/<group>/` for queue groups like an MQTT 5 broker.
       naming: { sharedPrefix: true },
-      capabilities: {
-        connection: "link",
-        inbound: "routed",
-        wildcards: true,
-        requestReply: false,
-        ack: true,
-        delay: false,
-        binary: true,
-        queues: true,
-        headers: true,
-        retain: true,
-      },
-      async connect(sink) {
-        await Promise.resolve();
-        if (!online) throw new GmqError("disconnected", "memory broker is offline");
-        if (connection) drop(connection, "replaced by a new connection");
-        connection = { sink, subscriptions: new Map(), unacked: new Map(), alive: true };
-        connections.add(connection);
-      },
+      capabilities: capabilities(resolved),
       async disconnect() {
+        for (const stream of mine) stream.fail();
+        mine.clear();
         if (!connection) return;
         const current = connection;
         connection = undefined;
@@ -170,23 +270,19 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBro
         live();
         await Promise.resolve();
         live();
-        const members = pickMembers(message.topic);
-        if (message.replyTo !== undefined && members.length === 0) {
-          throw new GmqError("no_responder", `no subscriber for ${message.topic}`);
-        }
-        accepted.push(message);
-        if (message.retain) {
-          if (message.payload.byteLength === 0) retained.delete(message.topic);
-          else retained.set(message.topic, message);
-        }
-        for (const member of members) {
-          deliver(member.connection, message, member.request, false);
-          if (duplicates) deliver(member.connection, message, member.request, true);
-        }
+        accept(message);
       },
-      async subscribe(request) {
-        const current = live();
+      async subscribe(request, subscribeOptions) {
+        live();
         await Promise.resolve();
+        live();
+        if (resolved.inbound === "stream") {
+          const stream = openStream(request, subscribeOptions);
+          mine.add(stream);
+          subscribeOptions.signal.addEventListener("abort", () => mine.delete(stream), { once: true });
+          return;
+        }
+        const current = connection!;
         current.subscriptions.set(subscriptionKey(request), request);
         for (const message of retained.values()) {
           if (topicMatches(request.pattern, message.topic))
@@ -200,9 +296,23 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBro
           for (const entry of handOver) deliver(current, entry.message, request, true);
         }
       },
-      async unsubscribe(request) {
-        live().subscriptions.delete(subscriptionKey(request));
+    };
+    if (resolved.connection === "request") return base;
+    return {
+      ...base,
+      async connect(sink) {
+        await Promise.resolve();
+        if (!online) throw new GmqError("disconnected", "memory broker is offline");
+        if (connection) drop(connection, "replaced by a new connection");
+        connection = { sink, subscriptions: new Map(), unacked: new Map(), alive: true };
+        connections.add(connection);
       },
+      ...(resolved.inbound === "routed" && {
+        async unsubscribe(request: SubscribeRequest) {
+          live();
+          connection!.subscriptions.delete(subscriptionKey(request));
+        },
+      }),
     };
   };
 
@@ -210,10 +320,15 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBro
     transport,
     setOnline(value) {
       online = value;
-      if (!online) for (const connection of [...connections]) drop(connection, "memory broker went offline");
+      if (online) return;
+      for (const connection of [...connections]) drop(connection, "memory broker went offline");
+      for (const stream of [...streams]) stream.fail(unreachable());
     },
     dropConnections() {
       for (const connection of [...connections]) drop(connection, "connection dropped by the memory broker");
+    },
+    endStreams(error) {
+      for (const stream of [...streams]) stream.fail(error);
     },
     setDuplicates(on) {
       duplicates = on;
@@ -221,11 +336,17 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBro
     get connectionCount() {
       return connections.size;
     },
+    get streams() {
+      return [...streams];
+    },
     accepted,
   };
 }
 
 /** A transport on a broker of its own, or on `broker` to connect several clients. */
-export function createMemoryTransport(options: { broker?: MemoryBroker } = {}): Transport {
-  return (options.broker ?? createMemoryBroker()).transport();
+export function createMemoryTransport(
+  options: { broker?: MemoryBroker } & MemoryTransportShape = {},
+): Transport {
+  const { broker, ...shape } = options;
+  return (broker ?? createMemoryBroker()).transport(shape);
 }

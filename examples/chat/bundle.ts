@@ -1,19 +1,38 @@
 /**
  * Bundles a page (the chat, or a test page) for the browser with esbuild, against the BUILT
- * package (`npm run build` → dist/): `gmq` and `gmq/<name>` resolve to dist/<entry>.js, exactly
- * what a user's bundler gets from the published package.
+ * package (`npm run build` → dist/): `gmq` and `gmq/<name>` resolve through package.json
+ * "exports" with the browser conditions, exactly what a user's bundler gets from the published
+ * package.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { build, type Plugin } from "esbuild";
 
-const dist = fileURLToPath(new URL("../../dist/", import.meta.url));
+const root = new URL("../../", import.meta.url);
+const exportsMap = JSON.parse(readFileSync(new URL("package.json", root), "utf8")).exports as Record<
+  string,
+  unknown
+>;
 
+/** What a bundler building for the browser picks from an exports entry. */
+function pick(target: unknown): string | undefined {
+  if (typeof target === "string") return target;
+  if (typeof target !== "object" || target === null) return undefined;
+  for (const condition of ["browser", "import", "default"]) {
+    const found = pick((target as Record<string, unknown>)[condition]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Resolves `gmq` and `gmq/<name>` through package.json "exports" with the browser conditions. */
 export const gmqPackage: Plugin = {
   name: "gmq-package",
   setup(builder) {
     builder.onResolve({ filter: /^gmq(\/[\w-]+)?$/ }, ({ path }) => {
-      const file = `${dist}${path === "gmq" ? "index" : path.slice(4)}.js`;
+      const target = pick(exportsMap[path === "gmq" ? "." : `.${path.slice(3)}`]);
+      if (!target) return { errors: [{ text: `${path} is not exported by package.json` }] };
+      const file = fileURLToPath(new URL(target, root));
       if (!existsSync(file)) return { errors: [{ text: `${file} is missing: run \`npm run build\` first` }] };
       return { path: file };
     });
