@@ -44,6 +44,8 @@ export interface MemoryTransportShape {
   connection?: "link" | "request";
   /** Default "routed" on a link; request-only transports always use "stream". */
   inbound?: "routed" | "stream";
+  /** With a number, the transport has `publishBatch` for runs of up to that many. Default none. */
+  maxBatch?: number;
 }
 
 export interface MemoryBroker {
@@ -58,6 +60,11 @@ export interface MemoryBroker {
   endStreams(error?: GmqError): void;
   /** Deliver every message twice from now on (or stop). */
   setDuplicates(on: boolean): void;
+  /** Refuse publishes to topics matching `filter` (`remote`, reason REFUSED), or stop. */
+  refuse(filter: string | undefined): void;
+  /** The next batch accepts only its first `count` messages, then the link fails for the rest
+   *  (`disconnected`), as a backend that loses the stream mid-batch. */
+  cutNextBatch(count: number): void;
   readonly connectionCount: number;
   /** Streams open now. */
   readonly streams: readonly MemoryStream[];
@@ -67,7 +74,7 @@ export interface MemoryBroker {
 
 const subscriptionKey = (request: SubscribeRequest) => `${request.queue ?? ""}\u0000${request.pattern}`;
 
-const capabilities = (shape: Required<MemoryTransportShape>): TransportCapabilities => ({
+const capabilities = (shape: Required<Omit<MemoryTransportShape, "maxBatch">>, maxBatch = 0): TransportCapabilities => ({
   connection: shape.connection,
   inbound: shape.inbound,
   wildcards: true,
@@ -78,6 +85,7 @@ const capabilities = (shape: Required<MemoryTransportShape>): TransportCapabilit
   queues: true,
   headers: true,
   retain: shape.inbound === "routed",
+  maxBatch,
 });
 
 export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
@@ -90,6 +98,8 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBro
   const roundRobin = new Map<string, number>();
   let online = true;
   let duplicates = options.duplicates ?? false;
+  let refused: string | undefined;
+  let cutAfter: number | undefined;
   let deliveryTag = 0;
 
   const drop = (connection: MemoryConnection, reason: string): void => {
@@ -197,6 +207,9 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBro
   };
 
   const accept = (message: OutboundMessage): void => {
+    if (refused !== undefined && topicMatches(refused, message.topic)) {
+      throw new GmqError("remote", `the memory broker refuses ${message.topic}`, { reason: "REFUSED" });
+    }
     const members = pickMembers(message.topic);
     const pulled = pickStreams(message.topic);
     if (message.replyTo !== undefined && members.length === 0 && pulled.length === 0) {
@@ -254,7 +267,7 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBro
       name: "memory",
       // MQTT grammar, with `$share/<group>/` for queue groups like an MQTT 5 broker.
       naming: { sharedPrefix: true },
-      capabilities: capabilities(resolved),
+      capabilities: capabilities(resolved, shape.maxBatch),
       async disconnect() {
         for (const stream of mine) stream.fail();
         mine.clear();
@@ -297,6 +310,26 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBro
         }
       },
     };
+    if (shape.maxBatch) {
+      base.publishBatch = async (messages) => {
+        live();
+        await Promise.resolve();
+        const cut = cutAfter;
+        cutAfter = undefined;
+        const results = messages.map((message, i): unknown => {
+          if (cut !== undefined && i >= cut) return new GmqError("disconnected", "the batch was cut off");
+          try {
+            live();
+            accept(message);
+            return undefined;
+          } catch (error) {
+            return error;
+          }
+        });
+        if (cut !== undefined && connection) drop(connection, "the batch was cut off");
+        return results;
+      };
+    }
     if (resolved.connection === "request") return base;
     return {
       ...base,
@@ -332,6 +365,12 @@ export function createMemoryBroker(options: MemoryBrokerOptions = {}): MemoryBro
     },
     setDuplicates(on) {
       duplicates = on;
+    },
+    refuse(filter) {
+      refused = filter;
+    },
+    cutNextBatch(count) {
+      cutAfter = count;
     },
     get connectionCount() {
       return connections.size;
