@@ -190,6 +190,16 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
         deadline.done,
       ]);
       if (this.storeFailure) throw this.storeFailure;
+    } catch (error) {
+      // A deadline that passed while attempts failed says what the last one failed with.
+      const last = this.connection.lastError;
+      if (GmqError.is(error) && error.code === "timeout" && last) {
+        throw new GmqError("timeout", `${error.message}; the last attempt failed: ${last.message}`, {
+          cause: last,
+          ...(last.reason !== undefined && { reason: last.reason }),
+        });
+      }
+      throw error;
     } finally {
       deadline.dispose();
     }

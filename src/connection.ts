@@ -54,6 +54,8 @@ export interface Connection {
   /** The live link, also while it is still being set up (subscriptions being restored):
    *  messages already arrive then, and their replies must go out on it. */
   readonly open: Link | undefined;
+  /** Why the last attempt failed or the last link was lost, if it did. */
+  readonly lastError: GmqError | undefined;
   /** Starts (or, after a permanent failure, restarts) connecting. */
   start(): void;
   /** Retry now instead of waiting out the backoff. */

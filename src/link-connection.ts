@@ -1,9 +1,9 @@
 import { backoffDelay } from "./backoff.js";
-import type { Connection, ConnectionHooks, ConnectionOptions, ConnectionState, Link } from "./connection.js";
-import { StateHolder, WaiterList } from "./connection-state.js";
+import type { Link } from "./connection.js";
+import { ConnectionCore } from "./connection-state.js";
 import { withDeadline } from "./deadline.js";
-import { GmqError, isPermanent } from "./errors.js";
-import type { Transport, TransportSink } from "./transport.js";
+import { GmqError } from "./errors.js";
+import type { TransportSink } from "./transport.js";
 
 /** Only a connection that stayed up this long resets the backoff, so a broker that accepts and
  *  drops at once is not hammered. */
@@ -16,49 +16,9 @@ const STABLE_AFTER_MS = 5_000;
  * A permanent failure (refused credentials, an untrusted certificate…) stops retrying until the
  * app calls `start()` again (`client.connect()`).
  */
-export class LinkConnection implements Connection {
-  private readonly holder: StateHolder;
-  private link: Link | undefined;
-  private generation = 0;
-  private running = false;
-  private attempt = 0;
-  private readonly closing = new AbortController();
-  private readonly waiters = new WaiterList();
-  private wakeSleep: (() => void) | undefined;
-  private loseCurrent: ((error: GmqError) => void) | undefined;
-
-  constructor(
-    private readonly transport: Transport,
-    private readonly options: ConnectionOptions,
-    private readonly hooks: ConnectionHooks,
-  ) {
-    this.holder = new StateHolder(hooks.onState);
-  }
-
-  get state(): ConnectionState {
-    return this.holder.state;
-  }
-
+export class LinkConnection extends ConnectionCore {
   get ready(): Link | undefined {
     return this.holder.state === "connected" ? this.link : undefined;
-  }
-
-  get open(): Link | undefined {
-    return this.link;
-  }
-
-  start(): void {
-    if (this.running || this.holder.state === "closed") return;
-    this.running = true;
-    void this.run();
-  }
-
-  wake(): void {
-    this.wakeSleep?.();
-  }
-
-  interrupt(reason: string, cause?: GmqError): void {
-    this.loseCurrent?.(new GmqError("disconnected", reason, cause && { cause }));
   }
 
   waitReady(signal: AbortSignal, failFast = false): Promise<Link> {
@@ -72,47 +32,24 @@ export class LinkConnection implements Connection {
     return this.waiters.wait(signal);
   }
 
-  async close(): Promise<void> {
-    if (this.holder.state === "closed") return;
-    const closed = new GmqError("closed", "client is closed");
-    this.closing.abort(closed);
-    this.loseCurrent?.(closed);
-    this.wake();
-    const link = this.link;
-    this.link = undefined;
-    this.holder.set("closed", "closed by the app", this.attempt);
-    this.waiters.rejectAll(closed);
-    if (link) this.hooks.down(link, closed);
-    await this.transport.disconnect().catch(() => {});
-  }
-
-  private async run(): Promise<void> {
+  protected async run(): Promise<void> {
     while (!this.closing.signal.aborted) {
       if (this.holder.state !== "reconnecting") this.holder.set("connecting", "connecting", this.attempt);
-      const outcome = await this.connectOnce();
+      const failure = await this.connectOnce();
       if (this.closing.signal.aborted) break;
-      const error = outcome ?? new GmqError("disconnected", "connection lost");
-      const permanent = outcome !== undefined && isPermanent(outcome) && !(await this.mayRetry(outcome));
+      if (failure) this.lastError = failure;
+      const givesUp = await this.givesUp(failure);
       if (this.closing.signal.aborted) break;
-      if (this.options.reconnect === false || permanent) {
+      if (givesUp) {
         // Nothing retries now: say why, and fail whoever waits with the cause itself.
         this.running = false;
-        const why = outcome ?? new GmqError("disconnected", "connection lost and reconnect is off");
+        const why = failure ?? new GmqError("disconnected", "connection lost and reconnect is off");
         this.holder.set("disconnected", why.message, this.attempt, why);
         this.waiters.rejectAll(why);
         return;
       }
-      if (outcome !== undefined) this.holder.set("reconnecting", error.message, this.attempt + 1, error);
-      await this.sleep(backoffDelay(this.attempt++, this.options.reconnect));
-    }
-  }
-
-  /** After a permanent failure: whether the transport says a new attempt may succeed. */
-  private async mayRetry(error: GmqError): Promise<boolean> {
-    try {
-      return (await this.transport.shouldRetry?.(error)) === true;
-    } catch {
-      return false;
+      if (failure) this.holder.set("reconnecting", failure.message, this.attempt + 1, failure);
+      await this.sleep(backoffDelay(this.attempt++, this.options.reconnect || undefined));
     }
   }
 
@@ -166,6 +103,7 @@ export class LinkConnection implements Connection {
     this.waiters.resolveAll(link);
     this.hooks.up(link);
     const error = await gone;
+    this.lastError = error;
     if (Date.now() - connectedAt >= STABLE_AFTER_MS) this.attempt = 0;
     if (this.link === link) {
       this.link = undefined;
@@ -180,18 +118,5 @@ export class LinkConnection implements Connection {
     alive = false;
     controller.abort(error);
     return undefined;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeSleep = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeSleep = done;
-      if (this.closing.signal.aborted) done();
-    });
   }
 }

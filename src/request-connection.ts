@@ -1,9 +1,8 @@
 import { backoffDelay } from "./backoff.js";
-import type { Connection, ConnectionHooks, ConnectionOptions, ConnectionState, Link } from "./connection.js";
-import { StateHolder, WaiterList } from "./connection-state.js";
+import type { Link } from "./connection.js";
+import { ConnectionCore } from "./connection-state.js";
 import { withDeadline } from "./deadline.js";
-import { GmqError, isPermanent } from "./errors.js";
-import type { Transport } from "./transport.js";
+import { GmqError } from "./errors.js";
 
 /**
  * The state machine of a request-only transport (HTTP, gRPC-web): there is nothing to open, so the
@@ -13,51 +12,11 @@ import type { Transport } from "./transport.js";
  * sent until the backoff has passed (the same backoff as reconnects); the `online` signal or an
  * answer that arrives meanwhile ends the wait early.
  */
-export class RequestConnection implements Connection {
-  private readonly holder: StateHolder;
-  private link: Link | undefined;
+export class RequestConnection extends ConnectionCore {
   private usable = false;
-  private generation = 0;
-  private running = false;
-  private attempt = 0;
-  private lastError: GmqError | undefined;
-  private readonly closing = new AbortController();
-  private readonly waiters = new WaiterList();
-  private wakeSleep: (() => void) | undefined;
-  private loseCurrent: ((error: GmqError) => void) | undefined;
-
-  constructor(
-    private readonly transport: Transport,
-    private readonly options: ConnectionOptions,
-    private readonly hooks: ConnectionHooks,
-  ) {
-    this.holder = new StateHolder(hooks.onState);
-  }
-
-  get state(): ConnectionState {
-    return this.holder.state;
-  }
 
   get ready(): Link | undefined {
     return this.usable ? this.link : undefined;
-  }
-
-  get open(): Link | undefined {
-    return this.link;
-  }
-
-  start(): void {
-    if (this.running || this.holder.state === "closed") return;
-    this.running = true;
-    void this.run();
-  }
-
-  wake(): void {
-    this.wakeSleep?.();
-  }
-
-  interrupt(reason: string, cause?: GmqError): void {
-    this.loseCurrent?.(new GmqError("disconnected", reason, cause && { cause }));
   }
 
   /** A request got an answer from the backend (even an error answer): it is reachable. */
@@ -88,34 +47,23 @@ export class RequestConnection implements Connection {
     return this.waiters.wait(signal);
   }
 
-  async close(): Promise<void> {
-    if (this.holder.state === "closed") return;
-    const closed = new GmqError("closed", "client is closed");
-    this.closing.abort(closed);
-    this.loseCurrent?.(closed);
-    this.wake();
-    const link = this.link;
-    this.link = undefined;
+  protected override linkGone(): void {
     this.usable = false;
-    this.holder.set("closed", "closed by the app", this.attempt);
-    this.waiters.rejectAll(closed);
-    if (link) this.hooks.down(link, closed);
-    await this.transport.disconnect().catch(() => {});
   }
 
-  private async run(): Promise<void> {
+  protected async run(): Promise<void> {
     while (!this.closing.signal.aborted) {
       const error = await this.linkOnce();
       if (this.closing.signal.aborted) break;
       this.lastError = error;
-      const permanent = isPermanent(error) && (await this.transport.shouldRetry?.(error)) !== true;
+      const givesUp = await this.givesUp(error);
       if (this.closing.signal.aborted) break;
-      if (this.options.reconnect === false || permanent) {
+      if (givesUp) {
         this.running = false;
         this.waiters.rejectAll(error);
         return;
       }
-      await this.sleep(backoffDelay(this.attempt++, this.options.reconnect));
+      await this.sleep(backoffDelay(this.attempt++, this.options.reconnect || undefined));
     }
   }
 
@@ -157,18 +105,5 @@ export class RequestConnection implements Connection {
       this.hooks.down(link, error);
     }
     return error;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeSleep = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeSleep = done;
-      if (this.closing.signal.aborted) done();
-    });
   }
 }

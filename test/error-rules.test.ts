@@ -4,7 +4,7 @@
  * recognised across two copies of the package.
  */
 import { createRequire } from "node:module";
-import { createClient, type DroppedEvent, ERROR_CODES, GmqError } from "gmq";
+import { createClient, type DroppedEvent, ERROR_CODES, GmqError, type StateChange } from "gmq";
 import { waitFor } from "gmq/contract";
 import { MQANT_REASONS } from "gmq/mqant";
 import { MQTT_REASONS } from "gmq/mqtt";
@@ -100,5 +100,91 @@ describe("error rules", () => {
     expect(Object.values(MQTT_REASONS)).toContain(subackError(0x87, "a/b").reason);
     expect(subackError(0x87, "a/b").code).toBe("forbidden");
     for (const [name, value] of Object.entries(MQANT_REASONS)) expect(value).toBe(name);
+  });
+});
+
+describe("failures a retry cannot fix", () => {
+  /** A memory transport whose first `refusals` connects are refused with `code`. */
+  function refusing(
+    code: "unauthenticated" | "tls" | "disconnected",
+    refusals: number,
+    retry?: () => boolean,
+  ) {
+    const inner = createMemoryBroker().transport();
+    let attempts = 0;
+    return {
+      get attempts() {
+        return attempts;
+      },
+      transport: {
+        ...inner,
+        connect: (
+          sink: Parameters<NonNullable<typeof inner.connect>>[0],
+          options: { signal: AbortSignal },
+        ) => {
+          attempts++;
+          if (attempts <= refusals)
+            return Promise.reject(new GmqError(code, `refused (${code})`, { reason: "TEST" }));
+          return inner.connect!(sink, options);
+        },
+        ...(retry && { shouldRetry: retry }),
+      },
+    };
+  }
+
+  it("stops retrying: connect() rejects with the cause, and the state change carries it", async () => {
+    for (const code of ["unauthenticated", "tls"] as const) {
+      const backend = refusing(code, 1_000);
+      const c = createClient({
+        transport: backend.transport,
+        reconnect: { initialDelayMs: 5, maxDelayMs: 10 },
+      });
+      clients.push(c);
+      const changes: StateChange[] = [];
+      c.on("state", (change) => changes.push(change));
+      c.on("error", () => {});
+      const failure = await c.connect().catch((e: unknown) => e);
+      expect(GmqError.is(failure) && failure.code).toBe(code);
+      expect(c.state).toBe("disconnected");
+      expect(changes.at(-1)?.error?.code).toBe(code);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(backend.attempts).toBe(1);
+    }
+  });
+
+  it("retries when the transport says new credentials may work, and connect() tries again when asked", async () => {
+    let fresh = true;
+    const backend = refusing("unauthenticated", 2, () => fresh);
+    const c = createClient({
+      transport: backend.transport,
+      reconnect: { initialDelayMs: 5, maxDelayMs: 10 },
+    });
+    clients.push(c);
+    c.on("error", () => {});
+    await c.connect({ timeoutMs: 2_000 });
+    expect(backend.attempts).toBe(3);
+
+    fresh = false;
+    const again = refusing("unauthenticated", 1, () => fresh);
+    const d = createClient({ transport: again.transport, reconnect: { initialDelayMs: 5, maxDelayMs: 10 } });
+    clients.push(d);
+    d.on("error", () => {});
+    expect(((await d.connect().catch((e) => e)) as GmqError).code).toBe("unauthenticated");
+    await d.connect({ timeoutMs: 2_000 }); // the app asked again: one more attempt, which works
+    expect(again.attempts).toBe(2);
+  });
+
+  it("a deadline that passes while transient attempts fail says what the last one failed with", async () => {
+    const backend = refusing("disconnected", 1_000);
+    const c = createClient({
+      transport: backend.transport,
+      reconnect: { initialDelayMs: 5, maxDelayMs: 10 },
+    });
+    clients.push(c);
+    c.on("error", () => {});
+    const failure = (await c.connect({ timeoutMs: 200 }).catch((e) => e)) as GmqError;
+    expect(failure.code).toBe("timeout");
+    expect((failure.cause as GmqError).code).toBe("disconnected");
+    expect(failure.message).toContain("refused (disconnected)");
   });
 });
