@@ -32,3 +32,5 @@ export type { NewUser, SentSms, User, UserTable } from "./http/accounts.js";
 export { type StandardClaims, signJwt, verifyJwt } from "./http/jwt.js";
 export type { Gw123Http, Gw123HttpOptions, MintTokenOptions } from "./http/server.js";
 export { startGw123Http } from "./http/server.js";
+export type { Gw123MessageSocket, Gw123MessageSocketOptions, PublishedEvent } from "./message-socket.js";
+export { startGw123MessageSocket } from "./message-socket.js";
