@@ -6,7 +6,7 @@
 import { type CommentServer, startCommentServer } from "gmq/testing";
 import { ClientError, createChannel, createClient, FetchTransport, Metadata, Status } from "nice-grpc-web";
 import { afterEach, describe, expect, it } from "vitest";
-import { TickerDefinition, TickRequest } from "../examples/comments/generated/gmqtest.js";
+import { Tick, TickerDefinition, TickRequest } from "../examples/comments/generated/gmqtest.js";
 
 let server: CommentServer | undefined;
 afterEach(async () => {
@@ -73,6 +73,20 @@ describe("Ticker.ticks (server stream)", () => {
     }
     expect(frames.map(([flag]) => flag)).toEqual([0x00, 0x00, 0x80]);
     expect(frames[2]![1]).toBe("grpc-status:14\r\ngrpc-message:gone 100%25\r\n");
+  });
+
+  it("text mode: every frame of the stream is its own padded base64 segment", async () => {
+    const { s } = await ticker();
+    const request = TickRequest.encode(TickRequest.fromPartial({ count: 2, label: "t" })).finish();
+    const res = await fetch(`${s.url}/gmqtest.Ticker/ticks`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web-text", accept: "application/grpc-web-text" },
+      body: frame(0, request).toString("base64"),
+    });
+    expect(res.headers.get("content-type")).toBe("application/grpc-web-text+proto");
+    const tick = (seq: number) => frame(0, Tick.encode({ seq, label: "t" }).finish()).toString("base64");
+    const trailer = frame(0x80, Buffer.from("grpc-status:0\r\ngrpc-message:\r\n")).toString("base64");
+    expect(await res.text()).toBe(tick(1) + tick(2) + trailer);
   });
 
   it("fails before any tick as trailers-only, which nice-grpc-web reports as the status", async () => {

@@ -128,16 +128,10 @@ function decodeGroups(text: string): Uint8Array {
 }
 
 /**
- * The text mode's response body, encoded as it streams: whole 3-byte groups go out at once, the
- * remainder waits for the next chunk, and only the end of the body carries padding (as Envoy does).
+ * The text mode's response body: each frame is base64-encoded on its own, with its own padding,
+ * as Envoy's gRPC-web filter does (so a streamed message is never held back waiting for the next).
+ * Every chunk of `frames` must be one whole frame.
  */
-export async function* encodeBase64Stream(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  let carry: Uint8Array = new Uint8Array(0);
-  for await (const chunk of chunks) {
-    const bytes = carry.length === 0 ? chunk : concat(carry, chunk);
-    const whole = bytes.length - (bytes.length % 3);
-    if (whole > 0) yield Buffer.from(Buffer.from(bytes.subarray(0, whole)).toString("base64"), "latin1");
-    carry = bytes.slice(whole);
-  }
-  if (carry.length > 0) yield Buffer.from(Buffer.from(carry).toString("base64"), "latin1");
+export async function* encodeBase64Frames(frames: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  for await (const frame of frames) yield Buffer.from(Buffer.from(frame).toString("base64"), "latin1");
 }

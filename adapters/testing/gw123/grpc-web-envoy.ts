@@ -4,7 +4,7 @@
  *
  * - the CORS filter (any origin, the fixed allow/expose lists, preflight answered locally);
  * - text mode (`application/grpc-web-text`), which connect refuses with 415: the base64 request
- *   body is decoded before connect sees it and the response is base64-encoded on the way out;
+ *   body is decoded before connect sees it and each response frame is base64-encoded on its own;
  * - trailers-only errors: connect always writes a trailer frame, but grpc-go answers an error
  *   before any message with HEADERS alone, which Envoy passes on as response headers with an
  *   empty body;
@@ -19,7 +19,7 @@ import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/conne
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import {
   decodeBase64Stream,
-  encodeBase64Stream,
+  encodeBase64Frames,
   encodeFrame,
   type Frame,
   grpcGoTrailers,
@@ -149,7 +149,7 @@ export function createEnvoyFront(options: EnvoyFrontOptions): NodeHandler {
     await respond(res, {
       status: 200,
       header,
-      body: mode === "text" ? encodeBase64Stream(body) : body,
+      body: mode === "text" ? encodeBase64Frames(body) : body,
     });
   };
 
