@@ -126,7 +126,7 @@ export function createEnvoyFront(options: EnvoyFrontOptions): NodeHandler {
       try {
         body = await readAll(decodeBase64Stream(request.body as AsyncIterable<Uint8Array>));
       } catch (err) {
-        // Envoy's local reply for a gRPC request: INTERNAL, trailers-only.
+        // What current Envoy makes of its local 400 for this: INTERNAL, trailers-only.
         if (err instanceof InvalidBase64Error) return trailersOnly(res, mode, 13, err.message);
         throw err;
       }
