@@ -60,7 +60,7 @@ export interface MqantGate extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-function normaliseModules(modules: MqantGateOptions["modules"]): MqantModule[] {
+export function normaliseModules(modules: MqantGateOptions["modules"]): MqantModule[] {
   if (!modules) return [];
   if (Array.isArray(modules)) return [...(modules as readonly MqantModule[])];
   return Object.entries(modules as Record<string, Record<string, MqantHandler>>).map(([type, handlers]) => ({

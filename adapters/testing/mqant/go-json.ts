@@ -60,6 +60,16 @@ function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
 }
 
+/** A Go struct value: its fields are encoded in declaration order (maps sort their keys, structs do not). */
+export class GoStruct {
+  constructor(readonly fields: ReadonlyArray<readonly [string, unknown]>) {}
+}
+
+/** Shorthand for a struct with these fields, in this order (omitempty is the caller's business). */
+export function goStruct(fields: Record<string, unknown>): GoStruct {
+  return new GoStruct(Object.entries(fields));
+}
+
 /**
  * Encode a handler result. Plain objects and Maps are Go maps (sorted keys); arrays are slices;
  * Uint8Array/ArrayBuffer are []byte; bigint is int64; objects with `toJSON` are encoded through it
@@ -90,6 +100,9 @@ function encode(value: unknown, seen: Set<object>): string {
   if (obj instanceof Uint8Array) return goString(base64(obj));
   if (obj instanceof ArrayBuffer) return goString(base64(new Uint8Array(obj)));
   if (obj instanceof Date) return goString(obj.toISOString());
+  if (obj instanceof GoStruct) {
+    return `{${obj.fields.map(([k, v]) => `${goString(k)}:${encode(v, seen)}`).join(",")}}`;
+  }
   if (seen.has(obj)) throw new GoJsonError("json: unsupported value: encountered a cycle");
   seen.add(obj);
   try {

@@ -32,8 +32,26 @@ export {
 } from "./demo-modules.js";
 export type { MqantGate, MqantGateOptions } from "./gate.js";
 export { startMqantGate } from "./gate.js";
-export { GoJsonError, goJson, goString } from "./go-json.js";
+export { GoJsonError, GoStruct, goJson, goString, goStruct } from "./go-json.js";
 export {
+  type ApiPair,
+  type ApiRequest,
+  ApiResponse,
+  apiError,
+  apiResponse,
+  goStatusText,
+  type MqantApiError,
+  parseApiError,
+} from "./http-api.js";
+export { httpDemoModule } from "./http-demo-module.js";
+export {
+  type MqantHttpGateway,
+  type MqantHttpGatewayOptions,
+  startMqantHttpGateway,
+} from "./http-gateway.js";
+export {
+  type ApiHandler,
+  apiHandler,
   type BytesHandler,
   bytesHandler,
   HandlerError,

@@ -4,6 +4,7 @@
  */
 
 import { Buffer } from "node:buffer";
+import { type ApiRequest, ApiResponse } from "./http-api.js";
 import type { GateSession } from "./session.js";
 
 /** A JSON object payload, numbers as JS numbers (Go float64). */
@@ -21,7 +22,16 @@ export interface BytesHandler {
   readonly fn: (session: GateSession, args: Uint8Array) => unknown;
 }
 
-export type MqantHandler = MapHandler | BytesHandler;
+/**
+ * Takes `*go_api.Request` (one argument, no session) and must return `*go_api.Response`: the kind
+ * of handler mqant's HTTP gateway calls, registered under the full URL path (`/user/login`).
+ */
+export interface ApiHandler {
+  readonly args: "api";
+  readonly fn: (request: ApiRequest) => unknown;
+}
+
+export type MqantHandler = MapHandler | BytesHandler | ApiHandler;
 
 export interface MqantModule {
   /** Module type, the first topic segment (`Chat`). */
@@ -43,6 +53,11 @@ export function mapHandler(fn: MapHandler["fn"]): MapHandler {
 /** Shorthand for a `bytes` handler with inferred types. */
 export function bytesHandler(fn: BytesHandler["fn"]): BytesHandler {
   return { args: "bytes", fn };
+}
+
+/** Shorthand for an HTTP-gateway handler; return `apiResponse(...)`. */
+export function apiHandler(fn: ApiHandler["fn"]): ApiHandler {
+  return { args: "api", fn };
 }
 
 /** A ProtocolMarshal result: these bytes become the whole reply payload, with no envelope. */
@@ -124,6 +139,28 @@ function bindArg(handler: MqantHandler, arg: CallArg): MapArgs | Uint8Array {
   throw new Error("reflect: Call using []uint8 as type map[string]interface {}");
 }
 
+/**
+ * mqant's RPC server when the argument count does not fit the handler (the gate sends two, the
+ * HTTP gateway one). The text after the prefix approximates Go's `%v` of the arguments and func.
+ */
+function paramsNotAdapted(given: string, handler: MqantHandler): string {
+  const signature =
+    handler.args === "api"
+      ? "func(*go_api.Request) (*go_api.Response, error)"
+      : `func(gate.Session, ${handler.args === "map" ? "map[string]interface {}" : "[]uint8"}) (interface {}, string)`;
+  return `The number of params [${given}] is not adapted.<${signature} Value>`;
+}
+
+function lookupHandler(module: MqantModule, name: string): MqantHandler | undefined {
+  return Object.hasOwn(module.handlers, name) ? module.handlers[name] : undefined;
+}
+
+function thrownOutcome(module: MqantModule, handlerName: string, thrown: unknown): CallOutcome {
+  if (typeof thrown === "string") return { kind: "result", error: thrown, result: null };
+  if (thrown instanceof HandlerError) return { kind: "result", error: thrown.message, result: thrown.result };
+  return { kind: "result", error: panicText(module.type, handlerName, thrown), result: null };
+}
+
 /** Run one handler call the way a module's RPC server would. Never rejects. */
 export async function invokeHandler(
   module: MqantModule,
@@ -131,8 +168,11 @@ export async function invokeHandler(
   session: GateSession,
   arg: CallArg,
 ): Promise<CallOutcome> {
-  const handler = Object.hasOwn(module.handlers, handlerName) ? module.handlers[handlerName] : undefined;
+  const handler = lookupHandler(module, handlerName);
   if (!handler) return { kind: "result", error: `Remote function(${handlerName}) not found`, result: null };
+  if (handler.args === "api") {
+    return { kind: "result", error: paramsNotAdapted(`SESSION ${arg.tag}`, handler), result: null };
+  }
   try {
     const refused = module.beforeHandle?.(handlerName, session);
     if (refused) return { kind: "result", error: refused, result: null };
@@ -145,9 +185,47 @@ export async function invokeHandler(
     if (value instanceof Reply) return { kind: "result", error: value.error, result: value.result };
     return { kind: "result", error: "", result: value };
   } catch (thrown) {
-    if (typeof thrown === "string") return { kind: "result", error: thrown, result: null };
-    if (thrown instanceof HandlerError)
-      return { kind: "result", error: thrown.message, result: thrown.result };
-    return { kind: "result", error: panicText(module.type, handlerName, thrown), result: null };
+    return thrownOutcome(module, handlerName, thrown);
   }
+}
+
+/** What the HTTP gateway gets back: a response, or the RPC error string. */
+export type ApiOutcome = { readonly response: ApiResponse } | { readonly error: string };
+
+/** Go's `%T` / `%v` for a non-proto result, as in mqrpc.Proto's "unexpected type" error. */
+function unexpectedType(value: unknown): string {
+  if (typeof value === "string") return `mqrpc: unexpected type for ${value}, got type string`;
+  if (typeof value === "number") return `mqrpc: unexpected type for ${value}, got type float64`;
+  if (typeof value === "boolean") return `mqrpc: unexpected type for ${value}, got type bool`;
+  if (value instanceof Uint8Array) return `mqrpc: unexpected type for [${value.join(" ")}], got type []uint8`;
+  return "mqrpc: unexpected type for map[], got type map[string]interface {}";
+}
+
+/**
+ * The HTTP gateway's RPC call (`mqrpc.Proto(rsp, Call(handler, request))`): the handler must
+ * return an ApiResponse; an error string, a panic, nil or any other value becomes the error.
+ * Never rejects.
+ */
+export async function invokeApiHandler(
+  module: MqantModule,
+  handlerName: string,
+  request: ApiRequest,
+): Promise<ApiOutcome> {
+  const handler = lookupHandler(module, handlerName);
+  if (!handler) return { error: `Remote function(${handlerName}) not found` };
+  if (handler.args !== "api") return { error: paramsNotAdapted("*go_api.Request", handler) };
+  let value: unknown;
+  try {
+    value = await handler.fn(request);
+  } catch (thrown) {
+    const outcome = thrownOutcome(module, handlerName, thrown);
+    return { error: outcome.kind === "result" ? outcome.error : "" };
+  }
+  if (value instanceof Reply) {
+    if (value.error !== "") return { error: value.error };
+    value = value.result;
+  }
+  if (value instanceof ApiResponse) return { response: value };
+  if (value === null || value === undefined) return { error: "mqrpc: nil returned" };
+  return { error: unexpectedType(value) };
 }

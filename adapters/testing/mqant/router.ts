@@ -20,6 +20,15 @@ export interface ModuleNode {
   readonly module: MqantModule;
 }
 
+/** app.GetRouteServer: `Type@<id>` names one node; `Type` or `Type@` picks a node of that type at random. */
+export function lookupNode(nodes: readonly ModuleNode[], target: string): ModuleNode | undefined {
+  const at = target.indexOf("@");
+  if (at >= 0 && at < target.length - 1) return nodes.find((n) => n.nodeId === target);
+  const type = at >= 0 ? target.slice(0, at) : target;
+  const candidates = nodes.filter((n) => n.module.type === type);
+  return candidates[Math.floor(Math.random() * candidates.length)];
+}
+
 export type TopicRoute =
   | { readonly kind: "bad-topic" }
   | {
@@ -71,11 +80,7 @@ export class Router {
 
   /** Find a node by type (`Chat`, `Chat@`) or full node id (`Chat@3f2a9c0d11e4b7a2`). */
   lookup(target: string): ModuleNode | undefined {
-    const at = target.indexOf("@");
-    if (at >= 0 && at < target.length - 1) return this.opts.nodes.find((n) => n.nodeId === target);
-    const type = at >= 0 ? target.slice(0, at) : target;
-    const candidates = this.opts.nodes.filter((n) => n.module.type === type);
-    return candidates[Math.floor(Math.random() * candidates.length)];
+    return lookupNode(this.opts.nodes, target);
   }
 
   /**
