@@ -235,7 +235,12 @@ export class Connection implements SubscriptionOwner, CallServer {
     try {
       frame = decodeFrame(text);
     } catch (error) {
-      this.close(CloseCode.protocolError, error instanceof Error ? error.message : "malformed frame");
+      // A frame of another (even unknown) type is an attempt to skip connect; garbage is a protocol error.
+      if (error instanceof FrameError && error.code === "unsupported") {
+        this.close(CloseCode.unauthenticated, "the first frame must be connect");
+      } else {
+        this.close(CloseCode.protocolError, error instanceof Error ? error.message : "malformed frame");
+      }
       return;
     }
     if (frame.type !== "connect") {

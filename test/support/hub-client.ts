@@ -6,7 +6,7 @@
 import { WebSocket } from "ws";
 import { SUBPROTOCOL } from "../../adapters/hub/protocol.js";
 
-// biome-ignore lint/suspicious/noExplicitAny: frames are checked field by field in the tests
+/** Frames are checked field by field in the tests. */
 export type Frame = Record<string, any>;
 
 export class HubTestClient {
@@ -51,7 +51,10 @@ export class HubTestClient {
   ): Promise<{ client: HubTestClient; connected: Frame }> {
     const client = await HubTestClient.open(url);
     client.send({ type: "connect", ...fields });
-    const connected = await client.next((f) => f.type === "connected" || f.type === "error");
+    const connected = await Promise.race([
+      client.next((f) => f.type === "connected" || f.type === "error"),
+      client.closed.then(({ code }) => ({ type: "closed", code })),
+    ]);
     return { client, connected };
   }
 
