@@ -381,18 +381,21 @@ export class Connection implements SubscriptionOwner, CallServer {
     try {
       if (seq !== undefined) {
         if (this.clientId === undefined) {
-          return this.fail(rid, {
+          return this.failPublish(rid, {
             ...wireError("invalid_argument", "seq: needs a clientId in connect"),
             field: "seq",
           });
         }
         if (this.blockedSeq !== undefined && seq > this.blockedSeq) {
-          return this.fail(rid, wireError("busy", `send seq ${this.blockedSeq} again first`, "out_of_order"));
+          return this.failPublish(
+            rid,
+            wireError("busy", `send seq ${this.blockedSeq} again first`, "out_of_order"),
+          );
         }
         if (seq === this.blockedSeq) this.blockedSeq = undefined;
       }
       if (!(await this.allowed({ action: "publish", topic: frame.topic }))) {
-        return this.fail(rid, wireError("forbidden", `not allowed to publish to ${frame.topic}`));
+        return this.failPublish(rid, wireError("forbidden", `not allowed to publish to ${frame.topic}`));
       }
       const { topic, payload, enc, id, headers, replyTo, correlationId } = frame;
       const message = compact({ topic, payload, enc, id, headers, replyTo, correlationId }) as EngineMessage;
@@ -414,7 +417,8 @@ export class Connection implements SubscriptionOwner, CallServer {
         compact({ type: "puback", rid, epoch, offset, duplicate: duplicate || undefined }) as HubFrame,
       );
     } catch (error) {
-      this.internal(error, rid);
+      this.ctx.onError(error);
+      this.failPublish(rid, wireError("busy", "internal error; try again", "internal"));
     }
   }
 
@@ -637,6 +641,11 @@ export class Connection implements SubscriptionOwner, CallServer {
 
   private fail(rid: Rid | undefined, error: WireError): void {
     this.frame(rid === undefined ? { type: "error", ...error } : { type: "error", rid, ...error });
+  }
+
+  /** A QoS 0 publish without rid has nowhere to report to. */
+  private failPublish(rid: Rid | undefined, error: WireError): void {
+    if (rid !== undefined) this.fail(rid, error);
   }
 
   private internal(error: unknown, rid: Rid | undefined): void {
