@@ -166,9 +166,9 @@ describe("hub limits", () => {
   it("closes a slow consumer with 4201 and keeps serving the others", async () => {
     const hub = await start({
       limits: {
-        socketBufferBytes: 16 * 1024,
-        maxQueuedBytes: 64 * 1024,
-        slowConsumerMs: 500,
+        socketBufferBytes: 64 * 1024,
+        maxQueuedBytes: 1024 * 1024,
+        slowConsumerMs: 1_000,
         ratePerSecond: 100_000,
         rateBurst: 100_000,
       },
@@ -177,16 +177,21 @@ describe("hub limits", () => {
     await slow.subscribe("s", "flood");
     const { client: fast } = await connect(hub);
     await fast.subscribe("s", "flood");
-    (slow.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    const socketOf = (client: HubTestClient) =>
+      (client.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socketOf(slow).pause(); // reads nothing: the kernel buffers fill, then the hub's queue
     const { client: pub } = await connect(hub);
-    const payload = "x".repeat(2048);
-    for (let i = 0; i < 3000; i++) pub.send({ type: "publish", topic: "flood", payload, qos: 0 });
-    expect(await pub.publish("flood", "last")).toMatchObject({ type: "puback" });
-    expect((await fast.messages("s", 3001, 20_000)).at(-1)!.payload).toBe("last");
+    // 12 MB, far more than loopback socket buffers hold; paced by pubacks so the fast reader keeps up
+    const payload = "x".repeat(4096);
+    for (let i = 0; i < 3000 && hub.connections === 3; i++) await pub.publish("flood", payload);
     const deadline = Date.now() + 10_000;
     while (hub.connections > 2 && Date.now() < deadline) await sleep(20);
     expect(hub.connections).toBe(2);
-    (slow.socket as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect(await pub.publish("flood", "last")).toMatchObject({ type: "puback" });
+    const got = fast.pending("s");
+    expect(got.length).toBeGreaterThan(100);
+    expect((await fast.next((f) => f.type === "message" && f.payload === "last")).payload).toBe("last");
+    socketOf(slow).resume();
     expect((await slow.closed).code).toBe(CloseCode.slowConsumer);
   });
 

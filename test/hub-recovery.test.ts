@@ -154,6 +154,11 @@ describe("hub exactly-once publishing", () => {
     expect(await a.publish("t", "x", { seq: 5 })).not.toHaveProperty("duplicate");
     expect(await b.publish("t", "x", { seq: 5 })).not.toHaveProperty("duplicate");
     expect(await a.publish("t", "x", { seq: 4 })).toMatchObject({ duplicate: true });
+    // a publish may name the outbox it comes from
+    expect(await b.publish("t", "x", { seq: 5, clientId: "a" })).toMatchObject({ duplicate: true });
+    expect(await b.publish("t", "x", { seq: 6, clientId: "a" })).not.toHaveProperty("duplicate");
+    const { connected } = await connect(hub, { clientId: "a" });
+    expect(connected.lastSeq).toBe(6);
     const { client: anonymous } = await connect(hub);
     expect(await anonymous.publish("t", "x", { seq: 1 })).toMatchObject({
       type: "error",

@@ -2,7 +2,10 @@
  * The hub with its in-memory engine: routing with wildcards, queue groups, calls and
  * no-responder, manual ack and redelivery.
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { WebSocket, WebSocketServer } from "ws";
 import { createHub, type Hub } from "../adapters/hub/index.js";
 import { type Frame, HubTestClient, sleep } from "./support/hub-client.js";
 
@@ -244,5 +247,36 @@ describe("hub routing", () => {
     sub.send({ type: "ack", tag: second!.tag }); // acking twice is harmless
     await sleep(50);
     expect(sub.pending("s")).toEqual([]);
+  });
+
+  it("attaches to an existing http.Server, leaving its other routes and upgrade paths alone", async () => {
+    const server = createServer((_req, res) => res.end("app page"));
+    const other = new WebSocketServer({ noServer: true });
+    server.on("upgrade", (req, socket, head) => {
+      if (req.url === "/other") other.handleUpgrade(req, socket, head, (ws) => ws.send("other ws"));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const attached = await createHub({ server, path: "/realtime" });
+    try {
+      expect(attached.url).toBe(`ws://127.0.0.1:${port}/realtime`);
+      expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe("app page");
+      const { client, connected } = await HubTestClient.connect(attached.url);
+      clients.push(client);
+      expect(connected.type).toBe("connected");
+      const plain = new WebSocket(`ws://127.0.0.1:${port}/other`);
+      const greeting = await new Promise<string>((resolve) =>
+        plain.once("message", (data) => resolve(String(data))),
+      );
+      expect(greeting).toBe("other ws");
+      plain.close();
+      await attached.close();
+      expect((await client.closed).code).toBe(4100);
+      expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe("app page"); // the server stays up
+    } finally {
+      await attached.close();
+      other.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -6,7 +6,8 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { RawData, WebSocket } from "ws";
-import type { CallRequest, CallResult, EngineMessage, EngineSession } from "./engine.js";
+import { ConnectionSubscriptions } from "./connection-subscriptions.js";
+import type { CallRequest, CallResult, EngineSession } from "./engine.js";
 import { wireError } from "./engine.js";
 import { decodeFrame, FrameError } from "./frames.js";
 import type { CallServer, Handlers } from "./handlers.js";
@@ -18,16 +19,14 @@ import type {
   ConnectFrame,
   HandleFrame,
   HubFrame,
-  PublishFrame,
   RefreshFrame,
-  ResponseFrame,
-  SubscribeFrame,
   WireError,
 } from "./protocol.js";
 import { CloseCode } from "./protocol.js";
+import { Publisher } from "./publisher.js";
 import type { Router } from "./router.js";
 import { RateLimiter, SendQueue } from "./send-queue.js";
-import { Subscription, type SubscriptionOwner } from "./subscription.js";
+import { ServedCalls } from "./served-calls.js";
 
 export interface ConnectionContext {
   readonly engine: EngineSession;
@@ -50,25 +49,17 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 type Rid = string | number;
 
-export class Connection implements SubscriptionOwner, CallServer {
+export class Connection implements CallServer {
   private state: "awaiting" | "authenticating" | "open" | "closed" = "awaiting";
   private identity: Identity = {};
   private clientId: string | undefined;
   private client: ConnectFrame["client"];
   private early: string[] = [];
-  private readonly subs = new Map<string, Subscription>();
-  private readonly tags = new Map<number, Subscription>();
-  private nextTag = 1;
+  private readonly subs: ConnectionSubscriptions;
   private readonly handled = new Map<string, { service: string; method: string }>();
-  private readonly served = new Map<
-    string,
-    { resolve: (result: CallResult) => void; timer: NodeJS.Timeout }
-  >();
-  private nextRequest = 1;
+  private readonly served: ServedCalls;
+  private readonly publisher: Publisher;
   private callsWaiting = 0;
-  private publishing: Promise<void> = Promise.resolve();
-  /** An exactly-once publish failed: later seqs wait until this one is sent again. */
-  private blockedSeq: number | undefined;
   private lastReceived = Date.now();
   private readonly timers = new Set<NodeJS.Timeout>();
   private pingTimer: NodeJS.Timeout | undefined;
@@ -85,6 +76,28 @@ export class Connection implements SubscriptionOwner, CallServer {
     const { limits } = ctx;
     this.queue = new SendQueue(socket, limits, () => this.close(CloseCode.slowConsumer, "slow consumer"));
     this.rate = new RateLimiter(limits.ratePerSecond, limits.rateBurst);
+    this.served = new ServedCalls(limits.maxPendingCalls, (frame) => this.frame(frame));
+    const owner = this;
+    this.subs = new ConnectionSubscriptions(ctx.engine, ctx.router, limits, {
+      send: (text) => this.send(text),
+      frame: (frame) => this.frame(frame),
+      fail: (rid, error) => this.fail(rid, error),
+      allowed: (request) => this.allowed(request),
+      slow: () => this.close(CloseCode.slowConsumer, "slow consumer"),
+      onError: ctx.onError,
+    });
+    this.publisher = new Publisher(ctx.engine, {
+      get open() {
+        return owner.state === "open";
+      },
+      get clientId() {
+        return owner.clientId;
+      },
+      allowed: (request) => this.allowed(request),
+      frame: (frame) => this.frame(frame),
+      fail: (rid, error) => this.fail(rid, error),
+      onError: ctx.onError,
+    });
     socket.on("message", (data, isBinary) => this.onFrame(data, isBinary));
     socket.on("close", () => this.teardown());
     // Oversize frames (1009) and broken sockets: ws closes the socket itself; we only clean up.
@@ -115,35 +128,8 @@ export class Connection implements SubscriptionOwner, CallServer {
     cut.unref();
   }
 
-  // ---- SubscriptionOwner ----
-
   send(text: string): void {
     if (this.state !== "closed") this.queue.send(text);
-  }
-
-  tag(sub: Subscription): number {
-    const tag = this.nextTag++;
-    this.tags.set(tag, sub);
-    return tag;
-  }
-
-  untag(tag: number): void {
-    this.tags.delete(tag);
-  }
-
-  slow(): void {
-    this.close(CloseCode.slowConsumer, "slow consumer");
-  }
-
-  ended(sub: Subscription, message: string): void {
-    if (this.subs.get(sub.id) !== sub) return;
-    this.subs.delete(sub.id);
-    this.ctx.router.leave(sub);
-    this.frame({
-      type: "unsubscribed",
-      sub: sub.id,
-      error: wireError("disconnected", message, "gap"),
-    } as never);
   }
 
   // ---- CallServer ----
@@ -152,22 +138,7 @@ export class Connection implements SubscriptionOwner, CallServer {
     if (this.state !== "open") {
       return Promise.resolve({ ok: false, error: wireError("no_responder", "the handler is gone") });
     }
-    if (this.served.size >= this.ctx.limits.maxPendingCalls) {
-      return Promise.resolve({
-        ok: false,
-        error: wireError("busy", "the handler has too many calls waiting"),
-      });
-    }
-    const req = String(this.nextRequest++);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.served.delete(req);
-        resolve({ ok: false, error: wireError("timeout", `no response within ${request.timeoutMs} ms`) });
-      }, request.timeoutMs);
-      this.served.set(req, { resolve, timer });
-      const { service, method, payload, enc, headers, timeoutMs } = request;
-      this.frame(compact({ type: "request", req, service, method, payload, enc, headers, timeoutMs }));
-    });
+    return this.served.serve(request);
   }
 
   // ---- inbound ----
@@ -322,24 +293,18 @@ export class Connection implements SubscriptionOwner, CallServer {
         this.close(CloseCode.protocolError, "already connected");
         return;
       case "publish":
-        this.publishing = this.publishing.then(() => this.publish(frame));
+        this.publisher.publish(frame);
         return;
       case "subscribe":
-        return void this.subscribe(frame).catch((error) => this.internal(error, frame.rid));
-      case "unsubscribe": {
-        const sub = this.subs.get(frame.sub);
-        if (sub) {
-          this.subs.delete(frame.sub);
-          this.ctx.router.leave(sub);
-        }
-        this.frame({ type: "unsubscribed", rid: frame.rid, sub: frame.sub });
+        return void this.subs.subscribe(frame).catch((error) => this.internal(error, frame.rid));
+      case "unsubscribe":
+        this.subs.unsubscribe(frame);
         return;
-      }
       case "ack":
-        this.tags.get(frame.tag)?.ack(frame.tag);
+        this.subs.ack(frame.tag);
         return;
       case "nack":
-        this.tags.get(frame.tag)?.nack(frame.tag, frame.requeue ?? true);
+        this.subs.nack(frame.tag, frame.requeue ?? true);
         return;
       case "call":
         return void this.call(frame).catch((error) => this.internal(error, frame.rid));
@@ -352,7 +317,7 @@ export class Connection implements SubscriptionOwner, CallServer {
         return;
       }
       case "response":
-        this.response(frame);
+        this.served.respond(frame);
         return;
       case "refresh":
         return void this.refresh(frame).catch((error) => this.internal(error, frame.rid));
@@ -373,129 +338,6 @@ export class Connection implements SubscriptionOwner, CallServer {
       this.ctx.onError(error);
       return false;
     }
-  }
-
-  private async publish(frame: PublishFrame): Promise<void> {
-    if (this.state !== "open") return;
-    const { rid, seq } = frame;
-    try {
-      if (seq !== undefined) {
-        if (this.clientId === undefined) {
-          return this.failPublish(rid, {
-            ...wireError("invalid_argument", "seq: needs a clientId in connect"),
-            field: "seq",
-          });
-        }
-        if (this.blockedSeq !== undefined && seq > this.blockedSeq) {
-          return this.failPublish(
-            rid,
-            wireError("busy", `send seq ${this.blockedSeq} again first`, "out_of_order"),
-          );
-        }
-        if (seq === this.blockedSeq) this.blockedSeq = undefined;
-      }
-      if (!(await this.allowed({ action: "publish", topic: frame.topic }))) {
-        return this.failPublish(rid, wireError("forbidden", `not allowed to publish to ${frame.topic}`));
-      }
-      const { topic, payload, enc, id, headers, replyTo, correlationId } = frame;
-      const message = compact({ topic, payload, enc, id, headers, replyTo, correlationId }) as EngineMessage;
-      let outcome: Awaited<ReturnType<EngineSession["publish"]>>;
-      try {
-        const identity = seq === undefined ? undefined : { clientId: this.clientId!, seq };
-        outcome = await this.ctx.engine.publish(message, identity);
-      } catch (error) {
-        if (seq !== undefined) this.blockedSeq = seq;
-        this.ctx.onError(error);
-        return this.fail(
-          rid,
-          wireError("busy", "the hub could not store the message; send it again", "engine"),
-        );
-      }
-      if (frame.qos === 0 || rid === undefined) return;
-      const { epoch, offset, duplicate } = outcome;
-      this.frame(
-        compact({ type: "puback", rid, epoch, offset, duplicate: duplicate || undefined }) as HubFrame,
-      );
-    } catch (error) {
-      this.ctx.onError(error);
-      this.failPublish(rid, wireError("busy", "internal error; try again", "internal"));
-    }
-  }
-
-  private async subscribe(frame: SubscribeFrame): Promise<void> {
-    const { rid, limits } = { rid: frame.rid, limits: this.ctx.limits };
-    if (this.subs.has(frame.sub)) {
-      return this.fail(rid, {
-        ...wireError("invalid_argument", `sub: "${frame.sub}" is in use`),
-        field: "sub",
-      });
-    }
-    if (this.subs.size >= limits.maxSubscriptions) {
-      return this.fail(
-        rid,
-        wireError("busy", `at most ${limits.maxSubscriptions} subscriptions`, "too_many_subscriptions"),
-      );
-    }
-    const manual = frame.ack === "manual";
-    const maxInFlight = Math.min(frame.maxInFlight ?? limits.maxInFlight, limits.maxInFlight);
-    const sub = new Subscription(
-      frame.sub,
-      frame.pattern,
-      frame.queue,
-      manual,
-      maxInFlight,
-      limits.maxPendingMessages,
-      this,
-      this.ctx.router,
-    );
-    if (frame.recover !== undefined && sub.topic === undefined) {
-      const message = "recover: only for a subscription to one topic without a queue";
-      return this.fail(rid, { ...wireError("unsupported", message), field: "recover" });
-    }
-    this.subs.set(frame.sub, sub);
-    const pattern = frame.pattern;
-    const request: AuthorizeRequest =
-      frame.queue === undefined
-        ? { action: "subscribe", pattern }
-        : { action: "subscribe", pattern, queue: frame.queue };
-    if (!(await this.allowed(request))) {
-      this.forgetSub(sub);
-      return this.fail(rid, wireError("forbidden", `not allowed to subscribe to ${pattern}`));
-    }
-    try {
-      await this.ctx.router.join(sub);
-      if (sub.closed) return;
-      if (sub.topic === undefined) {
-        this.frame({ type: "subscribed", rid, sub: sub.id });
-        return sub.start(undefined, []);
-      }
-      const engine = this.ctx.engine;
-      const recovery = frame.recover
-        ? await engine.recover(sub.topic, frame.recover)
-        : { recovered: undefined, messages: [], position: await engine.position(sub.topic) };
-      if (sub.closed) return;
-      const { epoch, offset } = recovery.position;
-      this.frame(
-        compact({
-          type: "subscribed",
-          rid,
-          sub: sub.id,
-          recovered: recovery.recovered,
-          epoch,
-          offset,
-        }) as HubFrame,
-      );
-      sub.start(recovery.position, recovery.recovered ? recovery.messages : []);
-    } catch (error) {
-      this.forgetSub(sub);
-      this.ctx.onError(error);
-      this.fail(rid, wireError("busy", "the hub could not subscribe; try again", "engine"));
-    }
-  }
-
-  private forgetSub(sub: Subscription): void {
-    if (this.subs.get(sub.id) === sub) this.subs.delete(sub.id);
-    this.ctx.router.leave(sub);
   }
 
   private async call(frame: CallFrame): Promise<void> {
@@ -554,27 +396,6 @@ export class Connection implements SubscriptionOwner, CallServer {
       if (this.state === "closed") return this.ctx.handlers.remove(service, method, this);
     }
     this.frame({ type: "handling", rid });
-  }
-
-  private response(frame: ResponseFrame): void {
-    const waiting = this.served.get(frame.req);
-    if (!waiting) return; // late (timed out) or unknown: nothing waits for it
-    this.served.delete(frame.req);
-    clearTimeout(waiting.timer);
-    if (frame.error) {
-      const { message, reason, code, details } = frame.error;
-      const error: WireError = {
-        code: "remote",
-        message: typeof message === "string" ? message : "handler failed",
-      };
-      const why = typeof reason === "string" ? reason : typeof code === "string" ? code : undefined;
-      if (why !== undefined) error.reason = why;
-      if (details !== undefined) error.details = details;
-      waiting.resolve({ ok: false, error });
-      return;
-    }
-    const { payload, enc, headers } = frame;
-    waiting.resolve(compact({ ok: true, payload, enc, headers }) as CallResult);
   }
 
   private async refresh(frame: RefreshFrame): Promise<void> {
@@ -643,11 +464,6 @@ export class Connection implements SubscriptionOwner, CallServer {
     this.frame(rid === undefined ? { type: "error", ...error } : { type: "error", rid, ...error });
   }
 
-  /** A QoS 0 publish without rid has nowhere to report to. */
-  private failPublish(rid: Rid | undefined, error: WireError): void {
-    if (rid !== undefined) this.fail(rid, error);
-  }
-
   private internal(error: unknown, rid: Rid | undefined): void {
     this.ctx.onError(error);
     this.fail(rid, wireError("busy", "internal error; try again", "internal"));
@@ -661,19 +477,10 @@ export class Connection implements SubscriptionOwner, CallServer {
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
-    for (const sub of this.subs.values()) this.ctx.router.leave(sub);
-    this.subs.clear();
-    this.tags.clear();
+    this.subs.closeAll();
     for (const { service, method } of this.handled.values()) this.ctx.handlers.remove(service, method, this);
     this.handled.clear();
-    for (const { resolve, timer } of this.served.values()) {
-      clearTimeout(timer);
-      resolve({
-        ok: false,
-        error: wireError("remote", "the handler disconnected before responding", "handler_disconnected"),
-      });
-    }
-    this.served.clear();
+    this.served.failAll();
     this.ctx.onClosed(this);
   }
 }

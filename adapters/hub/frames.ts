@@ -140,6 +140,7 @@ function check(f: Raw, rid: string | number | undefined): void {
       if (f.qos !== undefined && f.qos !== 0 && f.qos !== 1) fail("qos", "must be 0 or 1");
       if (f.qos !== 0) needRid();
       integer("seq", false, 1);
+      name("clientId", false, 128);
       return;
     case "subscribe":
       needRid();

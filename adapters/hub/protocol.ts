@@ -93,8 +93,10 @@ export interface PublishFrame extends WirePayload {
   correlationId?: string;
   /** 1 (default): answer `puback`; 0: no answer unless it fails and `rid` is set. */
   qos?: 0 | 1;
-  /** Exactly-once: the sender's outbox sequence number (needs `clientId` on connect). */
+  /** Exactly-once: the sender's outbox sequence number. */
   seq?: number;
+  /** Exactly-once: whose outbox `seq` counts in; default the `clientId` of `connect`. */
+  clientId?: string;
 }
 
 export interface SubscribeFrame {
@@ -258,7 +260,7 @@ export type HubFrame =
   | ConnectedFrame
   | PubackFrame
   | SubscribedFrame
-  | { type: "unsubscribed"; rid: string | number; sub: string }
+  | { type: "unsubscribed"; rid?: string | number; sub: string; error?: WireError }
   | MessageFrame
   | ReplyFrame
   | RequestFrame
