@@ -93,7 +93,7 @@ export class Connection implements CallServer {
       get clientId() {
         return owner.clientId;
       },
-      allowed: (request) => this.allowed(request),
+      allowed: (request, clientId) => this.allowed(request, clientId),
       frame: (frame) => this.frame(frame),
       fail: (rid, error) => this.fail(rid, error),
       onError: ctx.onError,
@@ -329,11 +329,11 @@ export class Connection implements CallServer {
     }
   }
 
-  private async allowed(request: AuthorizeRequest): Promise<boolean> {
+  private async allowed(request: AuthorizeRequest, clientId = this.clientId): Promise<boolean> {
     const hook = this.ctx.authorize;
     if (!hook) return true;
     try {
-      return (await hook(this.identity, { ...request, clientId: this.clientId })) === true;
+      return (await hook(this.identity, { ...request, clientId })) === true;
     } catch (error) {
       this.ctx.onError(error);
       return false;

@@ -31,7 +31,8 @@ export type AuthorizeRequest =
   | { readonly action: "subscribe"; readonly pattern: string; readonly queue?: string }
   | { readonly action: "call" | "handle"; readonly service: string; readonly method: string };
 
-/** Return true to allow. A throw or anything else denies with `forbidden`. */
+/** Return true to allow. A throw or anything else denies with `forbidden`. `clientId` is the
+ *  connection's, or for a publish the outbox it names. */
 export type Authorize = (
   identity: Identity,
   request: AuthorizeRequest & { readonly clientId: string | undefined },

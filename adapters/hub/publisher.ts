@@ -13,7 +13,8 @@ type Rid = string | number;
 export interface PublisherOwner {
   readonly open: boolean;
   readonly clientId: string | undefined;
-  allowed(request: AuthorizeRequest): Promise<boolean>;
+  /** `clientId`: the outbox the publish names, when it names one. */
+  allowed(request: AuthorizeRequest, clientId: string | undefined): Promise<boolean>;
   frame(frame: HubFrame): void;
   fail(rid: Rid, error: WireError): void;
   onError(error: unknown): void;
@@ -52,7 +53,7 @@ export class Publisher {
         }
         if (seq === blocked) this.blocked.delete(clientId);
       }
-      if (!(await this.owner.allowed({ action: "publish", topic: frame.topic }))) {
+      if (!(await this.owner.allowed({ action: "publish", topic: frame.topic }, clientId))) {
         return fail(wireError("forbidden", `not allowed to publish to ${frame.topic}`));
       }
       const message: { -readonly [K in keyof EngineMessage]: EngineMessage[K] } = { topic: frame.topic };
