@@ -71,7 +71,8 @@ export class ConnectionSubscriptions implements SubscriptionOwner {
     }
     try {
       await this.router.join(sub);
-      if (sub.closed) return;
+      // Unsubscribed before we answered: the subscribe still gets its answer (it did happen).
+      if (sub.closed) return this.owner.frame({ type: "subscribed", rid, sub: sub.id });
       if (sub.topic === undefined) {
         this.owner.frame({ type: "subscribed", rid, sub: sub.id });
         sub.start(undefined, []);
@@ -80,7 +81,7 @@ export class ConnectionSubscriptions implements SubscriptionOwner {
       const recovery = frame.recover
         ? await this.engine.recover(sub.topic, frame.recover)
         : { recovered: undefined, messages: [], position: await this.engine.position(sub.topic) };
-      if (sub.closed) return;
+      if (sub.closed) return this.owner.frame({ type: "subscribed", rid, sub: sub.id });
       const subscribed: HubFrame & { type: "subscribed" } = { type: "subscribed", rid, sub: sub.id };
       if (recovery.recovered !== undefined) subscribed.recovered = recovery.recovered;
       subscribed.epoch = recovery.position.epoch;

@@ -42,8 +42,8 @@ export class Router implements Requeuer {
       });
     }
     await group.ready;
-    if (sub.closed) return;
     group.members.push(sub);
+    if (sub.closed) return this.leave(sub); // left while joining: undo, cleaning up the group
     sub.engine = this.engine();
     this.adoptOrphans(group);
   }
@@ -51,10 +51,15 @@ export class Router implements Requeuer {
   leave(sub: Subscription): void {
     const key = interestKey(sub.interest);
     const group = this.groups.get(key);
-    if (!group) return;
+    if (!group) {
+      sub.close();
+      return;
+    }
     const index = group.members.indexOf(sub);
-    if (index >= 0) group.members.splice(index, 1);
     sub.close();
+    // Not a member (refused, or still joining): the group is someone else's to clean up.
+    if (index < 0) return;
+    group.members.splice(index, 1);
     if (group.members.length === 0 && group.ready) {
       group.ready = undefined;
       if (group.orphans.length === 0) this.groups.delete(key);
