@@ -14,6 +14,7 @@ export const entries: Record<string, string> = {
   mqtt: "adapters/mqtt/index.ts",
   "store-file": "adapters/store-file/index.ts",
   "store-indexeddb": "adapters/store-indexeddb/index.ts",
+  hub: "adapters/hub/index.ts",
 };
 
 export default defineConfig({

@@ -74,7 +74,10 @@ export interface MemoryBroker {
 
 const subscriptionKey = (request: SubscribeRequest) => `${request.queue ?? ""}\u0000${request.pattern}`;
 
-const capabilities = (shape: Required<Omit<MemoryTransportShape, "maxBatch">>, maxBatch = 0): TransportCapabilities => ({
+const capabilities = (
+  shape: Required<Omit<MemoryTransportShape, "maxBatch">>,
+  maxBatch = 0,
+): TransportCapabilities => ({
   connection: shape.connection,
   inbound: shape.inbound,
   wildcards: true,

@@ -17,6 +17,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ContextValues } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
+import { ENVOY_CORS } from "./envoy-cors.js";
 import {
   decodeBase64Stream,
   encodeBase64Frames,
@@ -30,22 +31,6 @@ import {
   splitFrames,
   TRAILER_FLAG,
 } from "./grpc-web-codec.js";
-
-/** The 2019 envoy.yaml CORS policy. */
-export const ENVOY_CORS = {
-  allowMethods: "GET, PUT, DELETE, POST, OPTIONS",
-  /** The commentModule envoy.yaml. */
-  allowHeaders:
-    "keep-alive,user-agent,cache-control,content-type,content-transfer-encoding,custom-header-1," +
-    "x-accept-content-transfer-encoding,x-accept-response-streaming,x-user-agent,x-grpc-web,grpc-timeout",
-  /** The root-level envoy.yaml: `dec-cache-control` (sic) and two more headers. */
-  rootAllowHeaders:
-    "keep-alive,user-agent,dec-cache-control,content-type,content-transfer-encoding,custom-header-1," +
-    "x-accept-content-transfer-encoding,x-accept-response-streaming,x-user-agent,x-grpc-web,grpc-timeout," +
-    "client_id,api_token",
-  exposeHeaders: "custom-header-1,grpc-status,grpc-message",
-  maxAge: "1728000",
-} as const;
 
 export const TEXT_CONTENT_TYPE = "application/grpc-web-text+proto";
 const BINARY_CONTENT_TYPE = "application/grpc-web+proto";

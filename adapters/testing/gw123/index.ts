@@ -27,7 +27,8 @@ export {
   DatabaseError,
   type NewComment,
 } from "./comment-table.js";
-export { ENVOY_CORS, type GrpcWebCall, type GrpcWebMode } from "./grpc-web-envoy.js";
+export { ENVOY_CORS } from "./envoy-cors.js";
+export type { GrpcWebCall, GrpcWebMode } from "./grpc-web-envoy.js";
 export type { NewUser, SentSms, User, UserTable } from "./http/accounts.js";
 export { type StandardClaims, signJwt, verifyJwt } from "./http/jwt.js";
 export type { Gw123Http, Gw123HttpOptions, MintTokenOptions } from "./http/server.js";

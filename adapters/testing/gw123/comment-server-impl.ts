@@ -1,0 +1,89 @@
+/**
+ * startCommentServer(): a real gRPC-web server (connect-node) for commentModule.CommentService
+ * and the test-only gmqtest.Ticker, behind the Envoy stand-in of grpc-web-envoy.ts.
+ */
+
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createConnectRouter, createContextValues } from "@connectrpc/connect";
+import type { Clock } from "./clock.js";
+import type { CommentServer, CommentServerOptions } from "./comment-server.js";
+import { type CommentPaging, commentServiceImpl } from "./comment-service.js";
+import { CommentTable } from "./comment-table.js";
+import { ENVOY_CORS } from "./envoy-cors.js";
+import { CommentService } from "./generated/comment_pb.js";
+import { Ticker } from "./generated/gmqtest_pb.js";
+import { createEnvoyFront, type GrpcWebCall } from "./grpc-web-envoy.js";
+import { streamControlKey, TickerStreams, tickerServiceImpl } from "./ticker-service.js";
+
+export async function startCommentServerNow(options: CommentServerOptions = {}): Promise<CommentServer> {
+  const clock = options.clock ?? Date.now;
+  const comments = options.comments ?? new CommentTable();
+  if (options.placeholder ?? true) {
+    comments.insert({
+      type: "",
+      targetId: 0,
+      userId: 0,
+      parentId: 0,
+      content: "",
+      clientId: "",
+      ip: "",
+      createdAt: Math.floor(clock() / 1000),
+    });
+  }
+  const streams = new TickerStreams();
+  const calls: GrpcWebCall[] = [];
+
+  // grpc-go registers no compressor by default; acceptCompression [] keeps connect from offering one.
+  const router = createConnectRouter({ grpcWeb: true, grpc: false, connect: false, acceptCompression: [] });
+  router.service(
+    CommentService,
+    commentServiceImpl({ table: comments, paging: options.paging ?? "limit-offset", clock }),
+  );
+  router.service(Ticker, tickerServiceImpl(streams));
+
+  const front = createEnvoyFront({
+    handlers: router.handlers,
+    allowHeaders: options.corsAllowHeaders === "root" ? ENVOY_CORS.rootAllowHeaders : ENVOY_CORS.allowHeaders,
+    onCall: (call, req) => {
+      calls.push(call);
+      return createContextValues().set(streamControlKey, { kill: () => req.socket.destroy() });
+    },
+  });
+  const server = createServer(front);
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= new Promise<void>((resolve) => {
+      streams.killAll();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    return closing;
+  };
+
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    port,
+    comments,
+    calls,
+    get lastMetadata() {
+      return calls.at(-1)?.metadata;
+    },
+    get openStreams() {
+      return streams.open;
+    },
+    killStreams: () => streams.killAll(),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
