@@ -13,6 +13,7 @@ import { type LogOp, MAX_RECORD_SIZE, putBound } from "./format.js";
 import { acquireLock, type FileLock } from "./lock.js";
 import { type FileStoreStats, LogWriter } from "./log-writer.js";
 import { type CorruptionInfo, recover } from "./recovery.js";
+import { StateFile } from "./state-file.js";
 import { syncDirectory } from "./sync-dir.js";
 
 export interface FileStoreOptions {
@@ -111,6 +112,8 @@ export function fileStore(options: FileStoreOptions): FileOutboxStore {
     });
   };
 
+  const state = new StateFile(`${path}.state`);
+
   return {
     kind: "file",
     durable: true,
@@ -153,10 +156,23 @@ export function fileStore(options: FileStoreOptions): FileOutboxStore {
       await (await writer()).compact();
     },
 
+    async readState(key) {
+      if (closing) throw closedError();
+      await open(); // the lock: only the process that owns the outbox reads its state
+      return state.read(key);
+    },
+
+    async writeState(key, value) {
+      if (closing) throw closedError();
+      await open();
+      return state.write(key, value);
+    },
+
     close() {
       closing ??= (async () => {
         const result = await opening?.catch(() => undefined);
         if (!result) return;
+        await state.close().catch(() => {});
         try {
           await result.writer.close();
         } catch (error) {
