@@ -39,6 +39,11 @@ export class ByteReader {
     this.wake();
   }
 
+  /** The peer sent FIN. */
+  get ended(): boolean {
+    return this.#eof;
+  }
+
   get buffered(): number {
     return this.#length;
   }

@@ -29,6 +29,7 @@ export class TcpSession implements ChannelSubscriber {
   #closed = false;
   readonly #closeHooks = new Set<() => void>();
   #pingDeadline: NodeJS.Timeout | undefined;
+  #waiting = 0;
 
   constructor(
     readonly socket: Socket,
@@ -37,7 +38,12 @@ export class TcpSession implements ChannelSubscriber {
     this.reader = new ByteReader(socket);
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.reader.push(chunk));
-    socket.on("end", () => this.reader.end());
+    socket.on("end", () => {
+      this.reader.end();
+      // A client that hangs up while we block cannot be told from a half-close here; treat it as
+      // gone so the blocked pop or dead is withdrawn instead of consuming a message (§7.1 #9).
+      if (this.#waiting > 0) socket.destroy();
+    });
     socket.on("error", () => {});
     socket.on("close", () => this.closed());
     void this.loop();
@@ -86,11 +92,16 @@ export class TcpSession implements ChannelSubscriber {
     onMessage: (msg: QueuedMsg) => void,
     heartbeat: boolean,
   ): Promise<WaitOutcome> {
-    if (this.#closed) return Promise.resolve("closed");
+    if (this.#closed || this.reader.ended) {
+      this.socket.destroy();
+      return Promise.resolve("closed");
+    }
+    this.#waiting++;
     return new Promise((resolve) => {
       let ticker: NodeJS.Timeout | undefined;
       const finish = (outcome: WaitOutcome) => {
         clearInterval(ticker);
+        this.#waiting--;
         this.#closeHooks.delete(onClose);
         resolve(outcome);
       };
