@@ -187,8 +187,10 @@ export async function startGnode(options: GnodeOptions = {}): Promise<GnodeEmula
       broker.dropAll();
     }
     channels.clear();
-    tcp.dropConnections(graceful);
-    http.dropConnections();
+    await Promise.all([tcp.dropConnections(graceful), http.dropConnections()]);
+    // In-process clients see their sockets' end on the next turns of the event loop; let them, so
+    // a keep-alive pool does not hand out a connection that is already gone.
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
     if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
     tcp.down = false;
     http.down = false;

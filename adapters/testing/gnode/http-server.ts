@@ -25,12 +25,26 @@ export interface HttpListener {
   readonly port: number;
   /** While true, new connections are dropped at once (a restarting node). */
   down: boolean;
-  /** Destroy every open connection (requests in progress get no response). */
-  dropConnections(): void;
+  /** Destroy every open connection (requests in progress get no response); resolves once all closed. */
+  dropConnections(): Promise<void>;
   close(): Promise<void>;
 }
 
 const TEXT = "text/plain; charset=utf-8";
+
+/** Apply `end` to each socket and resolve when every one of them has closed. */
+export function closeAll(sockets: Socket[], end: (s: Socket) => void): Promise<void> {
+  return Promise.all(
+    sockets.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (s.closed) return resolve();
+          s.once("close", () => resolve());
+          end(s);
+        }),
+    ),
+  ).then(() => undefined);
+}
 
 function text(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { "Content-Type": TEXT, "Content-Length": Buffer.byteLength(body) });
@@ -83,9 +97,7 @@ export async function startHttpListener(
     server,
     port: 0,
     down: false,
-    dropConnections: () => {
-      for (const s of sockets) s.destroy();
-    },
+    dropConnections: () => closeAll([...sockets], (s) => s.destroy()),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

@@ -4,14 +4,15 @@
  */
 
 import { createServer, type Server, type Socket } from "node:net";
+import { closeAll } from "./http-server.js";
 import { type SessionHost, TcpSession } from "./tcp-session.js";
 
 export interface TcpListener {
   readonly server: Server;
   readonly port: number;
   down: boolean;
-  /** Close every connection: `graceful` lets written frames go out first. */
-  dropConnections(graceful: boolean): void;
+  /** Close every connection (`graceful` lets written frames go out first); resolves once all closed. */
+  dropConnections(graceful: boolean): Promise<void>;
   readonly sessions: ReadonlySet<TcpSession>;
   close(): Promise<void>;
 }
@@ -36,12 +37,11 @@ export async function startTcpListener(
     port: 0,
     down: false,
     sessions,
-    dropConnections: (graceful) => {
-      for (const s of sessions) {
-        if (graceful) s.close();
-        else s.socket.destroy();
-      }
-    },
+    dropConnections: (graceful) =>
+      closeAll(
+        [...sessions].map((s) => s.socket),
+        (socket) => (graceful ? socket.destroySoon() : socket.destroy()),
+      ),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sessions) s.socket.destroy();
