@@ -84,9 +84,10 @@ describe("paths and methods (#2)", () => {
     }
   });
 
-  it("matches the unescaped path, like Go's URL.Path", async () => {
+  it("matches the unescaped path, like Go's URL.Path, and refuses bad escapes with 400", async () => {
     const node = await startNode();
     expect((await http(node, "/pi%6Eg")).text).toBe("OK");
+    expect((await http(node, "/pi%zzng")).status).toBe(400);
     expect(await api(node, "/getAllTopicSta%74")).toEqual({ code: 0, data: [], msg: "success" });
   });
 

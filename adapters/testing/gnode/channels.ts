@@ -46,6 +46,15 @@ class Channel {
     });
   }
 
+  /** The node is going away: fail the publishers still waiting, without waiting for their timers. */
+  dispose(): void {
+    for (const p of this.#pending.splice(0)) {
+      clearTimeout(p.timer);
+      p.resolve("timeout.");
+    }
+    this.subscribers.clear();
+  }
+
   private async distribute(data: Uint8Array): Promise<void> {
     this.#busy = true;
     for (const sub of [...this.subscribers]) {
@@ -96,6 +105,7 @@ export class ChannelHub {
   }
 
   clear(): void {
+    for (const channel of this.#channels.values()) channel.dispose();
     this.#channels.clear();
   }
 }

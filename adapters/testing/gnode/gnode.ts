@@ -201,6 +201,7 @@ export async function startGnode(options: GnodeOptions = {}): Promise<GnodeEmula
   const close = () => {
     closing ??= (async () => {
       clearInterval(scanner);
+      channels.clear();
       await Promise.all([tcp.close(), http.close()]);
     })();
     return closing;
