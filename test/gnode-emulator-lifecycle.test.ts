@@ -140,6 +140,22 @@ describe("/exitTopic (#16)", () => {
     expect(node.topic("meta")!.queues.flying!.unread).toBe(0);
   });
 
+  it("judges emptiness by upstream's num counter, which auto-ack reads push below zero", async () => {
+    const node = await startNode({ scanIntervalMs: 0 });
+    await declare(node, "num", "scanned", "fresh", "untouched");
+    await pushOk(node, "num", "scanned", "x");
+    await popNow(node, "num", "scanned");
+    // An auto-ack read counts once at read time and once more when the scanner passes the record.
+    node.scan();
+    await pushOk(node, "num", "fresh", "y");
+    await popNow(node, "num", "fresh");
+    await api(node, "/exitTopic", { topic: "num" });
+    await api(node, "/getQueuesByTopic", { topic: "num" });
+    expect(Object.keys(node.topic("num")!.queues)).toEqual(["scanned"]);
+    expect(node.topic("num")!.queues.scanned).toMatchObject({ num: -1, unread: 0 });
+    expect(await stat(node, "num")).toMatchObject({ queue_msg_num: -1, queue_num: 1 });
+  });
+
   it("restores a non-empty DLQ", async () => {
     const clock = createManualClock(1_750_000_000_000);
     const node = await startNode({ clock, scanIntervalMs: 0, msgTTR: 1, msgMaxRetry: 1 });
