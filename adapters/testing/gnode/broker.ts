@@ -4,7 +4,7 @@
  * log for the upstream crashes and hangs the emulator refuses to reproduce (spec §7.2).
  */
 
-import { type GnodeClock, unixSeconds } from "./clock.js";
+import { type TestClock, unixSeconds } from "../clock.js";
 import { DelayStore } from "./delay-store.js";
 import { goUint32 } from "./go-values.js";
 import type { Consumer } from "./queue.js";
@@ -41,7 +41,7 @@ export interface BrokerConfig {
   readonly msgTTR: number;
   readonly msgMaxRetry: number;
   readonly readAhead: boolean;
-  readonly clock: GnodeClock;
+  readonly clock: TestClock;
 }
 
 export class GnodeBroker {

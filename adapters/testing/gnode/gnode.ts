@@ -5,9 +5,9 @@
  */
 
 import { GmqError } from "gmq";
+import { systemClock, type TestClock } from "../clock.js";
 import { GnodeBroker, type GnodeIncident } from "./broker.js";
 import { ChannelHub } from "./channels.js";
-import { type GnodeClock, systemClock } from "./clock.js";
 import { type HttpListener, startHttpListener } from "./http-server.js";
 import type { GnodeQueue } from "./queue.js";
 import { MAX_NODE_ID, SNOWFLAKE_EPOCH_MS } from "./snowflake.js";
@@ -31,7 +31,7 @@ export interface GnodeOptions {
   /** Delay + TTR scanner period on real time. Default 1000; 0 = only when `scan()` is called. */
   readonly scanIntervalMs?: number;
   /** Time for ids, delays, TTR and start times. Default the system clock; see `createManualClock`. */
-  readonly clock?: GnodeClock;
+  readonly clock?: TestClock;
   /** Reproduce upstream's per-queue read-ahead reader exactly (spec §7.1 #20). Default false. */
   readonly readAhead?: boolean;
   /** How long a channel `publish` waits for a backed-up channel before `timeout.`. Default 10000. */
@@ -85,7 +85,7 @@ export interface GnodeEmulator extends AsyncDisposable {
   readonly httpUrl: string;
   readonly tcpAddress: { readonly host: string; readonly port: number };
   readonly nodeId: number;
-  readonly clock: GnodeClock;
+  readonly clock: TestClock;
   /**
    * Upstream crashes and hangs that were answered instead (spec §7.2), in order. Tests that are
    * not about one should assert this is empty: an entry means a real node would have died or hung.

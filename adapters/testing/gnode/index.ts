@@ -16,7 +16,6 @@
  */
 
 export type { GnodeIncident, GnodeIncidentKind } from "./broker.js";
-export { createManualClock, type GnodeClock, type ManualClock, systemClock } from "./clock.js";
 export {
   type GnodeEmulator,
   type GnodeOptions,

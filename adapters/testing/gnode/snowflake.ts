@@ -3,7 +3,7 @@
  * that is always above 2^53, so it is built and printed with BigInt only, never a JS number.
  */
 
-import type { GnodeClock } from "./clock.js";
+import type { TestClock } from "../clock.js";
 
 export const SNOWFLAKE_EPOCH_MS = 1483228800000;
 const SEQUENCE_MASK = 0xfff;
@@ -21,7 +21,7 @@ export class Snowflake {
 
   constructor(
     nodeId: number,
-    private readonly clock: GnodeClock,
+    private readonly clock: TestClock,
   ) {
     this.#node = BigInt(nodeId) << 12n;
   }

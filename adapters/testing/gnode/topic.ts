@@ -5,7 +5,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import type { GnodeClock } from "./clock.js";
+import type { TestClock } from "../clock.js";
 import type { DelayedMsg } from "./delay-store.js";
 import { goJsonString } from "./go-values.js";
 import { type Consumer, GnodeQueue, type QueuedMsg, type QueueState, type ReadPolicy } from "./queue.js";
@@ -16,7 +16,7 @@ export const MODE_FULL = 1;
 export const MODE_FUZZY = 2;
 
 export interface TopicHost {
-  readonly clock: GnodeClock;
+  readonly clock: TestClock;
   readonly readAhead: boolean;
   /** Node defaults (`-msg_ttr`, `-msg_max_retry`); topics start from them and only go down. */
   readonly msgTTR: number;

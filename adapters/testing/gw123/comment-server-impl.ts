@@ -6,7 +6,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createConnectRouter, createContextValues } from "@connectrpc/connect";
-import type { Clock } from "./clock.js";
+import { type TestClock as Clock, systemClock } from "../clock.js";
 import type { CommentServer, CommentServerOptions } from "./comment-server.js";
 import { type CommentPaging, commentServiceImpl } from "./comment-service.js";
 import { CommentTable } from "./comment-table.js";
@@ -17,7 +17,7 @@ import { createEnvoyFront, type GrpcWebCall } from "./grpc-web-envoy.js";
 import { streamControlKey, TickerStreams, tickerServiceImpl } from "./ticker-service.js";
 
 export async function startCommentServerNow(options: CommentServerOptions = {}): Promise<CommentServer> {
-  const clock = options.clock ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const comments = options.comments ?? new CommentTable();
   if (options.placeholder ?? true) {
     comments.insert({
@@ -28,7 +28,7 @@ export async function startCommentServerNow(options: CommentServerOptions = {}):
       content: "",
       clientId: "",
       ip: "",
-      createdAt: Math.floor(clock() / 1000),
+      createdAt: Math.floor(clock.now() / 1000),
     });
   }
   const streams = new TickerStreams();

@@ -3,7 +3,7 @@
  * gRPC-web. The server itself is loaded on the first call, so importing `gmq/testing` needs
  * neither `@connectrpc/connect-node` nor `@bufbuild/protobuf` unless this is used.
  */
-import type { Clock } from "./clock.js";
+import type { TestClock as Clock } from "../clock.js";
 import type { CommentPaging } from "./comment-service.js";
 import type { CommentTable } from "./comment-table.js";
 import type { GrpcWebCall } from "./grpc-web-envoy.js";

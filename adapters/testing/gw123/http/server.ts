@@ -7,7 +7,7 @@
 import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Clock } from "../clock.js";
+import { type TestClock as Clock, systemClock } from "../../clock.js";
 import { CommentTable } from "../comment-table.js";
 import { type NewUser, type SentSms, SmsCodes, type User, UserTable } from "./accounts.js";
 import { methodNotAllowed, notFound, sendError, sendHtml, sendJson } from "./echo.js";
@@ -103,7 +103,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 export async function startGw123Http(options: Gw123HttpOptions = {}): Promise<Gw123Http> {
-  const clock = options.clock ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const jwtKey = options.jwtKey ?? "gmq-test-jwt-key";
   const users = new UserTable();
   for (const user of options.users ?? []) users.add(user);
@@ -129,7 +129,7 @@ export async function startGw123Http(options: Gw123HttpOptions = {}): Promise<Gw
       sendJson(res, 200, { code: 401, msg: "授权失败" });
       return undefined;
     }
-    const verified = verifyJwt(parts[1]!, jwtKey, Math.floor(clock() / 1000));
+    const verified = verifyJwt(parts[1]!, jwtKey, Math.floor(clock.now() / 1000));
     if (!verified.ok) {
       sendJson(res, 200, { code: 401, msg: `授权失败1:${verified.error}` });
       return undefined;
@@ -213,7 +213,7 @@ export async function startGw123Http(options: Gw123HttpOptions = {}): Promise<Gw
     users,
     sms: sms.sent,
     mintToken: ({ userId, issuedAt, expiresAt, key }) => {
-      const iat = issuedAt ?? Math.floor(clock() / 1000);
+      const iat = issuedAt ?? Math.floor(clock.now() / 1000);
       const user: Pick<User, "id" | "name" | "mobile" | "avatar"> = users.byId(atoi(String(userId))) ?? {
         id: 0,
         name: "",

@@ -1,18 +1,18 @@
 /**
- * The emulator's sense of time. Message ids, delays, TTR deadlines and topic start times read it;
- * socket-level timers (heartbeats, the `ping` deadline, the channel publish timeout) stay on real
- * time because they model the network, not the broker's bookkeeping.
+ * The emulators' sense of time: gnode's ids, delays, TTR deadlines; gw123's token expiry, SMS rate
+ * limit and created_at. Tests move a manual one instead of sleeping. Socket-level timers stay on
+ * real time, as they model the network rather than a server's bookkeeping.
  */
 
 /** Milliseconds since the Unix epoch, like `Date.now()`. */
-export interface GnodeClock {
+export interface TestClock {
   now(): number;
 }
 
-export const systemClock: GnodeClock = { now: () => Date.now() };
+export const systemClock: TestClock = { now: () => Date.now() };
 
-/** A clock that moves only when told to; pair it with `node.scan()` to test delays and TTR without sleeping. */
-export interface ManualClock extends GnodeClock {
+/** A clock that moves only when told to; with gnode, pair it with `node.scan()`. */
+export interface ManualClock extends TestClock {
   /** Move forward by `ms` (must be ≥ 0). Returns the new time. */
   advance(ms: number): number;
   /** Jump to an absolute time. Going backwards is allowed; ids stay increasing regardless. */
@@ -36,5 +36,5 @@ export function createManualClock(startMs: number = Date.now()): ManualClock {
   };
 }
 
-/** Whole Unix seconds, as gnode compares them (`time.Now().Unix()`). */
-export const unixSeconds = (clock: GnodeClock): number => Math.floor(clock.now() / 1000);
+/** Whole Unix seconds, as the Go servers compare them (`time.Now().Unix()`). */
+export const unixSeconds = (clock: TestClock): number => Math.floor(clock.now() / 1000);
