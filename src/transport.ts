@@ -170,7 +170,8 @@ export interface SubscribeResult {
   /** true: every message after the position will come; false: some are lost (a new epoch, or
    *  outside the kept history), and the app is told so it can resync. */
   readonly recovered?: boolean;
-  /** The stream's position now, when it could not resume: the next resume starts from it. */
+  /** The stream's position now, when it could not resume or nothing was asked (a first
+   *  subscribe): the next resume starts from it. */
   readonly position?: string;
 }
 

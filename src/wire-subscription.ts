@@ -196,8 +196,9 @@ export class WireSubscription implements AckOwner {
     }
     if (!signal.aborted) {
       this.active = request;
-      if (result?.recovered === false) {
-        // Some messages are lost for good: resume from where the stream is now, and say so.
+      if (result?.recovered === false || (this.position === undefined && result?.position !== undefined)) {
+        // Some messages are lost for good, or this is the stream's first subscribe: resume from
+        // where the stream is now (a subscriber cut off before its first message still resumes).
         this.position = result.position;
         this.context.positions.write(this.key, result.position);
       }
