@@ -182,7 +182,8 @@ function hubTransport(config: ResolvedOptions): Transport {
       await state.link.close();
     },
 
-    async publish(message: OutboundMessage, { signal }: OperationOptions): Promise<void> {
+    // The signal is the link's: its loss fails what waits on it already, so no listener per message.
+    async publish(message: OutboundMessage): Promise<void> {
       const state = current();
       if (message.topic === RESPONSE_TOPIC && message.correlationId !== undefined) {
         if (state.routing.requests.has(message.correlationId))
@@ -195,7 +196,7 @@ function hubTransport(config: ResolvedOptions): Transport {
       if (message.correlationId !== undefined) frame.correlationId = message.correlationId;
       if (message.qos === 0) {
         frame.qos = 0;
-        return state.link.send(frame, signal);
+        return state.link.send(frame);
       }
       // Outbox messages carry their producer's (clientId, seq): the hub applies each once (§6.2).
       const sequence = messageSequence(message.id);
@@ -205,7 +206,7 @@ function hubTransport(config: ResolvedOptions): Transport {
         frame.clientId = sequence.producer;
         lastProducer = sequence.producer;
       }
-      await state.link.request(frame, signal);
+      await state.link.request(frame);
       if (sequence) raiseMark(sequence.producer, sequence.seq);
     },
 
