@@ -54,7 +54,7 @@ export class SendQueue {
   setRate(rate: { perSecond: number; burst: number }): void {
     this.perMs = (rate.perSecond * RATE_SHARE) / 1000;
     this.burst = Math.max(1, Math.floor(rate.burst / 2));
-    this.tokens = Math.min(this.tokens, this.burst);
+    this.tokens = this.burst;
   }
 
   get length(): number {
