@@ -57,7 +57,10 @@ export class Router implements SubscriptionOwner, AckOwner {
       return;
     }
     if (inbound === "routed") this.addToTree(subscription);
-    const { filter, queue, qos, manualAck, args, serve } = subscription.spec;
+    const { filter, queue, qos, args, serve } = subscription.spec;
+    // A QoS 1 message is acknowledged only once its handler has settled (auto mode) or the app
+    // acked it (manual), so a crash before then leaves it with the backend for redelivery.
+    const manualAck = subscription.spec.manualAck || (this.transport.capabilities.ack && qos === 1);
     const key = `${queue ?? ""}\u0000${filter}\u0000${args ? bytesKey(args) : ""}`;
     let wire = this.wire.get(key);
     if (!wire) {

@@ -283,6 +283,7 @@ export interface Transport {
    * established, deliver to `options.sink`, fetch only while `options.flow` has credit, and stop
    * quietly when `options.signal` aborts.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: most adapters have nothing to say, and resolve with nothing
   subscribe?(request: SubscribeRequest, options: TransportSubscribeOptions): Promise<void | SubscribeResult>;
   /** Routed transports: tell the backend to stop (e.g. UNSUBSCRIBE). Streams end by the signal. */
   unsubscribe?(request: SubscribeRequest, options: OperationOptions): Promise<void>;

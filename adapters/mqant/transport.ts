@@ -9,6 +9,8 @@ import {
   type TransportSink,
 } from "gmq";
 import mqttjs, { type MqttClient } from "mqtt";
+// The same packet-boundary reader as gmq/mqtt (bundled into this entry; no runtime coupling).
+import { FrameTracker } from "../mqtt/frames.js";
 import { InFlightLimiter } from "./limiter.js";
 import { type MqantOptions, resolveOptions } from "./options.js";
 import { MQANT_REASONS } from "./reasons.js";
@@ -137,6 +139,20 @@ export function mqant(options: MqantOptions): Transport {
           resubscribe: false,
         });
         client = current;
+        // The gate's packet limit holds inbound too: refuse an oversize packet from its header,
+        // before mqtt.js buffers its body, and drop the connection.
+        const frames = new FrameTracker(config.maxPacketBytes, (bytes) => {
+          const error = new GmqError(
+            "protocol",
+            `the gate sent a packet of ${bytes} bytes, over maxPacketBytes (${config.maxPacketBytes})`,
+            { reason: MQANT_REASONS.PAYLOAD_TOO_LARGE, details: { bytes, limit: config.maxPacketBytes } },
+          );
+          if (connected) sink.onError(error);
+          else fail(error);
+          current.end(true);
+          (current.stream as { destroy?: () => void }).destroy?.();
+        });
+        current.stream.prependListener("data", (chunk: Uint8Array) => frames.feed(chunk));
         const onAbort = () => {
           current.end(true);
           fail(GmqError.from(signal.reason));

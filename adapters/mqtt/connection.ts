@@ -61,7 +61,7 @@ export class MqttConnection {
   sessionPresent = false;
   private readonly client: MqttClient;
   private readonly acks: InboundAcks;
-  private readonly frames = new FrameTracker();
+  private readonly frames: FrameTracker;
   private readonly ops = new PendingOperations();
   /** QoS 0 publishes waiting for the socket to drain. */
   private readonly drainWaiters: { resolve(): void; reject(error: GmqError): void }[] = [];
@@ -93,6 +93,7 @@ export class MqttConnection {
     this.mode = { version, envelope: options.envelope };
     this.settleOpen = settle;
     this.acks = new InboundAcks((bytes) => this.writeRaw(bytes), options.redeliveryDelayMs);
+    this.frames = new FrameTracker(options.maxPacketBytes, (bytes) => this.oversize(bytes));
     if (signal.aborted) {
       this.phase = "closed";
       this.client = undefined as never;
@@ -110,10 +111,12 @@ export class MqttConnection {
       queueQoSZero: false, // QoS 0 is never queued
       ...(credentials.username !== undefined && { username: credentials.username }),
       ...(credentials.password !== undefined && { password: credentials.password as string }),
-      ...(version === 5 &&
-        options.sessionExpiryInterval > 0 && {
-          properties: { sessionExpiryInterval: options.sessionExpiryInterval },
-        }),
+      ...(version === 5 && {
+        properties: {
+          maximumPacketSize: options.maxPacketBytes,
+          ...(options.sessionExpiryInterval > 0 && { sessionExpiryInterval: options.sessionExpiryInterval }),
+        },
+      }),
       ...(params.incomingStore && { incomingStore: params.incomingStore }),
       ...(options.tls as Pick<IClientOptions, "ca" | "cert" | "key" | "rejectUnauthorized">),
     };
@@ -312,6 +315,24 @@ export class MqttConnection {
       return;
     }
     this.die(this.disconnectCause());
+  }
+
+  /** The broker sent a packet over the limit: refuse it from its header and drop the connection. */
+  private oversize(bytes: number): void {
+    const limit = this.params.options.maxPacketBytes;
+    const error = new GmqError(
+      "protocol",
+      `the broker sent a packet of ${bytes} bytes, over maxPacketBytes (${limit})`,
+      { reason: "PACKET_TOO_LARGE", details: { bytes, limit } },
+    );
+    this.params.events.error(error);
+    if (this.phase === "opening") {
+      this.failure = error;
+      this.client.end(true);
+      return;
+    }
+    this.die(new GmqError("disconnected", error.message, { cause: error, reason: "PACKET_TOO_LARGE" }));
+    (this.client.stream as { destroy?: () => void }).destroy?.();
   }
 
   /**

@@ -1,9 +1,16 @@
 /**
  * Follows MQTT packet boundaries in the bytes a broker sends (fixed header + remaining length,
  * skipping bodies in bulk), so that a connection closed in the middle of a packet can be told
- * apart from a clean close and reported as a protocol error. mqtt.js keeps that state private.
+ * apart from a clean close and reported as a protocol error, and so that a packet over the size
+ * limit is refused from its header, before its body is buffered. mqtt.js keeps that state private.
  */
 export class FrameTracker {
+  /** @param onOversize told (once) the size of the first packet over `maxPacketBytes`. */
+  constructor(
+    private maxPacketBytes = Number.POSITIVE_INFINITY,
+    private readonly onOversize: (bytes: number) => void = () => {},
+  ) {}
+
   /** 0: expecting a packet type byte; 1: reading the remaining length; 2: inside the body. */
   private phase: 0 | 1 | 2 = 0;
   private remaining = 0;
@@ -32,6 +39,10 @@ export class FrameTracker {
         if ((byte & 0x80) === 0 || this.lengthBytes === 4) {
           this.expected = this.received + this.remaining;
           this.phase = this.remaining === 0 ? 0 : 2;
+          if (this.expected > this.maxPacketBytes) {
+            this.onOversize(this.expected);
+            this.maxPacketBytes = Number.POSITIVE_INFINITY; // said once; the connection ends
+          }
         }
       } else {
         const take = Math.min(this.remaining, end - i);

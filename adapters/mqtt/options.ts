@@ -50,6 +50,11 @@ export interface MqttOptions {
   connectTimeoutMs?: number;
   /** How long a nacked (requeue) message waits before it is handed back. Default 50 ms. */
   redeliveryDelayMs?: number;
+  /** The largest packet accepted from the broker, in bytes. Default 16 MiB. Sent as MQTT 5
+   *  Maximum Packet Size; on 3.1.1 (and from a broker that ignores it) a larger packet is a
+   *  `protocol` error, refused from its header before its body is read, and the connection is
+   *  dropped. */
+  maxPacketBytes?: number;
   /** TLS (Node only): passed to `tls.connect`. */
   ca?: string | Uint8Array | readonly (string | Uint8Array)[];
   cert?: string | Uint8Array | readonly (string | Uint8Array)[];
@@ -68,6 +73,7 @@ export interface ResolvedOptions {
   readonly sharedSubscriptions: boolean;
   readonly connectTimeoutMs: number;
   readonly redeliveryDelayMs: number;
+  readonly maxPacketBytes: number;
   readonly credentials: () => Promise<MqttCredentials>;
   /** The app passed a `credentials()` provider, which may have new credentials after a refusal. */
   readonly credentialsProvider: boolean;
@@ -75,6 +81,8 @@ export interface ResolvedOptions {
 }
 
 const SCHEMES = new Set(["mqtt:", "mqtts:", "ws:", "wss:"]);
+/** The MQTT maximum: a 4-byte remaining length (268,435,455) plus the 5-byte fixed header. */
+const MAX_PACKET_BYTES = 268_435_460;
 
 /** Node (and Deno/Bun, which emulate it) can open TCP sockets; a browser or worker cannot. */
 export function hasTcp(): boolean {
@@ -134,6 +142,10 @@ export function resolveOptions(options: MqttOptions): ResolvedOptions {
   nonNegativeInteger(options.sessionExpiryInterval, "sessionExpiryInterval", 0xffff_ffff);
   nonNegativeInteger(options.connectTimeoutMs, "connectTimeoutMs");
   nonNegativeInteger(options.redeliveryDelayMs, "redeliveryDelayMs");
+  nonNegativeInteger(options.maxPacketBytes, "maxPacketBytes", MAX_PACKET_BYTES);
+  if (options.maxPacketBytes !== undefined && options.maxPacketBytes < 64) {
+    throw GmqError.invalid("maxPacketBytes", "must be at least 64 bytes");
+  }
   const clean = options.clean ?? true;
   const fixed: MqttCredentials = {
     ...(options.username !== undefined && { username: options.username }),
@@ -151,6 +163,7 @@ export function resolveOptions(options: MqttOptions): ResolvedOptions {
     sharedSubscriptions: options.sharedSubscriptions ?? true,
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     redeliveryDelayMs: options.redeliveryDelayMs ?? 50,
+    maxPacketBytes: options.maxPacketBytes ?? 16 * 1024 * 1024,
     credentials: credentials ? async () => ({ ...fixed, ...(await credentials()) }) : async () => fixed,
     credentialsProvider: credentials !== undefined,
     tls: {

@@ -6,9 +6,9 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createConnectRouter, createContextValues } from "@connectrpc/connect";
-import { type TestClock as Clock, systemClock } from "../clock.js";
+import { systemClock } from "../clock.js";
 import type { CommentServer, CommentServerOptions } from "./comment-server.js";
-import { type CommentPaging, commentServiceImpl } from "./comment-service.js";
+import { commentServiceImpl } from "./comment-service.js";
 import { CommentTable } from "./comment-table.js";
 import { ENVOY_CORS } from "./envoy-cors.js";
 import { CommentService } from "./generated/comment_pb.js";
