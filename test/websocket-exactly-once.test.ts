@@ -63,7 +63,7 @@ it("3,000 messages from a publisher cut every 200 ms arrive once at every subscr
     // Paced a little, so the sending spans many cuts.
     for (let i = 0; i < total; i++) {
       void publisher.publish(topic, i);
-      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 20));
+      if (i % 50 === 49) await new Promise((r) => setTimeout(r, 25));
     }
     await waitFor(() => publisher.outboxStats().count === 0, 60_000, "the outbox to empty");
   } finally {

@@ -32,8 +32,7 @@ export class TokenRefresher {
       return;
     }
     const now = Date.now();
-    this.dueAt = now + Math.max(0, (expiresAt - now) * AT_SHARE);
-    this.timer = setTimeout(() => this.check(), this.dueAt - now);
+    this.arm(now + Math.max(0, (expiresAt - now) * AT_SHARE));
   }
 
   /** Refreshes if it is due; cheap otherwise. */
@@ -43,6 +42,14 @@ export class TokenRefresher {
     void this.refresh().finally(() => {
       this.running = false;
     });
+  }
+
+  /** A timer may fire a little early by the wall clock: it checks again until due. */
+  private arm(dueAt: number): void {
+    this.dueAt = dueAt;
+    clearTimeout(this.timer);
+    const wait = dueAt - Date.now();
+    this.timer = setTimeout(() => (Date.now() < this.dueAt ? this.arm(this.dueAt) : this.check()), wait);
   }
 
   stop(): void {
@@ -61,11 +68,8 @@ export class TokenRefresher {
       this.onError(GmqError.from(cause, "unauthenticated"));
       // Try again halfway to the expiry; past it the hub closes with 4101 and we reconnect.
       const left = (this.expiresAt ?? Date.now()) - Date.now();
-      if (left > 1_000) {
-        this.dueAt = Date.now() + left / 2;
-        clearTimeout(this.timer);
-        this.timer = setTimeout(() => this.check(), left / 2);
-      } else this.stop();
+      if (left > 1_000) this.arm(Date.now() + left / 2);
+      else this.stop();
     }
   }
 }

@@ -45,7 +45,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  const proxy: TcpProxy = {
     port,
     url: (path) => `ws://127.0.0.1:${port}${path}`,
     cut() {
@@ -57,7 +57,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     block(value) {
       blocked = value;
-      if (value) this.cut();
+      if (value) proxy.cut();
     },
     freeze() {
       for (const [client, upstream] of pairs) {
@@ -78,4 +78,5 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return proxy;
 }
