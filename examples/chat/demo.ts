@@ -1,11 +1,14 @@
 /**
  * Everything `npm start` runs, as one function the browser tests reuse: the mqant gate
  * emulator with the demo Login/Chat modules, an embedded MQTT broker with the gmq chat service,
- * and a static server for the page on localhost.
+ * a gmq hub (in-memory engine) with the same chat service over `gmq/websocket`, and a static
+ * server for the page on localhost.
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createHub, type Hub } from "gmq/hub";
+import { websocket } from "gmq/websocket";
 import { type EmbeddedBroker, startBroker } from "../../adapters/testing/broker.js";
 import { type MqantGate, startMqantGate } from "../../adapters/testing/mqant/index.js";
 import { bundlePage } from "./bundle.js";
@@ -17,6 +20,8 @@ export interface ChatDemo {
   readonly gate: MqantGate;
   readonly broker: EmbeddedBroker;
   readonly service: ChatService;
+  readonly hub: Hub;
+  readonly hubService: ChatService;
   close(): Promise<void>;
 }
 
@@ -24,11 +29,15 @@ export async function startChatDemo(options: { port?: number; host?: string } = 
   const gate = await startMqantGate({ demo: true });
   const broker = await startBroker();
   const service = await startChatService({ url: broker.tcpUrl });
+  const hub = await createHub();
+  const hubService = await startChatService({ transport: websocket({ url: hub.url }) });
   const buildDir = join(tmpdir(), `gmq-chat-${process.pid}`);
   await bundlePage(fileURLToPath(new URL("./app.ts", import.meta.url)), buildDir);
   const server = await serveStatic({
     dirs: [fileURLToPath(new URL("./public/", import.meta.url)), buildDir],
-    generated: { "/config.json": JSON.stringify({ mqant: gate.wsUrl, mqtt: broker.wsUrl }) },
+    generated: {
+      "/config.json": JSON.stringify({ mqant: gate.wsUrl, mqtt: broker.wsUrl, websocket: hub.url }),
+    },
     ...options,
   });
   return {
@@ -36,8 +45,12 @@ export async function startChatDemo(options: { port?: number; host?: string } = 
     gate,
     broker,
     service,
+    hub,
+    hubService,
     async close() {
       await server.close();
+      await hubService.close();
+      await hub.close();
       await service.close();
       await broker.close();
       await gate.close();

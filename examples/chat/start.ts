@@ -5,6 +5,7 @@ const demo = await startChatDemo({ port: Number(process.env.PORT ?? 8080) });
 console.log(`gmq chat is running at ${demo.url}
   backends: mqant gate ${demo.gate.wsUrl} (demo Login/Chat modules)
             MQTT broker ${demo.broker.wsUrl} (+ gmq chat service)
+            gmq hub ${demo.hub.url} (+ gmq chat service; ?backend=websocket)
   open it in two windows, pick a name in each, and chat. Ctrl+C stops.`);
 
 const stop = async () => {
