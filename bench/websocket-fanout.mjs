@@ -14,7 +14,9 @@
 // Limit: a `ws` server in this process relays each frame of a raw `ws` publisher to S raw `ws`
 // clients that count message events; the frames are hub `message` frames of the same size.
 // "delivered/s" is N×S over the time from the first publish to the last subscriber holding all N.
-// A warm-up round runs first; rounds alternate between the setups; medians are reported.
+// A warm-up round runs first; rounds alternate between the setups; medians are reported. Also
+// the process's CPU time (user + system, all threads) per delivery: steadier than wall time on
+// a machine shared with other work.
 // Budget (task): gmq ≥ 0.7× the broadcast server. Measures the built package (`npm run build`).
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -195,11 +197,17 @@ const setups = {
   "diagnostic: hub + gmq publisher → raw ws subscribers": await hubOnlySetup(),
 };
 const results = Object.fromEntries(Object.keys(setups).map((name) => [name, []]));
+const cpu = Object.fromEntries(Object.keys(setups).map((name) => [name, []]));
 for (const setup of Object.values(setups)) await setup.run(); // warm-up
 for (let r = 0; r < ROUNDS; r++) {
   const order = Object.entries(setups);
   if (r % 2 === 1) order.reverse(); // alternate, so neither side always runs on a warmer process
-  for (const [name, setup] of order) results[name].push(await setup.run());
+  for (const [name, setup] of order) {
+    const before = process.cpuUsage();
+    results[name].push(await setup.run());
+    const used = process.cpuUsage(before);
+    cpu[name].push((used.user + used.system) / (N * S));
+  }
 }
 for (const setup of Object.values(setups)) await setup.close();
 
@@ -209,6 +217,7 @@ const rows = Object.entries(results).map(([name, rates]) => ({
   "delivered/s (median)": Math.round(median(rates)),
   rounds: rates.map((r) => Math.round(r)).join(" / "),
   "× limit": (median(rates) / limit).toFixed(2),
+  "CPU µs/delivery": median(cpu[name]).toFixed(2),
 }));
 console.log(
   `\nWebSocket fan-out: 1 publisher → ${S} subscribers, N=${N} messages of ${PAYLOAD} B text, ` +
