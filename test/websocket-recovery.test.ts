@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { type Client, createClient, type SubscriptionStateChange } from "gmq";
 import { waitFor } from "gmq/contract";
+import { createHub, memoryEngine } from "gmq/hub";
 import { websocket } from "gmq/websocket";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type RestartableHub, startRestartableHub } from "./support/hub-harness.js";
@@ -32,7 +33,7 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
 });
 
-function client(url: string): Client {
+function client(url: string | string[]): Client {
   const c = createClient({
     transport: websocket({ url }),
     reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
@@ -107,6 +108,39 @@ describe("gmq/websocket recovery", () => {
     await publish(topic, 100, 2);
     await waitFor(() => s.got.length === 5, 5_000, "the live messages");
     expect(s.got).toEqual([0, 1, 2, 100, 101]);
+  });
+
+  it("a hub shutting down (4100) sends its clients to the next URL at once; the stream resumes there", async () => {
+    const engine = memoryEngine();
+    const a = await createHub({ engine });
+    const b = await createHub({ engine });
+    try {
+      const topic = `rec/${++run}`;
+      const c = client([a.url, b.url]);
+      const got: number[] = [];
+      const changes: SubscriptionStateChange[] = [];
+      const sub = c.subscribe<number>(topic, (m) => void got.push(m.data));
+      sub.on("state", (change) => changes.push(change));
+      await sub.ready;
+      const publisher = client(b.url);
+      await publisher.publish(topic, 0);
+      await waitFor(() => got.length === 1, 5_000, "the first message");
+      const lost = new Promise<unknown>((resolve) =>
+        c.on("state", (change) => change.to === "reconnecting" && resolve(change.error)),
+      );
+      const closing = a.close();
+      await Promise.all(Array.from({ length: 50 }, (_, i) => publisher.publish(topic, 1 + i)));
+      expect((await lost) as { reason?: string }).toMatchObject({ reason: "shutdown" });
+      await closing;
+      await waitFor(() => got.length >= 51, 10_000, "the rest on the other hub");
+      await new Promise((r) => setTimeout(r, 200));
+      expect(got).toEqual(range(0, 51));
+      expect(changes.filter((change) => change.to === "subscribed").at(-1)?.recovered).toBe(true);
+      expect(b.connections).toBe(2);
+    } finally {
+      await b.close();
+      await a.close();
+    }
   });
 
   it("a restarted Node process (file store) gets the 500 published while it was down, in order, once", async () => {
