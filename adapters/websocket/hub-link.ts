@@ -201,8 +201,11 @@ export class HubLink {
   }
 
   private ready(connected: ConnectedFrame): void {
+    // A hub that leaves limits out: the protocol defaults (the hub enforces its own anyway).
+    connected.limits ??= { maxSubscriptions: 512, maxInFlight: 1000, maxCallTimeoutMs: 60_000 };
+    connected.maxFrameBytes ??= Number.POSITIVE_INFINITY;
     this.connected = connected;
-    this.queue.setRate(connected.rate);
+    if (connected.rate) this.queue.setRate(connected.rate);
     const window = connected.pingIntervalMs + connected.pingGraceMs;
     this.deadline = Date.now() + window;
     const every = Math.max(20, Math.min(1_000, Math.floor(window / 4)));
