@@ -14,6 +14,7 @@ const STREAM_TOPIC = "contract/stream";
 runTransportContract("websocket over the gmq hub", {
   capabilities: websocket({ url: "ws://127.0.0.1:1/gmq" }).capabilities,
   reportsNoResponder: true,
+  topicStreams: true,
   faults: { dropConnections: true, setOnline: true },
   stream: {
     pattern: STREAM_TOPIC,

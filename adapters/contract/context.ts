@@ -26,6 +26,10 @@ export interface ContractOptions {
   setup(): Promise<TransportHarness>;
   /** Which fault injections the harness implements (their tests run only then). */
   faults?: { dropConnections?: boolean; setOnline?: boolean; endStreams?: boolean };
+  /** `inbound: "stream"` whose streams are topic subscriptions: every publish reaches each
+   *  matching one, with wildcards and queue groups as on a routed transport (e.g. the gmq hub).
+   *  The publish/subscribe section then runs too. */
+  topicStreams?: boolean;
   /** The backend tells a requester that nobody listens (e.g. MQTT 5, memory). */
   reportsNoResponder?: boolean;
   /** Names this backend accepts, where the MQTT-style defaults (`a`, `Svc`, `m`) are not valid. */

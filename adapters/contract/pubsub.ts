@@ -5,9 +5,10 @@ import { type ContractContext, uniqueTopic, waitFor } from "./context.js";
 
 export function pubsubSection(ctx: ContractContext): void {
   const { caps, options, client } = ctx;
-  // Routed subscriptions, or streams that are topic subscriptions (the backend matches patterns,
-  // e.g. the gmq hub's one stream per subscribe): publishes reach them either way.
-  const canSubscribe = caps.inbound === "routed" || (caps.inbound === "stream" && caps.wildcards);
+  // Routed subscriptions, or streams that are topic subscriptions (`topicStreams`, e.g. the gmq
+  // hub's one stream per subscribe): publishes reach them either way.
+  const canSubscribe =
+    caps.inbound === "routed" || (caps.inbound === "stream" && options.topicStreams === true);
 
   if (canSubscribe) {
     it("publishes and receives JSON, text-free bytes and headers", async () => {
