@@ -15,7 +15,7 @@ import {
   SUBPROTOCOL,
 } from "./protocol.js";
 import { WEBSOCKET_REASONS } from "./reasons.js";
-import { SendQueue } from "./send-queue.js";
+import { SendQueue, type SendTarget } from "./send-queue.js";
 
 /** What a link tells its transport. Called only while the link is alive. */
 export interface LinkEvents {
@@ -49,6 +49,32 @@ type WithoutRid<T> = T extends unknown ? Omit<T, "rid"> : never;
 
 const encoder = new TextEncoder();
 
+/**
+ * In Node (`ws`), frames written during one turn of the event loop leave in one write: the TCP
+ * socket is corked at the first frame and uncorked once the turn's I/O is handled (a burst of
+ * acks or publishes costs one system call, not one each). Browsers batch by themselves.
+ */
+function batchingTarget(socket: WebSocket): SendTarget {
+  let corked = false;
+  return {
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
+    send(text: string) {
+      const raw = (socket as unknown as { _socket?: { cork?(): void; uncork?(): void } })._socket;
+      if (!corked && raw?.cork && raw.uncork && typeof setImmediate === "function") {
+        corked = true;
+        raw.cork();
+        setImmediate(() => {
+          corked = false;
+          raw.uncork!();
+        });
+      }
+      socket.send(text);
+    },
+  };
+}
+
 export class HubLink {
   /** The hub's `connected` frame: its limits, `lastSeq`, `expiresAt`. */
   connected!: ConnectedFrame;
@@ -68,7 +94,7 @@ export class HubLink {
     private readonly events: LinkEvents,
     options: LinkOptions,
   ) {
-    this.queue = new SendQueue(socket, options);
+    this.queue = new SendQueue(batchingTarget(socket), options);
   }
 
   /** Opens a socket, sends `connect` and resolves on `connected`; rejects with why it could not. */
