@@ -9,7 +9,8 @@ import type { HubLink } from "./hub-link.js";
 import { takePayload } from "./payload.js";
 import type { MessageFrame, RequestFrame, StreamPosition } from "./protocol.js";
 
-/** Where the core's replies to served calls are published; the correlation id is the `req`. */
+/** Where the core's replies to served calls are published; the correlation id is the `req`.
+ *  Such a publish becomes a `response` frame and never reaches the hub as a message. */
 export const RESPONSE_TOPIC = "$gmq/response";
 
 export interface SubscriptionEntry {

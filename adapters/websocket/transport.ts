@@ -185,9 +185,13 @@ function hubTransport(config: ResolvedOptions): Transport {
     // The signal is the link's: its loss fails what waits on it already, so no listener per message.
     async publish(message: OutboundMessage): Promise<void> {
       const state = current();
-      if (message.topic === RESPONSE_TOPIC && message.correlationId !== undefined) {
-        if (state.routing.requests.has(message.correlationId))
-          return respond(state, message, message.correlationId);
+      if (message.topic === RESPONSE_TOPIC) {
+        // A reply to a served call. One for a request of an earlier connection has nowhere to go:
+        // the hub already failed that call (`remote`, `handler_disconnected`).
+        const req = message.correlationId;
+        return req !== undefined && state.routing.requests.has(req)
+          ? respond(state, message, req)
+          : undefined;
       }
       const frame: PublishFrame = { type: "publish", topic: message.topic, id: message.id };
       putPayload(frame, message.payload);
