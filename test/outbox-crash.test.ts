@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { type Client, createClient } from "gmq";
 import { mqtt } from "gmq/mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FILE_HEADER_SIZE } from "../adapters/store-file/format.js";
 import { type EmbeddedBroker, startBroker } from "../adapters/testing/broker.js";
 import { waitFor } from "./contract/transport.js";
 import { tempDir } from "./support/system.js";
@@ -86,7 +87,8 @@ describe("file outbox survives a killed process", () => {
       // What a crash in the middle of a write leaves: the start of a frame that never finished
       // (so nothing in it was acknowledged), here with a corrupted byte too.
       const log = readFileSync(path);
-      const torn = Buffer.from(log.subarray(8, 8 + 64)); // the first frame's opening bytes
+      // The first frame's opening bytes: a frame header that checks out, its body cut short.
+      const torn = Buffer.from(log.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + 64));
       torn.writeUInt8(torn.readUInt8(20) ^ 0xff, 20);
       appendFileSync(path, torn);
     }
