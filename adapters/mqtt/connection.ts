@@ -14,6 +14,7 @@ import mqttjs, {
   type Packet,
 } from "mqtt";
 import { HELD, InboundAcks } from "./acks.js";
+import type { WireCredentials } from "./credentials.js";
 import {
   CLOSED_BEFORE_CONNACK,
   connackError,
@@ -26,7 +27,7 @@ import {
 import { FrameTracker } from "./frames.js";
 import { fromWire, toWire, type WireMode, type WirePublish } from "./message.js";
 import { PendingOperations } from "./operations.js";
-import type { MqttCredentials, ResolvedOptions } from "./options.js";
+import type { ResolvedOptions } from "./options.js";
 
 export interface ConnectionEvents {
   message(message: InboundMessage): void;
@@ -40,7 +41,7 @@ export interface ConnectionParams {
   readonly url: string;
   readonly version: 4 | 5;
   readonly options: ResolvedOptions;
-  readonly credentials: MqttCredentials;
+  readonly credentials: WireCredentials;
   /** Kept across connections of a persistent session (QoS 2 messages awaiting PUBREL). */
   readonly incomingStore?: IStore;
   readonly signal: AbortSignal;
@@ -71,6 +72,8 @@ export class MqttConnection {
   /** The socket is corked until the current turn ends (see holdWrites). */
   private holding = false;
   private refusal: number | undefined;
+  /** A stream error without a code: mqtt.js's packet writer refused one of our packets. */
+  private writeFailure: Error | undefined;
   private brokerDisconnect: number | undefined;
   private failure: GmqError | undefined;
   private settleOpen: { resolve(): void; reject(error: GmqError): void } | undefined;
@@ -109,7 +112,8 @@ export class MqttConnection {
       resubscribe: false, // the core restores subscriptions
       queueQoSZero: false, // QoS 0 is never queued
       ...(credentials.username !== undefined && { username: credentials.username }),
-      ...(credentials.password !== undefined && { password: credentials.password as string }),
+      // A Node Buffer (or text) by now: see credentials.ts.
+      ...(credentials.password !== undefined && { password: credentials.password as Buffer }),
       ...(version === 5 &&
         options.sessionExpiryInterval > 0 && {
           properties: { sessionExpiryInterval: options.sessionExpiryInterval },
@@ -149,6 +153,12 @@ export class MqttConnection {
       signal.removeEventListener("abort", this.onAbort);
       this.settleOpen = undefined;
       settle.resolve();
+    });
+    // mqtt.js ignores stream errors without a code. Its packet writer raises one when it refuses a
+    // field, destroying the socket before the packet is sent: kept, so that the close which
+    // follows is not blamed on the broker (nor taken for a refusal of the protocol version).
+    this.client.stream.on("error", (error: unknown) => {
+      if (typeof (error as { code?: unknown } | null)?.code !== "string") this.writeFailure ??= error as Error;
     });
     this.client.on("error", (error) => this.onClientError(error));
     this.client.on("close", () => this.onClose());
@@ -288,6 +298,20 @@ export class MqttConnection {
   }
 
   private onClose(): void {
+    const refused = this.writeFailure;
+    if (refused) {
+      const error = new GmqError(
+        "invalid_argument",
+        `mqtt.js could not write ${this.phase === "opening" ? "the CONNECT packet" : "a packet"}: ${refused.message}`,
+        { cause: refused },
+      );
+      if (this.phase === "opening") this.failOpen(error);
+      else if (this.phase === "open") {
+        this.params.events.error(error);
+        this.die(new GmqError("disconnected", `connection dropped: ${error.message}`, { cause: error }));
+      }
+      return;
+    }
     if (this.phase === "opening") {
       this.failOpen(
         this.frames.midPacket

@@ -2,6 +2,7 @@
  * The options of the `mqtt()` factory, their validation, and the capabilities they imply.
  */
 import { GmqError, type TransportCapabilities } from "gmq";
+import { checkCredentials } from "./credentials.js";
 
 export type MqttProtocolVersion = "auto" | 5 | 4;
 
@@ -137,6 +138,8 @@ export function resolveOptions(options: MqttOptions): ResolvedOptions {
     ...(options.username !== undefined && { username: options.username }),
     ...(options.password !== undefined && { password: options.password }),
   };
+  // Without credentials() these are final: a password without a username fails now, not at connect.
+  if (!options.credentials) checkCredentials(fixed, "options");
   const credentials = options.credentials;
   return {
     urls: [...urls],

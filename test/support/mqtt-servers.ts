@@ -2,7 +2,10 @@
  * Real MQTT servers from the system, each started from a generated config on free loopback ports
  * and restartable on the same ports (for fault tests).
  */
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
+import { join } from "node:path";
 import {
   freePort,
   type RunningProcess,
@@ -14,6 +17,7 @@ import {
 
 export const mosquittoBinary = requireBinary("mosquitto", "/usr/sbin/mosquitto");
 export const natsBinary = requireBinary("nats-server", "/usr/sbin/nats-server");
+export const mosquittoPasswdBinary = requireBinary("mosquitto_passwd", "/usr/bin/mosquitto_passwd");
 
 export interface SystemServer {
   readonly tcpUrl: string;
@@ -55,24 +59,37 @@ async function managed(
   };
 }
 
+export interface MosquittoOptions {
+  /** Sessions and their queued messages survive a restart (saved at SIGTERM). */
+  persistence?: boolean;
+  /** Only these users (name → password) may connect: a password file, no anonymous access. */
+  users?: Readonly<Record<string, string>>;
+}
+
 /**
- * Mosquitto 2 with a TCP and a WebSocket listener, anonymous, MQTT 5 and 3.1.1. With
- * `persistence`, sessions and their queued messages survive a restart (saved at SIGTERM).
+ * Mosquitto 2 with a TCP and a WebSocket listener, MQTT 5 and 3.1.1, anonymous unless `users`.
  */
-export async function startMosquitto(options: { persistence?: boolean } = {}): Promise<SystemServer> {
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<SystemServer> {
   const dir = tempDir("mosquitto");
   const tcpPort = await freePort();
   const wsPort = await freePort();
+  const passwordFile = options.users ? writePasswordFile(dir.path, options.users) : undefined;
   const config = writeConfig(
     dir.path,
     "mosquitto.conf",
     [
       "per_listener_settings false",
-      "allow_anonymous true",
+      ...(passwordFile
+        ? [`user ${userInfo().username}`, "allow_anonymous false", `password_file ${passwordFile}`]
+        : ["allow_anonymous true"]),
       "set_tcp_nodelay true",
       ...(options.persistence
         ? // Started as root, Mosquitto drops to user "mosquitto", which cannot write our temp dir.
-          [`user ${userInfo().username}`, "persistence true", `persistence_location ${dir.path}/`]
+          [
+            ...(passwordFile ? [] : [`user ${userInfo().username}`]),
+            "persistence true",
+            `persistence_location ${dir.path}/`,
+          ]
         : ["persistence false"]),
       "max_queued_messages 100000",
       `listener ${tcpPort} 127.0.0.1`,
@@ -86,6 +103,18 @@ export async function startMosquitto(options: { persistence?: boolean } = {}): P
     dir.remove,
   );
   return { tcpUrl: `mqtt://127.0.0.1:${tcpPort}`, wsUrl: `ws://127.0.0.1:${wsPort}/mqtt`, ...server };
+}
+
+/** A Mosquitto password file (hashed by mosquitto_passwd) for `users`. */
+function writePasswordFile(dir: string, users: Readonly<Record<string, string>>): string {
+  if (!mosquittoPasswdBinary.available) throw new Error("mosquitto_passwd is needed for a password file");
+  const file = join(dir, "passwords");
+  writeFileSync(file, "");
+  for (const [user, password] of Object.entries(users)) {
+    const result = spawnSync(mosquittoPasswdBinary.path, ["-b", file, user, password], { encoding: "utf8" });
+    if (result.status !== 0) throw new Error(`mosquitto_passwd failed: ${result.stderr}`);
+  }
+  return file;
 }
 
 /** nats-server with JetStream and its MQTT listener (MQTT 3.1.1 only). */
