@@ -158,7 +158,8 @@ export class MqttConnection {
     // field, destroying the socket before the packet is sent: kept, so that the close which
     // follows is not blamed on the broker (nor taken for a refusal of the protocol version).
     this.client.stream.on("error", (error: unknown) => {
-      if (typeof (error as { code?: unknown } | null)?.code !== "string") this.writeFailure ??= error as Error;
+      if (typeof (error as { code?: unknown } | null)?.code !== "string")
+        this.writeFailure ??= error as Error;
     });
     this.client.on("error", (error) => this.onClientError(error));
     this.client.on("close", () => this.onClose());
