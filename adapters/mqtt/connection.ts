@@ -72,6 +72,9 @@ export class MqttConnection {
   /** The socket is corked until the current turn ends (see holdWrites). */
   private holding = false;
   private refusal: number | undefined;
+  /** Inbound PUBLISH packets numbered in arrival order (see FrameTracker), and the malformed ones. */
+  private publishesParsed = 0;
+  private readonly malformed = new WeakMap<object, GmqError>();
   /** A stream error without a code: mqtt.js's packet writer refused one of our packets. */
   private writeFailure: Error | undefined;
   private brokerDisconnect: number | undefined;
@@ -133,8 +136,21 @@ export class MqttConnection {
       this.frames.feed(chunk);
       if (this.ops.size >= BUSY) this.holdWrites();
     });
+    // mqtt.js asks this before it stores or acknowledges a QoS 1/2 message (it reads the option
+    // at that time, so it is set here for 3.1.1 too, where its constructor would ignore it).
+    this.client.options.customHandleAcks = (_topic, _message, packet, done) => {
+      const error = this.malformed.get(packet);
+      if (error) done(error);
+      else done(0);
+    };
     this.client.on("packetreceive", (packet: Packet) => {
-      if (packet.cmd === "connack") {
+      if (packet.cmd === "publish") {
+        const error = malformedPublish(packet, this.frames.malformedTopic(this.publishesParsed++));
+        if (error) {
+          this.malformed.set(packet, error);
+          this.onMalformed(error);
+        }
+      } else if (packet.cmd === "connack") {
         const code = version === 5 ? packet.reasonCode : packet.returnCode;
         if (code) this.refusal = code;
       } else if ((packet.cmd === "puback" || packet.cmd === "pubrec") && packet.reasonCode === 0x10) {
@@ -298,6 +314,17 @@ export class MqttConnection {
     this.die(new GmqError("disconnected", `connection dropped: ${failure.message}`, { cause: failure }));
   }
 
+  /** A malformed packet: the stream cannot be trusted any more (MQTT closes the connection). */
+  private onMalformed(error: GmqError): void {
+    if (this.phase === "opening") {
+      this.failOpen(error);
+      return;
+    }
+    if (this.phase === "closed") return;
+    this.params.events.error(error);
+    this.die(new GmqError("disconnected", `connection dropped: ${error.message}`, { cause: error }));
+  }
+
   private onClose(): void {
     const refused = this.writeFailure;
     if (refused) {
@@ -383,7 +410,7 @@ export class MqttConnection {
 
   /** Inbound PUBLISH (QoS 0/1 on arrival, QoS 2 on PUBREL). mqtt.js acks when we call back. */
   private onPublish(packet: IPublishPacket, callback: (error?: Error) => void): void {
-    if (this.phase === "closed") {
+    if (this.phase === "closed" || this.malformed.has(packet)) {
       callback(HELD); // gone: the broker redelivers
       return;
     }
@@ -452,6 +479,26 @@ export class MqttConnection {
       });
     });
   }
+}
+
+/**
+ * What makes an inbound PUBLISH malformed beyond what mqtt.js checks: a topic that is not UTF-8
+ * (`badUtf8`, from the raw bytes), holds NUL or a wildcard, or is empty without a topic alias
+ * [MQTT-1.5.4, 3.3.2-2]; a QoS 1/2 packet id of 0 [MQTT-2.3.1-1].
+ */
+function malformedPublish(packet: IPublishPacket, badUtf8: boolean): GmqError | undefined {
+  const { topic, qos, messageId } = packet;
+  let problem: string | undefined;
+  if (badUtf8) problem = "its topic is not valid UTF-8";
+  else if (topic.includes("\u0000")) problem = "its topic holds a NUL character";
+  else if (topic.includes("+") || topic.includes("#")) problem = "its topic holds a wildcard (+ or #)";
+  else if (topic === "" && packet.properties?.topicAlias === undefined) problem = "its topic is empty";
+  else if (qos > 0 && messageId === 0) problem = `it is QoS ${qos} with packet id 0`;
+  if (!problem) return undefined;
+  return new GmqError("protocol", `the broker sent a malformed PUBLISH: ${problem}`, {
+    reason: "MALFORMED_PACKET",
+    details: { topic, qos, messageId },
+  });
 }
 
 function wireFilter(request: SubscribeRequest): string {
