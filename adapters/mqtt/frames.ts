@@ -82,7 +82,8 @@ export class FrameTracker {
         this.topicLeft = (this.topicLeft << 8) | byte;
         if (--this.topicLengthLeft > 0) continue;
       } else {
-        if (byte >= 0x80 || this.topicTail) (this.topicTail ??= []).push(byte);
+        if (this.topicTail) this.topicTail.push(byte);
+        else if (byte >= 0x80) this.topicTail = [byte];
         this.topicLeft--;
       }
       if (this.topicLeft === 0) {
