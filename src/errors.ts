@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   "busy",
   "disconnected",
   "payload_too_large",
+  "tls",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

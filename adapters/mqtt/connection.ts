@@ -23,6 +23,7 @@ import {
   publishError,
   reasonName,
   subackError,
+  tlsError,
 } from "./errors.js";
 import { FrameTracker } from "./frames.js";
 import { fromWire, toWire, type WireMode, type WirePublish } from "./message.js";
@@ -299,7 +300,11 @@ export class MqttConnection {
 
   private onClientError(error: unknown): void {
     if (this.phase === "opening") {
-      this.failOpen(this.refusal !== undefined ? connackError(this.refusal) : nativeError(error, "protocol"));
+      this.failOpen(
+        this.refusal !== undefined
+          ? connackError(this.refusal)
+          : (tlsError(error, this.params.url) ?? nativeError(error, "protocol")),
+      );
       return;
     }
     if (this.phase === "closed") return;
