@@ -6,8 +6,9 @@
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { type Client, createClient, type GmqError } from "gmq";
 import { afterEach, describe, expect, it } from "vitest";
-import { mqant } from "../adapters/mqant/index.js";
+import { type MqantOptions, mqant } from "../adapters/mqant/index.js";
 import { waitFor } from "./contract/transport.js";
+import { recordScenario } from "./support/reliability.js";
 
 const CONNACK = Buffer.from([0x20, 0x02, 0x00, 0x00]);
 const GARBAGE = Buffer.from([0x00, 0xde, 0xad, 0xbe, 0xef]);
@@ -15,12 +16,37 @@ const servers: Server[] = [];
 const clients: Client[] = [];
 
 /** PUBLISH QoS 0 (no packet id) of `payload` on `topic`, as the gate writes replies. */
-function publishPacket(topic: string, payload: string): Buffer {
+function publishPacket(topic: string, payload: string | Buffer): Buffer {
   const t = Buffer.from(topic);
-  const p = Buffer.from(payload);
+  const p = typeof payload === "string" ? Buffer.from(payload) : payload;
   const body = Buffer.concat([Buffer.from([t.length >> 8, t.length & 0xff]), t, p]);
-  return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+  const length: number[] = [];
+  let rest = body.length;
+  do {
+    length.push((rest & 0x7f) | (rest > 0x7f ? 0x80 : 0));
+    rest >>= 7;
+  } while (rest > 0);
+  return Buffer.concat([Buffer.from([0x30, ...length]), body]);
 }
+
+const DEPTH = 100_000;
+/** What the fake gate answers, by the module a request is for. */
+const HOSTILE_REPLIES: Record<string, string | Buffer> = {
+  Bad: "not json at all",
+  Deep: `{"Trace":"","Error":"","Result":${"[".repeat(DEPTH)}${"]".repeat(DEPTH)}}`,
+  DeepObject: `{"Error":"","Result":${'{"a":'.repeat(DEPTH)}1${"}".repeat(DEPTH)}}`,
+  NotUtf8: Buffer.concat([
+    Buffer.from('{"Error":"","Result":"'),
+    Buffer.from([0xff, 0xfe]),
+    Buffer.from('"}'),
+  ]),
+  NoError: '{"Result":1}',
+  ErrorNotString: '{"Error":5,"Result":1}',
+  ProtoError: '{"__proto__":{"Error":""},"Result":1}',
+  Array: "[1,2,3]",
+  Null: "null",
+  Empty: "",
+};
 
 async function fakeGate(onConnect: (socket: Socket, connection: number) => void): Promise<string> {
   let count = 0;
@@ -39,7 +65,8 @@ async function fakeGate(onConnect: (socket: Socket, connection: number) => void)
       if (data.length < 4 || data[0]! >> 4 !== 3) return;
       const topicLength = data.readUInt16BE(2);
       const topic = data.subarray(4, 4 + topicLength).toString();
-      if (topic.startsWith("Bad/")) socket.write(publishPacket(topic, "not json at all"));
+      const reply = HOSTILE_REPLIES[topic.split("/")[0]!];
+      if (reply !== undefined) socket.write(publishPacket(topic, reply));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -47,8 +74,11 @@ async function fakeGate(onConnect: (socket: Socket, connection: number) => void)
   return `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function client(url: string) {
-  const c = createClient({ transport: mqant({ url }), reconnect: { initialDelayMs: 10, maxDelayMs: 50 } });
+function client(url: string, options: Partial<MqantOptions> = {}) {
+  const c = createClient({
+    transport: mqant({ url, ...options }),
+    reconnect: { initialDelayMs: 10, maxDelayMs: 50 },
+  });
   const errors: GmqError[] = [];
   const states: string[] = [];
   c.on("error", (error) => errors.push(error));
@@ -86,5 +116,50 @@ describe("a misbehaving gate", () => {
     expect([failure.code, failure.reason]).toEqual(["protocol", "DECODE_ERROR"]);
     expect(c.state).toBe("connected");
     expect(states.filter((s) => s === "connected").length).toBe(1);
+  });
+
+  for (const module of Object.keys(HOSTILE_REPLIES).filter((m) => m !== "Bad")) {
+    it(`a hostile reply (${module}) fails that call with \`protocol\`, never \`remote\``, async () => {
+      const url = await fakeGate(() => {});
+      const { c, errors, states } = client(url);
+      await c.connect();
+      const failure = (await c.call(module, "HD_x", {}).catch((e) => e)) as GmqError;
+      expect([failure.code, failure.reason]).toEqual(["protocol", "DECODE_ERROR"]);
+      // The connection is fine, and still carries calls.
+      const again = (await c.call("Bad", "HD_x", {}).catch((e) => e)) as GmqError;
+      expect(again.code).toBe("protocol");
+      expect(c.state).toBe("connected");
+      expect(states.filter((s) => s === "connected").length).toBe(1);
+      expect(errors).toEqual([]);
+      recordScenario({
+        scenario: `mqant gate reply: ${module}`,
+        injected: module.startsWith("Deep")
+          ? `a reply whose Result is nested ${DEPTH.toLocaleString("en-US")} deep`
+          : "a reply that is not the envelope",
+        kind: "hostile input",
+        sent: 1,
+        delivered: 0,
+        duplicated: 0,
+        lost: 0,
+        notes: "the call fails with protocol (DECODE_ERROR); the connection stays up",
+      });
+    });
+  }
+
+  it("a reply decoder that throws, or returns something else, is a protocol error too", async () => {
+    const url = await fakeGate(() => {});
+    const throwing = client(url, {
+      replyDecoder: () => {
+        throw new TypeError("boom");
+      },
+    });
+    await throwing.c.connect();
+    const thrown = (await throwing.c.call("Bad", "HD_x", {}).catch((e) => e)) as GmqError;
+    expect([thrown.code, thrown.reason]).toEqual(["protocol", "DECODE_ERROR"]);
+    expect(thrown.message).toContain("boom");
+    const garbage = client(url, { replyDecoder: () => undefined as never });
+    await garbage.c.connect();
+    const returned = (await garbage.c.call("Bad", "HD_x", {}).catch((e) => e)) as GmqError;
+    expect([returned.code, returned.reason]).toEqual(["protocol", "DECODE_ERROR"]);
   });
 });
