@@ -255,6 +255,32 @@ describe("file outbox: forged frames and duplicated frames", () => {
   });
 });
 
+describe("file outbox: limits", () => {
+  it("a damaged 4 MiB frame full of decoy frame headers is scanned past, keeping the rest", async () => {
+    // Every 13 bytes a plausible header (type byte 1, a length that fits): the scan must test each
+    // in constant time, or recovery would take quadratic time on such a payload.
+    const decoys = Buffer.alloc(4 * 1024 * 1024);
+    for (let at = 0; at + 13 <= decoys.length; at += 13) {
+      decoys.writeUInt32LE(at & 0xffff, at + 4);
+      decoys[at + 12] = 1;
+    }
+    const { path, written, frames } = await writeLog(4, (i) => (i === 2 ? decoys : marked(i)));
+    await damage(path, (bytes) => bytes.writeUInt32LE(7, frames[1]!.offset + 4));
+    const { loaded, reports } = await reopen(path);
+    expect(ids(loaded)).toEqual([1, 3, 4].map((i) => record(i).id));
+    expect(reports[0]!.regions).toEqual([
+      { offset: frames[1]!.offset, bytes: frames[1]!.size, reason: "framing", tail: false },
+    ]);
+    recordScenario({
+      scenario: "file outbox: a damaged 4 MiB frame full of decoy frame headers",
+      injected: "record 2 of 4 is 4 MiB of fake frame headers; its length is damaged, forcing a scan",
+      kind: "limit",
+      ...tally(ids(written), ids(loaded)),
+      notes: "scanned in linear time (one byte and a 9-byte CRC per offset); the other records kept",
+    });
+  });
+});
+
 describe("file outbox: the file header", () => {
   it("one damaged salt copy is survived; both damaged refuse to open and leave the file alone", async () => {
     const { path, written } = await writeLog(3);

@@ -95,7 +95,7 @@ export function replay(buf: Buffer, header: LogHeader, path = "outbox"): Replaye
       intactEnd = offset;
       continue;
     }
-    const next = resumeAt(buf, offset, frame, framing, scanner);
+    const next = resumeAt(buf, offset, frame, scanner);
     if (next === undefined) {
       tailReason = frame.status;
       break;
@@ -120,15 +120,14 @@ function resumeAt(
   buf: Buffer,
   offset: number,
   frame: Extract<FrameRead, { verified: boolean }>,
-  framing: Framing,
   scanner: Scanner,
 ): number | undefined {
-  if (frame.size !== undefined) {
+  if (frame.size !== undefined && frame.verified) {
     const end = offset + frame.size;
-    if (end >= buf.length) return undefined; // the last frame: nothing after it to keep
-    // v1 cannot verify a length on its own: trust it when an intact frame starts where it ends.
-    if (frame.verified || readFrame(buf, end, framing).status === "ok") return end;
+    return end < buf.length ? end : undefined; // the last frame: nothing after it to keep
   }
+  // The length may be what is damaged (v1 cannot tell): scan, so that a length that happens to
+  // land on a later frame never skips the intact frames before it.
   return scanner.next(offset + 1);
 }
 
