@@ -58,7 +58,9 @@ const row = (s) => ({
   Duplicated: number(s.duplicated),
   Lost: number(s.lost),
   Result: s.outcome === "pass" ? "pass" : `**${s.outcome}**`,
-  Notes: s.notes ?? "",
+  Notes: [s.notes, s.unexpected > 0 ? `**${s.unexpected} arrivals that were never sent**` : ""]
+    .filter(Boolean)
+    .join("; "),
   Test: `\`${s.file}\``,
 });
 

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FILE_HEADER_SIZE } from "../adapters/store-file/format.js";
 import { type EmbeddedBroker, startBroker } from "../adapters/testing/broker.js";
 import { waitFor } from "./contract/transport.js";
+import { recordScenario, tally } from "./support/reliability.js";
 import { tempDir } from "./support/system.js";
 
 const fixture = new URL("./fixtures/outbox-publisher.ts", import.meta.url).pathname;
@@ -70,6 +71,17 @@ describe("file outbox survives a killed process", () => {
     await receiver.subscribe<{ value: number }>(topic, (m) => {
       got.push(m.data.value);
     }).ready;
+    recordScenario(() => ({
+      scenario: `file outbox: publisher SIGKILLed mid-flush${corruptTail ? ", then a torn, corrupted tail" : ""}`,
+      injected:
+        `SIGKILL of the publishing process while it flushed ${total.toLocaleString("en-US")} queued messages` +
+        (corruptTail ? "; a cut frame with a flipped byte appended to its log" : ""),
+      ...tally(
+        Array.from({ length: total }, (_, i) => i),
+        got,
+      ),
+      notes: "a new process opens the same outbox and sends the rest; a gmq receiver (persistent session)",
+    }));
     const path = join(dir.path, `outbox-${run}.log`);
     const atBroker = new Set<string>();
     broker.aedes.on("publish", (packet) => {

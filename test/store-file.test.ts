@@ -5,13 +5,14 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import type { OutboxRecord } from "gmq";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { crc32, crc32Portable } from "../adapters/store-file/crc32.js";
 import { type CorruptionInfo, type FileOutboxStore, fileStore } from "../adapters/store-file/index.js";
 import { processIdentity } from "../adapters/store-file/process-identity.js";
 import { GmqError } from "../src/errors.js";
 import { record, runStoreContract } from "./contract/store.js";
-import { recordScenario } from "./support/reliability.js";
+import { recordScenario, tally } from "./support/reliability.js";
 
 const root = mkdtempSync(join(tmpdir(), "gmq-store-file-"));
 let dir = root;
@@ -489,8 +490,19 @@ describe("file store: crash", () => {
 
     const { size: sizeAtKill } = await stat(path);
     const reports: CorruptionInfo[] = [];
+    let loaded: OutboxRecord[] = [];
+    recordScenario(() => ({
+      scenario: "file outbox: writer SIGKILLed mid-stream",
+      injected: "SIGKILL of a process putting records in concurrent waves (with deletes)",
+      // Acknowledged puts that no delete was issued for must all be there.
+      ...tally(
+        [...acked].filter((id) => !deleteIssued.has(id)),
+        loaded.map((r) => r.id).filter((id) => !deleteIssued.has(id)),
+      ),
+      notes: `records (not messages); ${deleted.size} acknowledged deletes stay deleted`,
+    }));
     const store = open({ onCorruption: (info) => reports.push(info) });
-    const loaded = await store.load(); // also takes over the dead child's lock
+    loaded = await store.load(); // also takes over the dead child's lock
     const byId = new Map(loaded.map((r) => [r.id, r]));
     for (const id of acked) {
       if (deleteIssued.has(id)) continue;

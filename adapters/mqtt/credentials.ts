@@ -21,7 +21,7 @@ const isNode =
   typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === "string";
 
 /** Checks credentials (from options or from `credentials()`, named by `source`). */
-export function checkCredentials(credentials: MqttCredentials, source: string): void {
+function checkCredentials(credentials: MqttCredentials, source: string): void {
   if (typeof credentials !== "object" || credentials === null) {
     throw GmqError.invalid(source, "must return an object with username and password");
   }

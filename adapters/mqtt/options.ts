@@ -2,7 +2,7 @@
  * The options of the `mqtt()` factory, their validation, and the capabilities they imply.
  */
 import { GmqError, type TransportCapabilities } from "gmq";
-import { checkCredentials } from "./credentials.js";
+import { toWire } from "./credentials.js";
 
 export type MqttProtocolVersion = "auto" | 5 | 4;
 
@@ -138,8 +138,9 @@ export function resolveOptions(options: MqttOptions): ResolvedOptions {
     ...(options.username !== undefined && { username: options.username }),
     ...(options.password !== undefined && { password: options.password }),
   };
-  // Without credentials() these are final: a password without a username fails now, not at connect.
-  if (!options.credentials) checkCredentials(fixed, "options");
+  // Without credentials() these are final: what cannot be sent (a password without a username, in
+  // a browser a binary one that is not UTF-8) fails now, not at every connect.
+  if (!options.credentials) toWire(fixed);
   const credentials = options.credentials;
   return {
     urls: [...urls],

@@ -16,6 +16,7 @@ import {
   type TransportCapabilities,
 } from "gmq";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { recordScenario, tally } from "../support/reliability.js";
 
 export interface TransportHarness {
   /** A new transport to the backend under test (not yet connected). */
@@ -353,6 +354,14 @@ export function runTransportContract(name: string, options: ContractOptions): vo
         // The sender flushes only once the receiver has resubscribed (like a persistent session
         // would guarantee); otherwise the broker rightly drops messages nobody is subscribed to.
         const sender = client({ onConnect: () => waitFor(() => receiver.state === "connected") });
+        recordScenario(() => ({
+          scenario: `offline, then back (${name})`,
+          injected: "the backend goes away; 50 messages are published into the outbox; it comes back",
+          ...tally(
+            Array.from({ length: 50 }, (_, i) => i),
+            got,
+          ),
+        }));
         await sender.connect();
         await setOnline(false);
         await waitFor(() => sender.state !== "connected", 10_000, "the sender to notice");

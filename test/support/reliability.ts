@@ -45,17 +45,19 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 export const RELIABILITY_DIR = join(root, "test-output", "reliability");
 const started = new Set<string>();
 
-/** Records a scenario of the running test; written when the test finishes, with its outcome. */
-export function recordScenario(scenario: Scenario): void {
-  for (const key of ["sent", "delivered", "duplicated", "lost"] as const) {
-    const value = scenario[key];
-    if (!Number.isInteger(value) || value < 0)
-      throw new Error(`recordScenario: ${key} must be a count, got ${value}`);
-  }
+/**
+ * Records a scenario of the running test; written when the test finishes, with its outcome. Pass
+ * a function to have the counts taken then, so that a test which fails half-way still records
+ * what it saw: call it early, before the assertions.
+ */
+export function recordScenario(record: Scenario | (() => Scenario)): void {
   const { testPath, currentTestName } = expect.getState();
   if (!testPath) throw new Error("recordScenario: call it inside a test");
   const file = relative(root, testPath);
+  if (typeof record !== "function") checkCounts(record);
   onTestFinished(({ task }) => {
+    const scenario = typeof record === "function" ? record() : record;
+    checkCounts(scenario);
     const line: ScenarioLine = {
       ...scenario,
       kind: scenario.kind ?? "fault",
@@ -73,6 +75,15 @@ export function recordScenario(scenario: Scenario): void {
       writeFileSync(out, text);
     }
   });
+}
+
+function checkCounts(scenario: Scenario): void {
+  for (const key of ["sent", "delivered", "duplicated", "lost"] as const) {
+    const value = scenario[key];
+    if (!Number.isInteger(value) || value < 0) {
+      throw new Error(`recordScenario: ${key} must be a count, got ${value}`);
+    }
+  }
 }
 
 /**
