@@ -74,6 +74,27 @@ export class FrameTracker {
   /** Reads topic bytes of the current PUBLISH from `i`; returns where it stopped. */
   private readTopic(chunk: Uint8Array, start: number): number {
     let i = start;
+    // The usual case: the whole topic is in this chunk. One tight loop; a copy only if non-ASCII.
+    if (this.topicLengthLeft === 2 && chunk.length - i >= 2) {
+      const length = (chunk[i]! << 8) | chunk[i + 1]!;
+      const end = i + 2 + length;
+      if (end <= chunk.length && 2 + length <= this.remaining) {
+        let ascii = true;
+        for (let j = i + 2; j < end; j++) {
+          if (chunk[j]! >= 0x80) {
+            ascii = false;
+            break;
+          }
+        }
+        if (!ascii) this.topicTail = Array.from(chunk.subarray(i + 2, end));
+        this.received += 2 + length;
+        this.remaining -= 2 + length;
+        this.topicLengthLeft = -1;
+        this.checkTopic();
+        if (this.remaining === 0) this.phase = 0;
+        return end;
+      }
+    }
     while (i < chunk.length && this.remaining > 0) {
       const byte = chunk[i++]!;
       this.received++;

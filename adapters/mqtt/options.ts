@@ -33,6 +33,8 @@ export interface MqttOptions {
   /** Default `gmq_` + 16 hex digits, fixed for the life of the transport (so sessions resume). */
   clientId?: string;
   username?: string;
+  /** Needs `username` (MQTT sends a password only with one; `""` will do). Any bytes in Node; in
+   *  a browser a Uint8Array must be valid UTF-8 (mqtt.js's browser build sends only text). */
   password?: string | Uint8Array;
   /** Called at every (re)connect; overrides `username`/`password`. For expiring tokens. */
   credentials?: () => Promise<MqttCredentials> | MqttCredentials;
