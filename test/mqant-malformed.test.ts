@@ -30,22 +30,27 @@ function publishPacket(topic: string, payload: string | Buffer): Buffer {
 }
 
 const DEPTH = 100_000;
-/** What the fake gate answers, by the module a request is for. */
-const HOSTILE_REPLIES: Record<string, string | Buffer> = {
-  Bad: "not json at all",
-  Deep: `{"Trace":"","Error":"","Result":${"[".repeat(DEPTH)}${"]".repeat(DEPTH)}}`,
-  DeepObject: `{"Error":"","Result":${'{"a":'.repeat(DEPTH)}1${"}".repeat(DEPTH)}}`,
-  NotUtf8: Buffer.concat([
-    Buffer.from('{"Error":"","Result":"'),
-    Buffer.from([0xff, 0xfe]),
-    Buffer.from('"}'),
-  ]),
-  NoError: '{"Result":1}',
-  ErrorNotString: '{"Error":5,"Result":1}',
-  ProtoError: '{"__proto__":{"Error":""},"Result":1}',
-  Array: "[1,2,3]",
-  Null: "null",
-  Empty: "",
+/** What the fake gate answers, by the module a request is for, and what that is. */
+const HOSTILE: Record<string, [reply: string | Buffer, what: string]> = {
+  Bad: ["not json at all", "a reply that is not JSON"],
+  Deep: [
+    `{"Trace":"","Error":"","Result":${"[".repeat(DEPTH)}${"]".repeat(DEPTH)}}`,
+    `a reply whose Result is arrays nested ${DEPTH.toLocaleString("en-US")} deep`,
+  ],
+  DeepObject: [
+    `{"Error":"","Result":${'{"a":'.repeat(DEPTH)}1${"}".repeat(DEPTH)}}`,
+    `a reply whose Result is objects nested ${DEPTH.toLocaleString("en-US")} deep`,
+  ],
+  NotUtf8: [
+    Buffer.concat([Buffer.from('{"Error":"","Result":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]),
+    "a reply that is not UTF-8",
+  ],
+  NoError: ['{"Result":1}', "a reply without its Error field"],
+  ErrorNotString: ['{"Error":5,"Result":1}', "a reply whose Error is a number"],
+  ProtoError: ['{"__proto__":{"Error":""},"Result":1}', "a reply hiding Error behind __proto__"],
+  Array: ["[1,2,3]", "a reply that is a JSON array"],
+  Null: ["null", "a reply that is JSON null"],
+  Empty: ["", "an empty reply"],
 };
 
 async function fakeGate(onConnect: (socket: Socket, connection: number) => void): Promise<string> {
@@ -65,8 +70,8 @@ async function fakeGate(onConnect: (socket: Socket, connection: number) => void)
       if (data.length < 4 || data[0]! >> 4 !== 3) return;
       const topicLength = data.readUInt16BE(2);
       const topic = data.subarray(4, 4 + topicLength).toString();
-      const reply = HOSTILE_REPLIES[topic.split("/")[0]!];
-      if (reply !== undefined) socket.write(publishPacket(topic, reply));
+      const hostile = HOSTILE[topic.split("/")[0]!];
+      if (hostile !== undefined) socket.write(publishPacket(topic, hostile[0]));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -118,7 +123,7 @@ describe("a misbehaving gate", () => {
     expect(states.filter((s) => s === "connected").length).toBe(1);
   });
 
-  for (const module of Object.keys(HOSTILE_REPLIES).filter((m) => m !== "Bad")) {
+  for (const module of Object.keys(HOSTILE).filter((m) => m !== "Bad")) {
     it(`a hostile reply (${module}) fails that call with \`protocol\`, never \`remote\``, async () => {
       const url = await fakeGate(() => {});
       const { c, errors, states } = client(url);
@@ -132,10 +137,8 @@ describe("a misbehaving gate", () => {
       expect(states.filter((s) => s === "connected").length).toBe(1);
       expect(errors).toEqual([]);
       recordScenario({
-        scenario: `mqant gate reply: ${module}`,
-        injected: module.startsWith("Deep")
-          ? `a reply whose Result is nested ${DEPTH.toLocaleString("en-US")} deep`
-          : "a reply that is not the envelope",
+        scenario: `mqant call answered with ${HOSTILE[module]![1]}`,
+        injected: "a fake gate answers a call with it (then another call with garbage)",
         kind: "hostile input",
         sent: 1,
         delivered: 0,

@@ -17,6 +17,7 @@ import {
   type SystemServer,
   startMosquitto,
 } from "./support/mqtt-servers.js";
+import { recordScenario, tally } from "./support/reliability.js";
 
 /** Not valid UTF-8 (0xfe, 0xff never are), with a NUL in it. */
 const BINARY = new Uint8Array([0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff, 0x41]);
@@ -38,8 +39,14 @@ function client(options: MqttOptions): Client {
 
 /** Connects, then proves the session works with a publish/subscribe round trip. */
 async function roundTrip(c: Client): Promise<void> {
-  await c.connect({ timeoutMs: 5_000 });
   const got: string[] = [];
+  recordScenario(() => ({
+    scenario: `credentials: ${expect.getState().currentTestName?.split(" > ").join(", ")}`,
+    injected: "connect, subscribe, publish one QoS 1 message",
+    kind: "setup",
+    ...tally(["hello"], got),
+  }));
+  await c.connect({ timeoutMs: 5_000 });
   const topic = `creds/${Math.random().toString(36).slice(2)}`;
   const sub = c.subscribe<string>(topic, (m) => {
     got.push(m.data);
@@ -49,11 +56,24 @@ async function roundTrip(c: Client): Promise<void> {
   await expect.poll(() => got, { timeout: 5_000 }).toEqual(["hello"]);
 }
 
-const failure = (c: Client) =>
-  c.connect({ timeoutMs: 5_000 }).then(
+/** Connects, expecting a failure; records what the client reported. */
+const failure = async (c: Client) => {
+  const error = await c.connect({ timeoutMs: 5_000 }).then(
     () => undefined,
     (e: unknown) => e as GmqError,
   );
+  recordScenario({
+    scenario: `credentials: ${expect.getState().currentTestName?.split(" > ").join(", ")}`,
+    injected: "one connect",
+    kind: "setup",
+    sent: 0,
+    delivered: 0,
+    duplicated: 0,
+    lost: 0,
+    notes: error ? `fails: ${error.code}${error.reason ? ` / ${error.reason}` : ""}` : "**connected**",
+  });
+  return error;
+};
 
 describe("binary passwords (aedes, an authenticate hook comparing bytes)", () => {
   let broker: EmbeddedBroker;

@@ -48,6 +48,19 @@ describe.skipIf(!mosquittoBinary.available || !opensslBinary.available)("mqtt ov
     }
   }
 
+  /** A connect that must fail: nothing can be sent, and the row says what the client reported. */
+  const recordTlsFailure = (scenario: string, error: GmqError | undefined) =>
+    recordScenario({
+      scenario,
+      injected: "one connect of the transport",
+      kind: "setup",
+      sent: 0,
+      delivered: 0,
+      duplicated: 0,
+      lost: 0,
+      notes: error ? `fails at once: ${error.code} / ${error.reason}` : "**connected**",
+    });
+
   for (const via of ["mqtts", "wss"] as const) {
     it(`the right CA connects, and messages go through (${via})`, async () => {
       const clients: Client[] = [];
@@ -68,9 +81,9 @@ describe.skipIf(!mosquittoBinary.available || !opensslBinary.available)("mqtt ov
         await expect.poll(() => got.length, { timeout: 5_000 }).toBe(sent.length);
         expect(got).toEqual(sent);
         recordScenario({
-          scenario: `TLS (${via}) with the broker's CA`,
-          injected: "none: a CA made by the test, passed as `ca`",
-          kind: "limit",
+          scenario: `TLS (${via}): the broker's CA passed as \`ca\` (control)`,
+          injected: "none: a CA made by the test signs the broker's certificate",
+          kind: "setup",
           ...tally(sent, got),
         });
       } finally {
@@ -80,6 +93,7 @@ describe.skipIf(!mosquittoBinary.available || !opensslBinary.available)("mqtt ov
 
     it(`a wrong CA fails at once: code tls, reason UNABLE_TO_VERIFY_LEAF_SIGNATURE (${via})`, async () => {
       const error = await connectOnce({ url: urls[via]!, ca: pki.otherCa });
+      recordTlsFailure(`TLS (${via}): a broker certificate from an unknown CA`, error);
       expect(error).toBeInstanceOf(GmqError);
       expect(error).toMatchObject({ code: "tls", reason: "UNABLE_TO_VERIFY_LEAF_SIGNATURE" });
       expect(error!.message).toContain("`ca` option");
@@ -106,6 +120,7 @@ describe.skipIf(!mosquittoBinary.available || !opensslBinary.available)("mqtt ov
   for (const [listener, what, trust, reason, advice] of failures) {
     it(`${what}: code tls, reason ${reason}`, async () => {
       const error = await connectOnce({ url: urls[listener]!, ca: pki[trust] });
+      recordTlsFailure(`TLS (mqtts): ${what}`, error);
       expect(error).toMatchObject({ code: "tls", reason });
       expect(error!.message).toContain(advice);
       expect(error!.cause).toBeInstanceOf(Error);

@@ -76,7 +76,8 @@ export class FuzzTally {
       duplicated: 0,
       lost: this.inputs - this.accepted - this.rejected,
       notes:
-        `${this.accepted.toLocaleString("en-US")} decoded, ${this.rejected.toLocaleString("en-US")} rejected as ${rejectedAs}` +
+        `${this.accepted.toLocaleString("en-US")} decoded` +
+        (this.rejected > 0 ? `, ${this.rejected.toLocaleString("en-US")} rejected as ${rejectedAs}` : "") +
         (this.roundTrips > 0
           ? `; ${this.roundTrips.toLocaleString("en-US")} encoder round trips exact`
           : "") +

@@ -12,7 +12,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect, onTestFinished } from "vitest";
 
-export type ScenarioKind = "fault" | "hostile input" | "limit";
+export type ScenarioKind = "fault" | "hostile input" | "setup" | "limit";
 
 export interface Scenario {
   /** What happened, in a few words ("broker restart mid-stream (aedes, MQTT 3.1.1)"). */
