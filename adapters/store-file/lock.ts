@@ -17,7 +17,13 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { GmqError } from "gmq";
 import { errnoCode, storageError } from "./errors.js";
-import { bootTime, type ProcessIdentity, processIdentity, startedAt } from "./process-identity.js";
+import {
+  bootTime,
+  currentBoot,
+  type ProcessIdentity,
+  processIdentity,
+  startedAt,
+} from "./process-identity.js";
 
 interface LockOwner {
   pid: number;
@@ -178,6 +184,9 @@ function isAlive(owner: LockOwner): boolean {
 
 /** Whether the live process now holding `owner.pid` cannot be the one that wrote the lock. */
 function reused(owner: LockOwner, now: ProcessIdentity | undefined): boolean {
+  // Written in an earlier boot: whatever holds the pid now is another process.
+  const boot = currentBoot();
+  if (owner.boot !== undefined && boot !== undefined && owner.boot !== boot) return true;
   if (now) {
     if (owner.boot !== undefined && owner.start !== undefined) {
       return owner.boot !== now.boot || owner.start !== now.start;

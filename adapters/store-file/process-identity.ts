@@ -20,7 +20,8 @@ const TICKS_PER_SECOND = 100;
 
 let bootId: string | null | undefined;
 
-function currentBoot(): string | undefined {
+/** This boot's id, where /proc has one. */
+export function currentBoot(): string | undefined {
   if (bootId === undefined) {
     try {
       bootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim() || null;
