@@ -7,6 +7,7 @@
  */
 import { type Client, createClient, GmqError, type TransportSink } from "gmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tlsError } from "../adapters/mqtt/errors.js";
 import { type MqttOptions, mqtt } from "../adapters/mqtt/index.js";
 import { mosquittoBinary, type SystemServer, startMosquitto } from "./support/mqtt-servers.js";
 import { recordScenario, tally } from "./support/reliability.js";
@@ -145,5 +146,37 @@ describe.skipIf(!mosquittoBinary.available || !opensslBinary.available)("mqtt ov
 
   it("rejectUnauthorized: false connects to an untrusted broker (an explicit opt-out)", async () => {
     expect(await connectOnce({ url: urls.mqtts!, rejectUnauthorized: false })).toBeUndefined();
+  });
+});
+
+describe("which failures count as TLS failures", () => {
+  const withCode = (code: string) => Object.assign(new Error(code), { code });
+
+  it("certificate and handshake failures on mqtts:// and wss:// only; network failures are not", () => {
+    const tls = (code: string, url = "mqtts://broker:8883") => tlsError(withCode(code), url)?.code;
+    for (const code of [
+      "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+      "DEPTH_ZERO_SELF_SIGNED_CERT",
+      "CERT_NOT_YET_VALID",
+      "ERROR_IN_CERT_NOT_AFTER_FIELD",
+      "ERR_TLS_CERT_ALTNAME_INVALID",
+      "ERR_SSL_WRONG_VERSION_NUMBER",
+    ]) {
+      expect(tls(code), code).toBe("tls");
+      expect(tls(code, "wss://broker/mqtt"), code).toBe("tls");
+      expect(tls(code, "mqtt://broker:1883"), code).toBeUndefined();
+    }
+    for (const code of [
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "ETIMEDOUT",
+      "ENOTFOUND",
+      "EAI_AGAIN",
+      "ERR_TLS_HANDSHAKE_TIMEOUT",
+      "WS_ERR_INVALID_CLOSE_CODE",
+    ]) {
+      expect(tls(code), code).toBeUndefined();
+    }
+    expect(tlsError(new Error("TLS not authorized"), "mqtts://b")?.reason).toBe("TLS_NOT_AUTHORIZED");
   });
 });

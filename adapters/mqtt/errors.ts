@@ -175,73 +175,30 @@ export function nativeError(error: unknown, fallback: ErrorCode): GmqError {
   return new GmqError(fallback, message || fallback, { cause: error });
 }
 
-/** OpenSSL's certificate verification failures, as Node names them in `error.code`. */
-const CERTIFICATE_ERRORS = new Set([
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_CRL",
-  "UNABLE_TO_DECRYPT_CERT_SIGNATURE",
-  "UNABLE_TO_DECRYPT_CRL_SIGNATURE",
-  "UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY",
-  "CERT_SIGNATURE_FAILURE",
-  "CRL_SIGNATURE_FAILURE",
-  "CERT_NOT_YET_VALID",
-  "CERT_HAS_EXPIRED",
-  "CRL_NOT_YET_VALID",
-  "CRL_HAS_EXPIRED",
-  "ERROR_IN_CERT_NOT_BEFORE_FIELD",
-  "ERROR_IN_CERT_NOT_AFTER_FIELD",
-  "ERROR_IN_CRL_LAST_UPDATE_FIELD",
-  "ERROR_IN_CRL_NEXT_UPDATE_FIELD",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "CERT_CHAIN_TOO_LONG",
-  "CERT_REVOKED",
-  "INVALID_CA",
-  "PATH_LENGTH_EXCEEDED",
-  "INVALID_PURPOSE",
-  "CERT_UNTRUSTED",
-  "CERT_REJECTED",
-  "HOSTNAME_MISMATCH",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-]);
-
-const UNTRUSTED = new Set([
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "CERT_UNTRUSTED",
-  "INVALID_CA",
-]);
-
 /**
  * A failed TLS handshake as GmqError `tls` (reason: Node's code), or undefined for anything else.
- * These do not heal by retrying: the message says what to change. A handshake that merely timed
- * out is not one of them (it is left to the caller as a network failure).
+ * These do not heal by retrying, so the message says what to change. Node names certificate
+ * failures after OpenSSL's (UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED…), unlike socket
+ * errors (E…) and ws's (WS_…), except ERROR_IN_CERT_…; its own are ERR_TLS_CERT_… and ERR_SSL_….
+ * Only for mqtts:// and wss://. A handshake that merely timed out is not one of them: that is left
+ * to the caller as a network failure.
  */
 export function tlsError(error: unknown, url: string): GmqError | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
   let reason: string;
-  if (typeof code === "string" && (CERTIFICATE_ERRORS.has(code) || code.startsWith("ERR_SSL_")))
+  if (!/^(mqtts|wss):/.test(url)) return undefined;
+  if (typeof code === "string" && /^(?!E|WS_)[A-Z_]+$|^ERROR_IN_|^ERR_TLS_CERT|^ERR_SSL_/.test(code)) {
     reason = code;
-  else if (message === "TLS not authorized") reason = "TLS_NOT_AUTHORIZED";
+  } else if (message === "TLS not authorized") reason = "TLS_NOT_AUTHORIZED";
   else return undefined;
-  let advice: string;
-  if (UNTRUSTED.has(reason)) {
-    advice =
-      "its certificate is not signed by a CA this client trusts: pass the broker's CA certificate as the `ca` option";
-  } else if (reason === "ERR_TLS_CERT_ALTNAME_INVALID" || reason === "HOSTNAME_MISMATCH") {
-    advice =
-      "its certificate is not issued for this host name: connect by a name the certificate lists, or reissue it";
-  } else if (reason === "CERT_HAS_EXPIRED" || reason === "CERT_NOT_YET_VALID") {
-    advice = `its certificate ${reason === "CERT_HAS_EXPIRED" ? "has expired" : "is not valid yet"}: renew it (or check this machine's clock)`;
-  } else {
-    advice = "check the `ca`, `cert` and `key` options and the broker's TLS setup";
-  }
+  const advice = /SELF_SIGNED|ISSUER|LEAF|UNTRUSTED|INVALID_CA/.test(reason)
+    ? "its certificate is not signed by a CA this client trusts: pass the broker's CA certificate as the `ca` option"
+    : /ALTNAME|HOSTNAME/.test(reason)
+      ? "its certificate is not issued for this host name: connect by a name the certificate lists, or reissue it"
+      : /EXPIRED|NOT_YET/.test(reason)
+        ? "its certificate is out of date: renew it (or check this machine's clock)"
+        : "check the `ca`, `cert` and `key` options and the broker's TLS setup";
   return new GmqError("tls", `TLS with the broker at ${url} failed (${reason}: ${message}); ${advice}`, {
     reason,
     cause: error,
