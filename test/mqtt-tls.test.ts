@@ -5,7 +5,7 @@
  * with GmqError `tls`, Node's code as `reason`, a message saying what to do, and the original
  * error as `cause`.
  */
-import { type Client, createClient, GmqError, type TransportSink } from "gmq";
+import { type Client, createClient, GmqError, type StateChange, type TransportSink } from "gmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tlsError } from "../adapters/mqtt/errors.js";
 import { type MqttOptions, mqtt } from "../adapters/mqtt/index.js";
@@ -139,6 +139,26 @@ describe.skipIf(!mosquittoBinary.available || !opensslBinary.available)("mqtt ov
       expect(reported.some((e) => e.code === "tls" && e.reason === "UNABLE_TO_VERIFY_LEAF_SIGNATURE")).toBe(
         true,
       );
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("with reconnecting on, a certificate failure is not retried: connect() rejects with it at once", async () => {
+    const c = createClient({ transport: mqtt({ url: urls.mqtts!, ca: pki.otherCa }) });
+    const changes: StateChange[] = [];
+    c.on("state", (change) => changes.push(change));
+    const errors: GmqError[] = [];
+    c.on("error", (error) => errors.push(error));
+    try {
+      const started = Date.now();
+      const error = (await c.connect().catch((e: unknown) => e)) as GmqError;
+      expect([error.code, error.reason]).toEqual(["tls", "UNABLE_TO_VERIFY_LEAF_SIGNATURE"]);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(c.state).toBe("disconnected");
+      expect(changes.at(-1)?.error?.code).toBe("tls");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(errors.filter((e) => e.code === "tls")).toHaveLength(1); // one attempt, no retries
     } finally {
       await c.close();
     }
