@@ -44,9 +44,49 @@ export interface ContractOptions {
    * queue, publish them; for a server stream, whatever its backend needs).
    */
   stream?: { pattern: string; args?: unknown; feed(values: readonly unknown[]): Promise<void> };
+  /**
+   * Told, when a fault test finishes, what it injected and counted (sent, delivered, duplicated,
+   * lost): for a reliability report. The function is called with a thunk to run at the end.
+   */
+  onScenario?(scenario: () => ContractScenario): void;
+}
+
+/** What a fault test injected and counted. */
+export interface ContractScenario {
+  readonly scenario: string;
+  readonly injected: string;
+  readonly sent: number;
+  readonly delivered: number;
+  readonly duplicated: number;
+  readonly lost: number;
+}
+
+/** Counts what arrived against what was sent: distinct deliveries, extra copies, losses. */
+export function tally<T>(
+  sent: Iterable<T>,
+  received: Iterable<T>,
+): { sent: number; delivered: number; duplicated: number; lost: number; unexpected: number } {
+  const expected = new Set(sent);
+  const seen = new Set<T>();
+  let duplicated = 0;
+  let unexpected = 0;
+  for (const item of received) {
+    if (!expected.has(item)) unexpected++;
+    else if (seen.has(item)) duplicated++;
+    else seen.add(item);
+  }
+  return {
+    sent: expected.size,
+    delivered: seen.size,
+    duplicated,
+    lost: expected.size - seen.size,
+    unexpected,
+  };
 }
 
 export interface ContractContext {
+  /** The suite's name, e.g. `mqtt over aedes`. */
+  readonly name: string;
   readonly caps: TransportCapabilities;
   readonly options: ContractOptions;
   readonly harness: TransportHarness;

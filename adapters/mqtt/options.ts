@@ -2,6 +2,7 @@
  * The options of the `mqtt()` factory, their validation, and the capabilities they imply.
  */
 import { GmqError, type TransportCapabilities } from "gmq";
+import { toWire } from "./credentials.js";
 
 export type MqttProtocolVersion = "auto" | 5 | 4;
 
@@ -32,6 +33,8 @@ export interface MqttOptions {
   /** Default `gmq_` + 16 hex digits, fixed for the life of the transport (so sessions resume). */
   clientId?: string;
   username?: string;
+  /** Needs `username` (MQTT sends a password only with one; `""` will do). Any bytes in Node; in
+   *  a browser a Uint8Array must be valid UTF-8 (mqtt.js's browser build sends only text). */
   password?: string | Uint8Array;
   /** Called at every (re)connect; overrides `username`/`password`. For expiring tokens. */
   credentials?: () => Promise<MqttCredentials> | MqttCredentials;
@@ -151,6 +154,9 @@ export function resolveOptions(options: MqttOptions): ResolvedOptions {
     ...(options.username !== undefined && { username: options.username }),
     ...(options.password !== undefined && { password: options.password }),
   };
+  // Without credentials() these are final: what cannot be sent (a password without a username, in
+  // a browser a binary one that is not UTF-8) fails now, not at every connect.
+  if (!options.credentials) toWire(fixed);
   const credentials = options.credentials;
   return {
     urls: [...urls],

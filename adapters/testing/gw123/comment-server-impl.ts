@@ -4,9 +4,9 @@
  */
 
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createConnectRouter, createContextValues } from "@connectrpc/connect";
 import { systemClock } from "../clock.js";
+import { listenHttp } from "../http-listener.js";
 import type { CommentServer, CommentServerOptions } from "./comment-server.js";
 import { commentServiceImpl } from "./comment-service.js";
 import { CommentTable } from "./comment-table.js";
@@ -51,28 +51,14 @@ export async function startCommentServerNow(options: CommentServerOptions = {}):
     },
   });
   const server = createServer(front);
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
+  const { url, port, close } = await listenHttp(server, {
+    host: options.host,
+    port: options.port,
+    beforeClose: () => streams.killAll(),
   });
-  const port = (server.address() as AddressInfo).port;
-
-  let closing: Promise<void> | undefined;
-  const close = () => {
-    closing ??= new Promise<void>((resolve) => {
-      streams.killAll();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-    return closing;
-  };
 
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url,
     port,
     comments,
     calls,

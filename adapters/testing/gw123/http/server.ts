@@ -6,8 +6,8 @@
 
 import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { type TestClock as Clock, systemClock } from "../../clock.js";
+import { listenHttp } from "../../http-listener.js";
 import { CommentTable } from "../comment-table.js";
 import { type NewUser, type SentSms, SmsCodes, type User, UserTable } from "./accounts.js";
 import { methodNotAllowed, notFound, sendError, sendHtml, sendJson } from "./echo.js";
@@ -187,27 +187,10 @@ export async function startGw123Http(options: Gw123HttpOptions = {}): Promise<Gw
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-
-  let closing: Promise<void> | undefined;
-  const close = () => {
-    closing ??= new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-    return closing;
-  };
+  const { url, port, close } = await listenHttp(server, { host: options.host, port: options.port });
 
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url,
     port,
     comments: web.comments,
     users,
