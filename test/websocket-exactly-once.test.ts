@@ -6,6 +6,7 @@
  */
 import { type Client, createClient } from "gmq";
 import { waitFor } from "gmq/contract";
+import { createHub, type Hub } from "gmq/hub";
 import { websocket } from "gmq/websocket";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { HubTestClient } from "./support/hub-client.js";
@@ -80,3 +81,38 @@ it("3,000 messages from a publisher cut every 200 ms arrive once at every subscr
   expect(after.offset - before.offset).toBe(total);
   await raw.close();
 }, 90_000);
+
+it("after a reconnect, messages the hub accepted but whose pubacks were lost are not sent again (connected.lastSeq)", async () => {
+  let publishFrames = 0;
+  const own: Hub = await createHub({
+    authorize: (_identity, request) => {
+      if (request.action === "publish") publishFrames++;
+      return true;
+    },
+  });
+  const ownProxy = await startTcpProxy(own.port);
+  try {
+    const topic = "exactly-once/last-seq";
+    const subscriber = client(own.url);
+    const got: number[] = [];
+    await subscriber.subscribe<number>(topic, (m) => void got.push(m.data)).ready;
+    const publisher = client(ownProxy.url("/gmq"));
+    await publisher.publish(topic, -1); // names this outbox's producer for the next connect
+    ownProxy.muteDownstream(); // the hub gets and applies them; their pubacks never come back
+    const results = Array.from({ length: 20 }, (_, i) => publisher.publish(topic, i));
+    await waitFor(() => got.length === 21, 5_000, "the hub to apply all 20");
+    ownProxy.cut();
+    await Promise.all(results);
+    await waitFor(
+      () => publisher.state === "connected" && publisher.outboxStats().count === 0,
+      10_000,
+      "a flushed outbox",
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got).toEqual([-1, ...Array.from({ length: 20 }, (_, i) => i)]);
+    expect(publishFrames).toBe(21); // none resent: the reconnect's lastSeq covered them
+  } finally {
+    await ownProxy.close();
+    await own.close();
+  }
+});

@@ -13,6 +13,9 @@ export interface TcpProxy {
   cut(): void;
   /** Stop passing bytes (both ways) on the connections open now; new ones still work. */
   freeze(): void;
+  /** Stop passing bytes from the server to the client on the connections open now (the client's
+   *  frames still arrive; the answers are lost). */
+  muteDownstream(): void;
   /** Refuse (reset at once) every new connection while blocked; `block(true)` also cuts. */
   block(blocked: boolean): void;
   /** Connections made so far. */
@@ -58,6 +61,12 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     block(value) {
       blocked = value;
       if (value) proxy.cut();
+    },
+    muteDownstream() {
+      for (const [client, upstream] of pairs) {
+        upstream.unpipe(client);
+        upstream.on("data", () => {}); // read and drop
+      }
     },
     freeze() {
       for (const [client, upstream] of pairs) {
