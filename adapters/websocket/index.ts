@@ -22,12 +22,8 @@
  */
 export { closeError, closeReason, wireError } from "./errors.js";
 export type { WebSocketOptions } from "./options.js";
-export {
-  CloseCode,
-  closeAction,
-  PROTOCOL_VERSION,
-  SUBPROTOCOL,
-} from "./protocol.js";
+/** The protocol's frame types, close codes and `closeAction`, shared with `gmq/hub`. */
+export * from "./protocol.js";
 export { WEBSOCKET_REASONS, type WebSocketReason } from "./reasons.js";
 export { RESPONSE_TOPIC } from "./routing.js";
 export { websocket } from "./transport.js";
