@@ -57,13 +57,7 @@ describe("gw123 /message dialect", () => {
       dstModuleName: "",
       token: "",
     });
-    await c.publish("updateCache", "plain text", {
-      codec: {
-        name: "text",
-        encode: (v: string) => new TextEncoder().encode(v),
-        decode: (b: Uint8Array) => new TextDecoder().decode(b),
-      },
-    });
+    await c.publish("updateCache", "plain text", { codec: textCodec });
     await waitFor(() => server.published.length === before + 2, 5_000, "the text event");
     expect(server.published.at(-1)!.payload).toBe("plain text");
   });
@@ -97,8 +91,12 @@ describe("gw123 /message dialect", () => {
     const c = client("reconnecting");
     await c.connect();
     const before = server.published.length;
+    // It may reconnect within a few ms: wait for the state change, not a polled state.
+    const noticed = new Promise<void>((resolve) =>
+      c.on("state", (s) => s.to === "reconnecting" && resolve()),
+    );
     server.dropAll();
-    await waitFor(() => c.state !== "connected", 5_000, "the drop to be noticed");
+    await noticed;
     await Promise.all(Array.from({ length: 20 }, (_, i) => c.publish("queued", i)));
     await waitFor(() => server.published.length >= before + 20, 10_000, "20 events");
     await new Promise((r) => setTimeout(r, 200));
