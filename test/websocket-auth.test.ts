@@ -45,7 +45,7 @@ describe("gmq/websocket heartbeats", () => {
     await new Promise((r) => setTimeout(r, 500)); // pings answered: still connected
     expect(c.state).toBe("connected");
     proxy.freeze();
-    await waitFor(() => c.state === "reconnecting", 3_000, "the client to notice");
+    await waitFor(() => states.some((s) => s.to === "reconnecting"), 3_000, "the client to notice");
     const lost = states.find((s) => s.to === "reconnecting")!;
     expect((lost.error as GmqError).reason).toBe(WEBSOCKET_REASONS.heartbeat_timeout);
     await waitFor(() => c.state === "connected", 5_000, "a new connection");
