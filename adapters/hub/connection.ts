@@ -74,7 +74,9 @@ export class Connection implements CallServer {
     private readonly ctx: ConnectionContext,
   ) {
     const { limits } = ctx;
-    this.queue = new SendQueue(socket, limits, () => this.close(CloseCode.slowConsumer, "slow consumer"));
+    this.queue = new SendQueue(socket, request.socket, limits, () =>
+      this.close(CloseCode.slowConsumer, "slow consumer"),
+    );
     this.rate = new RateLimiter(limits.ratePerSecond, limits.rateBurst);
     this.served = new ServedCalls(limits.maxPendingCalls, (frame) => this.frame(frame));
     const owner = this;

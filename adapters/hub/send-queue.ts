@@ -4,9 +4,21 @@
  * (and `onSlow` fires once) when the queue exceeds `maxQueuedBytes`, or has not emptied for
  * `slowConsumerMs`: one slow reader must never hold the hub's memory or its other clients.
  */
+import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
 
 const DRAIN_EVERY_MS = 10;
+
+/**
+ * Queues whose socket is corked this turn. Frames written to a connection during one turn of the
+ * event loop leave in one write (one system call for a burst of deliveries, not one per frame);
+ * every corked socket is uncorked once the turn's I/O is handled.
+ */
+const corked: SendQueue[] = [];
+
+function uncorkAll(): void {
+  for (const queue of corked.splice(0)) queue.uncork();
+}
 
 export class SendQueue {
   private readonly queue: string[] = [];
@@ -15,9 +27,12 @@ export class SendQueue {
   private backedUpSince = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
+  private isCorked = false;
 
   constructor(
     private readonly socket: WebSocket,
+    /** The TCP (or TLS) socket under `socket`, corked per turn. */
+    private readonly raw: Duplex,
     private readonly limits: { socketBufferBytes: number; maxQueuedBytes: number; slowConsumerMs: number },
     private readonly onSlow: () => void,
   ) {}
@@ -25,6 +40,7 @@ export class SendQueue {
   send(text: string): void {
     if (this.stopped) return;
     if (this.head === this.queue.length && this.socket.bufferedAmount < this.limits.socketBufferBytes) {
+      this.cork();
       this.socket.send(text);
       return;
     }
@@ -36,6 +52,19 @@ export class SendQueue {
       return;
     }
     this.timer ??= setInterval(() => this.drain(), DRAIN_EVERY_MS);
+  }
+
+  /** Uncorks the socket (end of the turn). */
+  uncork(): void {
+    this.isCorked = false;
+    this.raw.uncork();
+  }
+
+  private cork(): void {
+    if (this.isCorked) return;
+    this.isCorked = true;
+    this.raw.cork();
+    if (corked.push(this) === 1) setImmediate(uncorkAll);
   }
 
   /** Write everything queued to the socket now, ignoring its buffer (before a polite close). */
@@ -59,6 +88,7 @@ export class SendQueue {
       const text = this.queue[this.head]!;
       this.queue[this.head++] = "";
       this.queuedBytes -= text.length;
+      this.cork();
       this.socket.send(text);
     }
     if (this.head === this.queue.length) {
