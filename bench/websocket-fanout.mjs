@@ -9,8 +9,9 @@
 // (clientId, seq)); each subscriber is a topic stream subscription whose handler counts. Two
 // subscriber modes: QoS 0 (the hub pushes; nothing goes back) and QoS 1 (gmq's default: each
 // delivery is acked back to the hub once handled, and the hub keeps at most maxInFlight unacked).
-// Diagnostic row: the same hub and gmq publisher, to raw `ws` subscribers that only count frames
-// (what the hub itself costs, without the subscribers' decoding and dispatch).
+// Diagnostic row: the same hub and gmq publisher, to raw `ws` subscribers that ask for batches as
+// gmq clients do and only count the message frames (what the hub itself costs, without the
+// subscribers' decoding and dispatch).
 // Limit: a `ws` server in this process relays each frame of a raw `ws` publisher to S raw `ws`
 // clients that count message events; the frames are hub `message` frames of the same size.
 // "delivered/s" is N×S over the time from the first publish to the last subscriber holding all N.
@@ -118,16 +119,21 @@ async function hubOnlySetup() {
         new Promise((resolve, reject) => {
           const ws = new WebSocket(hub.url, [SUBPROTOCOL], { perMessageDeflate: false });
           ws.once("open", () => {
-            ws.send('{"type":"connect"}');
+            ws.send('{"type":"connect","batch":true}');
             resolve(ws);
           });
           ws.once("error", reject);
         }),
     ),
   );
+  // A WebSocket message from the hub holds one frame or a batch (a JSON array of frames): count
+  // the message frames in it without parsing.
+  const marker = Buffer.from('{"type":"message"');
   for (const [i, ws] of subscribers.entries()) {
     ws.on("message", (data) => {
-      if (data[9] === 0x6d /* {"type":"m…: a message frame */) tally.count(i);
+      for (let at = data.indexOf(marker); at >= 0; at = data.indexOf(marker, at + marker.length)) {
+        tally.count(i);
+      }
     });
   }
   return {

@@ -230,6 +230,7 @@ export class Connection implements CallServer {
   private async connect(frame: ConnectFrame): Promise<void> {
     this.clientId = frame.clientId;
     this.client = frame.client;
+    this.queue.batching = frame.batch === true;
     const identity = await this.authenticate(frame.token, undefined);
     if (this.state !== "authenticating") return;
     if (!identity) return this.close(CloseCode.unauthenticated, "authentication failed");

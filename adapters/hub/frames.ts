@@ -126,6 +126,7 @@ function check(f: Raw, rid: string | number | undefined): void {
     case "connect":
       name("token", false, 64 * 1024);
       name("clientId", false, 128);
+      if (f.batch !== undefined && typeof f.batch !== "boolean") fail("batch", "must be a boolean");
       if (f.client !== undefined && (typeof f.client !== "object" || f.client === null)) {
         fail("client", "must be an object");
       }

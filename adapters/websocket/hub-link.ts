@@ -132,6 +132,7 @@ export class HubLink {
           ...(options.token !== undefined && { token: options.token }),
           ...(options.clientId !== undefined && { clientId: options.clientId }),
           client: options.client,
+          batch: true,
         };
         socket.send(JSON.stringify(connect));
       };
@@ -141,16 +142,17 @@ export class HubLink {
         link.shutdown(closeError(event.code, event.reason, link.closedByUs));
       };
       socket.onmessage = (event) => {
-        const frame = link.parse(event.data);
-        if (!frame) return;
-        if (settled) return link.dispatch(frame);
-        if (frame.type === "connected") {
-          settled = true;
-          signal.removeEventListener("abort", onAbort);
-          link.ready(frame);
-          resolve(link);
-        } else if (frame.type === "error" && frame.rid === undefined) {
-          fail(wireError(frame, "the hub refused to connect"));
+        for (const frame of link.parse(event.data)) {
+          if (!link.alive) return;
+          if (settled) link.dispatch(frame);
+          else if (frame.type === "connected") {
+            settled = true;
+            signal.removeEventListener("abort", onAbort);
+            link.ready(frame);
+            resolve(link);
+          } else if (frame.type === "error" && frame.rid === undefined) {
+            fail(wireError(frame, "the hub refused to connect"));
+          }
         }
       };
     });
@@ -250,7 +252,8 @@ export class HubLink {
     );
   }
 
-  private parse(data: unknown): HubFrame | undefined {
+  /** The frames of one WebSocket message: one frame, or a batch (a JSON array of frames, §2). */
+  private parse(data: unknown): HubFrame[] {
     // Any frame shows the hub is alive (§9).
     if (this.connected)
       this.deadline = Date.now() + this.connected.pingIntervalMs + this.connected.pingGraceMs;
@@ -260,20 +263,17 @@ export class HubLink {
     } catch {
       frame = undefined;
     }
-    if (
-      typeof frame !== "object" ||
-      frame === null ||
-      typeof (frame as { type?: unknown }).type !== "string"
-    ) {
+    const frames = (Array.isArray(frame) ? frame : [frame]) as HubFrame[];
+    if (!frames.every((f) => typeof f?.type === "string")) {
       // A hub we cannot understand: drop the connection and start afresh (§15.11).
       const error = new GmqError("protocol", "the hub sent a frame that is not a JSON object with a type", {
         reason: WEBSOCKET_REASONS.malformed_frame,
       });
       if (this.connected) this.events.error(error);
       this.shutdown(error, CloseCode.protocolError, "malformed frame");
-      return undefined;
+      return [];
     }
-    return frame as HubFrame;
+    return frames;
   }
 
   private dispatch(frame: HubFrame): void {

@@ -81,6 +81,8 @@ export interface ConnectFrame {
   token?: string;
   clientId?: string;
   client?: { name?: string; version?: string };
+  /** The client reads batches: the hub may send several frames as one JSON array. */
+  batch?: boolean;
 }
 
 export interface PublishFrame extends WirePayload {
