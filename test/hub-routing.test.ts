@@ -249,6 +249,28 @@ describe("hub routing", () => {
     expect(sub.pending("s")).toEqual([]);
   });
 
+  it("manual ack: one ack frame settles several tags; a bad tags field is refused", async () => {
+    const sub = await connect();
+    await sub.subscribe("s", "many", { ack: "manual", maxInFlight: 3 });
+    for (let i = 1; i <= 5; i++) await sub.publish("many", String(i));
+    const first = await sub.messages("s", 3);
+    await sleep(50);
+    expect(sub.pending("s")).toEqual([]); // 4 and 5 wait for room
+    sub.send({ type: "ack", tags: first.map((m) => m.tag) });
+    const rest = await sub.messages("s", 2);
+    expect(rest.map((m) => m.payload)).toEqual(["4", "5"]);
+    sub.send({ type: "ack", tag: rest[0]!.tag, tags: [rest[1]!.tag, 999] });
+    sub.send({ type: "ack", rid: 7, tags: [1, "x"] });
+    expect(await sub.next((f) => f.type === "error")).toMatchObject({
+      rid: 7,
+      code: "invalid_argument",
+      field: "tags",
+    });
+    // tag and tags together settled both: all three in-flight places are free again
+    for (let i = 6; i <= 8; i++) await sub.publish("many", String(i));
+    expect((await sub.messages("s", 3)).map((m) => m.payload)).toEqual(["6", "7", "8"]);
+  });
+
   it("attaches to an existing http.Server, leaving its other routes and upgrade paths alone", async () => {
     const server = createServer((_req, res) => res.end("app page"));
     const other = new WebSocketServer({ noServer: true });

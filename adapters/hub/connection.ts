@@ -304,7 +304,8 @@ export class Connection implements CallServer {
         this.subs.unsubscribe(frame);
         return;
       case "ack":
-        this.subs.ack(frame.tag);
+        if (frame.tag !== undefined) this.subs.ack(frame.tag);
+        if (frame.tags) for (const tag of frame.tags) this.subs.ack(tag);
         return;
       case "nack":
         this.subs.nack(frame.tag, frame.requeue ?? true);

@@ -159,6 +159,13 @@ function check(f: Raw, rid: string | number | undefined): void {
       name("sub", true, 128);
       return;
     case "ack":
+      integer("tag", f.tags === undefined, 1);
+      if (
+        f.tags !== undefined &&
+        (!Array.isArray(f.tags) || !f.tags.every((t) => Number.isSafeInteger(t) && t >= 1))
+      )
+        fail("tags", "must be an array of integers ≥ 1");
+      return;
     case "nack":
       integer("tag", true, 1);
       if (f.requeue !== undefined && typeof f.requeue !== "boolean") fail("requeue", "must be a boolean");

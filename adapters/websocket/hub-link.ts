@@ -88,6 +88,7 @@ export class HubLink {
   private deadline = Number.POSITIVE_INFINITY;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private closedByUs = false;
+  private acks: number[] = [];
 
   private constructor(
     private readonly socket: WebSocket,
@@ -212,6 +213,16 @@ export class HubLink {
       );
     }
     return this.queue.push(text, signal);
+  }
+
+  /** Acks a delivery. The tags acked during one tick leave in one `ack` frame. */
+  ack(tag: number): void {
+    if (this.acks.push(tag) > 1) return;
+    queueMicrotask(() => {
+      const tags = this.acks;
+      this.acks = [];
+      if (this.alive) this.send({ type: "ack", tags }).catch(() => {});
+    });
   }
 
   /** Closes the link on purpose; `onLost` is not told. */

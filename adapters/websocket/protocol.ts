@@ -118,9 +118,12 @@ export interface UnsubscribeFrame {
   sub: string;
 }
 
+/** Settles deliveries: `tag`, `tags`, or both. */
 export interface AckFrame {
   type: "ack";
-  tag: number;
+  tag?: number;
+  /** Several tags in one frame: a client acks what it handled during a tick at once. */
+  tags?: number[];
 }
 
 export interface NackFrame {

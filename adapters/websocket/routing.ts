@@ -78,9 +78,7 @@ export class LinkRouting {
     if (tag !== undefined) {
       // A tag means something only on the connection that gave it: a later one may reuse it.
       const link = this.link;
-      message.ack = () => {
-        if (link.alive) link.send({ type: "ack", tag }).catch(() => {});
-      };
+      message.ack = () => link.ack(tag);
       message.nack = ({ requeue }) => {
         if (link.alive) link.send({ type: "nack", tag, requeue }).catch(() => {});
       };
