@@ -16,6 +16,7 @@ export const entries: Record<string, string> = {
   "store-indexeddb": "adapters/store-indexeddb/index.ts",
   hub: "adapters/hub/index.ts",
   websocket: "adapters/websocket/index.ts",
+  "websocket-gw123": "adapters/websocket-gw123/index.ts",
 };
 
 export default defineConfig({

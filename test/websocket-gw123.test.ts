@@ -1,5 +1,5 @@
 /**
- * `gmq/websocket` with `dialect: "gw123"`: the legacy gw123/GMQ `/message` socket (spec §4),
+ * `gmq/websocket-gw123`: the legacy gw123/GMQ `/message` socket (spec §4),
  * against `startGw123MessageSocket()`. Publish only; the Origin header set in Node; one
  * connection per moduleName, so an evicted client stops instead of fighting back, and a
  * reconnect goes through the outbox without losing or doubling an event.
@@ -7,7 +7,8 @@
 import { type Client, createClient, type GmqError, textCodec } from "gmq";
 import { runTransportContract, waitFor } from "gmq/contract";
 import { type Gw123MessageSocket, startGw123MessageSocket } from "gmq/testing";
-import { WEBSOCKET_REASONS, websocket } from "gmq/websocket";
+import { WEBSOCKET_REASONS } from "gmq/websocket";
+import { gw123Websocket } from "gmq/websocket-gw123";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
 let server: Gw123MessageSocket;
@@ -22,7 +23,7 @@ afterEach(async () => {
 
 function client(moduleName: string): Client {
   const c = createClient({
-    transport: websocket({ url: server.url, dialect: "gw123", moduleName }),
+    transport: gw123Websocket({ url: server.url, moduleName }),
     reconnect: { initialDelayMs: 20, maxDelayMs: 100 },
   });
   c.on("error", () => {});
@@ -30,12 +31,12 @@ function client(moduleName: string): Client {
   return c;
 }
 
-runTransportContract("websocket, gw123 /message dialect", {
-  capabilities: websocket({ url: "ws://127.0.0.1:1/message", dialect: "gw123" }).capabilities,
+runTransportContract("websocket-gw123, the gw123 /message socket", {
+  capabilities: gw123Websocket({ url: "ws://127.0.0.1:1/message" }).capabilities,
   setup: async () => {
     const own = await startGw123MessageSocket();
     return {
-      transport: () => websocket({ url: own.url, dialect: "gw123" }),
+      transport: () => gw123Websocket({ url: own.url }),
       teardown: () => own.close(),
     };
   },

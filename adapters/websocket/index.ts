@@ -18,7 +18,7 @@
  *   often a cut connection makes the client resend it.
  * - Heartbeats driven by the hub, checked against the wall clock before every send; in-band
  *   token refresh at 80 % of the token's life; close codes acted on by range (`closeError`).
- * - `dialect: "gw123"`: the legacy gw123/GMQ `/message` socket, publish only.
+ * - The legacy gw123/GMQ `/message` socket is `gmq/websocket-gw123`.
  */
 export { closeError, closeReason, wireError } from "./errors.js";
 export type { WebSocketOptions } from "./options.js";

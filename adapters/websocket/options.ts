@@ -10,14 +10,6 @@ export interface WebSocketOptions {
   /** The hub's exactly-once `clientId` sent on `connect`. Default: the outbox producer of the
    *  last message this transport sent (each message also names its own in `publish.clientId`). */
   clientId?: string;
-  /** `gmq` (default): the gmq hub protocol, `gmq.v1.json`. `gw123`: the legacy gw123/GMQ
-   *  `/message` socket (publish only). */
-  dialect?: "gmq" | "gw123";
-  /** gw123 dialect: the `moduleName` query parameter (one live connection per name). Default
-   *  `gmq_` + 8 random characters. */
-  moduleName?: string;
-  /** gw123 dialect, Node: the `Origin` header the server requires. Default `http://localhost`. */
-  origin?: string;
   /** Bytes this client queues when the socket is backed up; a publish waits for room beyond it.
    *  Default 4 MiB. */
   maxQueuedBytes?: number;
@@ -31,9 +23,6 @@ export interface ResolvedOptions {
   readonly urls: readonly string[];
   readonly token: (() => string | Promise<string>) | undefined;
   readonly clientId: string | undefined;
-  readonly dialect: "gmq" | "gw123";
-  readonly moduleName: string;
-  readonly origin: string;
   readonly maxQueuedBytes: number;
   readonly socketBufferBytes: number;
   readonly client: { name?: string; version?: string };
@@ -69,18 +58,12 @@ export function resolveOptions(options: WebSocketOptions): ResolvedOptions {
   if (options.token !== undefined && typeof options.token !== "function") {
     throw GmqError.invalid("token", "must be a function returning the token (or a promise of it)");
   }
-  const dialect = options.dialect ?? "gmq";
-  if (dialect !== "gmq" && dialect !== "gw123") throw GmqError.invalid("dialect", 'must be "gmq" or "gw123"');
   const client = options.client ?? {};
   if (typeof client !== "object" || client === null) throw GmqError.invalid("client", "must be an object");
   return {
     urls,
     token: options.token,
     clientId: name(options.clientId, "clientId", 128),
-    dialect,
-    moduleName:
-      name(options.moduleName, "moduleName", 256) ?? `gmq_${Math.random().toString(36).slice(2, 10)}`,
-    origin: name(options.origin, "origin", 2048) ?? "http://localhost",
     maxQueuedBytes: positive(options.maxQueuedBytes, "maxQueuedBytes", 4 * 1024 * 1024),
     socketBufferBytes: positive(options.socketBufferBytes, "socketBufferBytes", 1024 * 1024),
     client: { name: client.name ?? "gmq", ...(client.version !== undefined && { version: client.version }) },

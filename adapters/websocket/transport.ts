@@ -12,7 +12,6 @@ import {
   type TransportSubscribeOptions,
 } from "gmq";
 import { wireError } from "./errors.js";
-import { Gw123Transport } from "./gw123.js";
 import { HubLink } from "./hub-link.js";
 import { type ResolvedOptions, resolveOptions, type WebSocketOptions } from "./options.js";
 import { putPayload, takePayload } from "./payload.js";
@@ -32,13 +31,9 @@ interface Live {
   readonly refresher: TokenRefresher | undefined;
 }
 
-/**
- * `gmq/websocket`: the gmq hub protocol (`gmq.v1.json`), or with `dialect: "gw123"` the legacy
- * gw123/GMQ `/message` socket.
- */
+/** `gmq/websocket`: the gmq hub protocol, `gmq.v1.json` (`docs/websocket-protocol.md`). */
 export function websocket(options: WebSocketOptions): Transport {
-  const config = resolveOptions(options);
-  return config.dialect === "gw123" ? new Gw123Transport(config) : hubTransport(config);
+  return hubTransport(resolveOptions(options));
 }
 
 function hubTransport(config: ResolvedOptions): Transport {

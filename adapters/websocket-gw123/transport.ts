@@ -18,17 +18,22 @@ import {
   type TransportSink,
 } from "gmq";
 import WebSocket from "isomorphic-ws";
-import { closeReason } from "./errors.js";
-import type { ResolvedOptions } from "./options.js";
-import { WEBSOCKET_REASONS } from "./reasons.js";
-import { SendQueue } from "./send-queue.js";
+import { closeReason } from "../websocket/errors.js";
+import { WEBSOCKET_REASONS } from "../websocket/reasons.js";
+import { SendQueue } from "../websocket/send-queue.js";
+import { type Gw123WebsocketOptions, type ResolvedGw123Options, resolveGw123Options } from "./options.js";
 
 /** The server reads every connection into one 1 MiB buffer: a longer frame is cut and dropped. */
 const MAX_FRAME_BYTES = 1024 * 1024;
 const strict = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
-export class Gw123Transport implements Transport {
+/** `gmq/websocket-gw123`: the gw123/GMQ `/message` socket, publish only. */
+export function gw123Websocket(options: Gw123WebsocketOptions): Transport {
+  return new Gw123Transport(resolveGw123Options(options));
+}
+
+class Gw123Transport implements Transport {
   readonly name = "gw123";
   readonly capabilities: TransportCapabilities = {
     connection: "link",
@@ -53,7 +58,7 @@ export class Gw123Transport implements Transport {
   private evicted: GmqError | undefined;
   private urlIndex = 0;
 
-  constructor(private readonly config: ResolvedOptions) {}
+  constructor(private readonly config: ResolvedGw123Options) {}
 
   async connect(sink: TransportSink, { signal }: OperationOptions): Promise<void> {
     if (this.evicted) {
