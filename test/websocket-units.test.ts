@@ -1,13 +1,13 @@
 /**
  * `gmq/websocket` building blocks: close codes acted on by range, `error` frames mapped one to
- * one, payload encoding (UTF-8 as text, other bytes as base64), and the bounded send queue
- * (frames wait while the socket is backed up; past the bound a sender waits or gives up).
+ * one, payload encoding (UTF-8 as text, other bytes as base64), and the send queue (frames
+ * wait while the socket is backed up, in order; an aborted one is withdrawn; paced to the rate).
  */
 import { GmqError, isPermanent } from "gmq";
 import { closeError, WEBSOCKET_REASONS, wireError } from "gmq/websocket";
 import { describe, expect, it } from "vitest";
 import { putPayload, takePayload } from "../adapters/websocket/payload.js";
-import { SendQueue } from "../adapters/websocket/send-queue.js";
+import { sendQueue } from "../adapters/websocket/send-queue.js";
 
 describe("close codes", () => {
   it("stop codes are permanent errors; the rest are disconnected and retried", () => {
@@ -80,18 +80,18 @@ describe("send queue", () => {
     return { sent, bufferedAmount: 0, send: (text: string) => void sent.push(text) };
   };
 
-  it("holds frames while the socket is backed up, bounds what it holds, and drains in order", async () => {
+  it("holds frames while the socket is backed up, withdraws an aborted one, and drains in order", async () => {
     const socket = target();
-    const queue = new SendQueue(socket, { maxQueuedBytes: 10, socketBufferBytes: 100 });
+    const queue = sendQueue(socket, { socketBufferBytes: 100 });
     await queue.push("a");
     expect(socket.sent).toEqual(["a"]);
     socket.bufferedAmount = 1_000; // backed up
     const first = queue.push("12345");
     const second = queue.push("67890");
-    let thirdDone = false;
-    const third = queue.push("abcde").then(() => (thirdDone = true)); // over the bound: waits for room
     const controller = new AbortController();
     const gaveUp = queue.push("zzzzz", controller.signal).catch((e: GmqError) => e.code);
+    let thirdDone = false;
+    const third = queue.push("abcde").then(() => (thirdDone = true));
     controller.abort();
     expect(await gaveUp).toBe("aborted");
     await new Promise((r) => setTimeout(r, 30));
@@ -104,7 +104,7 @@ describe("send queue", () => {
 
   it("paces frames to the announced rate", async () => {
     const socket = target();
-    const queue = new SendQueue(socket, { maxQueuedBytes: 1 << 20, socketBufferBytes: 1 << 20 });
+    const queue = sendQueue(socket, { socketBufferBytes: 1 << 20 });
     queue.setRate({ perSecond: 100, burst: 4 }); // bucket of 2, refilled at 90/s
     const sends = Array.from({ length: 6 }, (_, i) => queue.push(String(i)));
     expect(socket.sent.length).toBe(2);
@@ -115,7 +115,7 @@ describe("send queue", () => {
   it("fails what waits when the connection goes", async () => {
     const socket = target();
     socket.bufferedAmount = 1_000;
-    const queue = new SendQueue(socket, { maxQueuedBytes: 10, socketBufferBytes: 100 });
+    const queue = sendQueue(socket, { socketBufferBytes: 100 });
     const waiting = queue.push("x").catch((e: GmqError) => e.code);
     queue.fail(new GmqError("disconnected", "gone"));
     expect(await waiting).toBe("disconnected");

@@ -10,9 +10,6 @@ export interface Gw123WebsocketOptions {
   moduleName?: string;
   /** Node: the `Origin` header the server requires. Default `http://localhost`. */
   origin?: string;
-  /** Bytes this client queues when the socket is backed up; a publish waits for room beyond it.
-   *  Default 4 MiB. */
-  maxQueuedBytes?: number;
   /** The socket's `bufferedAmount` above which frames wait in the client's queue. Default 1 MiB. */
   socketBufferBytes?: number;
 }
@@ -21,7 +18,6 @@ export interface ResolvedGw123Options {
   readonly urls: readonly string[];
   readonly moduleName: string;
   readonly origin: string;
-  readonly maxQueuedBytes: number;
   readonly socketBufferBytes: number;
 }
 
@@ -34,10 +30,9 @@ function name(value: unknown, field: string, max: number): string | undefined {
 }
 
 export function resolveGw123Options(options: Gw123WebsocketOptions): ResolvedGw123Options {
-  const { urls, maxQueuedBytes, socketBufferBytes } = resolveOptions(options);
+  const { urls, socketBufferBytes } = resolveOptions(options);
   return {
     urls,
-    maxQueuedBytes,
     socketBufferBytes,
     moduleName:
       name(options.moduleName, "moduleName", 256) ?? `gmq_${Math.random().toString(36).slice(2, 10)}`,

@@ -20,7 +20,7 @@ import {
 import WebSocket from "isomorphic-ws";
 import { closeReason } from "../websocket/errors.js";
 import { WEBSOCKET_REASONS } from "../websocket/reasons.js";
-import { SendQueue } from "../websocket/send-queue.js";
+import { type SendQueue, sendQueue } from "../websocket/send-queue.js";
 import { type Gw123WebsocketOptions, type ResolvedGw123Options, resolveGw123Options } from "./options.js";
 
 /** The server reads every connection into one 1 MiB buffer: a longer frame is cut and dropped. */
@@ -87,8 +87,7 @@ class Gw123Transport implements Transport {
         open = true;
         signal.removeEventListener("abort", onAbort);
         this.socket = socket;
-        this.queue = new SendQueue(socket, {
-          maxQueuedBytes: this.config.maxQueuedBytes,
+        this.queue = sendQueue(socket, {
           socketBufferBytes: this.config.socketBufferBytes,
         });
         resolve();

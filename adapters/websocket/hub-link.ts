@@ -1,360 +1,217 @@
 /**
  * One connection to a gmq hub: the WebSocket, the `connect` handshake, requests matched to their
- * answers by `rid`, the send queue, and the heartbeat the hub drives (protocol §4, §9, §11).
+ * answers by `rid`, acks batched per tick, the send queue, and the heartbeat the hub drives
+ * (protocol §4, §9, §11).
  */
 import { GmqError } from "gmq";
 import WebSocket from "isomorphic-ws";
 import { closeError, wireError } from "./errors.js";
 import {
   type ClientFrame,
-  CloseCode,
   type ConnectedFrame,
+  type ErrorFrame,
   type HubFrame,
-  type MessageFrame,
-  type RequestFrame,
   SUBPROTOCOL,
 } from "./protocol.js";
-import { WEBSOCKET_REASONS } from "./reasons.js";
-import { SendQueue, type SendTarget } from "./send-queue.js";
-
-/** What a link tells its transport. Called only while the link is alive. */
-export interface LinkEvents {
-  message(frame: MessageFrame): void;
-  request(frame: RequestFrame): void;
-  /** The hub ended a subscription itself (`unsubscribed` without `rid`). */
-  ended(sub: string, error: GmqError): void;
-  /** Something went wrong that did not close the link. */
-  error(error: GmqError): void;
-  /** A frame arrived (the refresh timer checks the wall clock then too). */
-  activity(): void;
-}
+import { type SendQueue, sendQueue } from "./send-queue.js";
 
 export interface LinkOptions {
   readonly url: string;
   readonly token: string | undefined;
   readonly clientId: string | undefined;
   readonly client: { name?: string; version?: string };
-  readonly maxQueuedBytes: number;
   readonly socketBufferBytes: number;
 }
 
-interface Pending {
-  resolve(frame: HubFrame): void;
-  reject(error: GmqError): void;
-}
+/** What the link tells its transport, only while it is alive: each frame that is not an answer
+ *  to a request (`message`, `request`, `unsubscribed` or `error` without `rid`, `pong`, frames
+ *  of later versions). */
+export type LinkEvents = (frame: HubFrame, link: HubLink) => void;
 
-type Answer = Extract<HubFrame, { rid: string | number }>;
-type Request = Exclude<ClientFrame, { type: "connect" | "ping" | "pong" | "ack" | "nack" | "response" }>;
+export type Answer = Extract<HubFrame, { rid: string | number }>;
 type WithoutRid<T> = T extends unknown ? Omit<T, "rid"> : never;
+type Request = WithoutRid<
+  Exclude<ClientFrame, { type: "connect" | "ping" | "pong" | "ack" | "nack" | "response" }>
+>;
 
-const encoder = new TextEncoder();
-
-/**
- * In Node (`ws`), frames written during one turn of the event loop leave in one write: the TCP
- * socket is corked at the first frame and uncorked once the turn's I/O is handled (a burst of
- * acks or publishes costs one system call, not one each). Browsers batch by themselves.
- */
-function batchingTarget(socket: WebSocket): SendTarget {
-  let corked = false;
-  return {
-    get bufferedAmount() {
-      return socket.bufferedAmount;
-    },
-    send(text: string) {
-      const raw = (socket as unknown as { _socket?: { cork?(): void; uncork?(): void } })._socket;
-      if (!corked && raw?.cork && raw.uncork && typeof setImmediate === "function") {
-        corked = true;
-        raw.cork();
-        setImmediate(() => {
-          corked = false;
-          raw.uncork!();
-        });
-      }
-      socket.send(text);
-    },
-  };
-}
-
-export class HubLink {
+export interface HubLink {
   /** The hub's `connected` frame: its limits, `lastSeq`, `expiresAt`. */
-  connected!: ConnectedFrame;
-  /** Set once the link is gone; what it failed with. */
-  lost: GmqError | undefined;
-  /** Told once when the link is lost after `open` resolved. */
-  onLost: (error: GmqError) => void = () => {};
-  private readonly queue: SendQueue;
-  private readonly pending = new Map<number, Pending>();
-  private nextRid = 1;
-  private deadline = Number.POSITIVE_INFINITY;
-  private heartbeat: ReturnType<typeof setInterval> | undefined;
-  private closedByUs = false;
-  private acks: number[] = [];
-
-  private constructor(
-    private readonly socket: WebSocket,
-    private readonly events: LinkEvents,
-    options: LinkOptions,
-  ) {
-    this.queue = new SendQueue(batchingTarget(socket), options);
-  }
-
-  /** Opens a socket, sends `connect` and resolves on `connected`; rejects with why it could not. */
-  static open(options: LinkOptions, events: LinkEvents, signal: AbortSignal): Promise<HubLink> {
-    return new Promise<HubLink>((resolve, reject) => {
-      if (signal.aborted) return reject(GmqError.from(signal.reason, "aborted"));
-      let socket: WebSocket;
-      try {
-        socket = new WebSocket(options.url, [SUBPROTOCOL]);
-      } catch (cause) {
-        return reject(new GmqError("invalid_argument", `url: cannot open "${options.url}"`, { cause }));
-      }
-      const link = new HubLink(socket, events, options);
-      let settled = false;
-      const fail = (error: GmqError) => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener("abort", onAbort);
-        link.shutdown(error, CloseCode.normal);
-        reject(error);
-      };
-      const onAbort = () => fail(GmqError.from(signal.reason, "aborted"));
-      signal.addEventListener("abort", onAbort, { once: true });
-      socket.onopen = () => {
-        if (socket.protocol !== SUBPROTOCOL) {
-          // A hub of another version: trying again with the same offer cannot help (§2).
-          return fail(
-            new GmqError("unsupported", `the server did not select the ${SUBPROTOCOL} subprotocol`, {
-              reason: WEBSOCKET_REASONS.unsupported_protocol,
-            }),
-          );
-        }
-        const connect: ClientFrame = {
-          type: "connect",
-          ...(options.token !== undefined && { token: options.token }),
-          ...(options.clientId !== undefined && { clientId: options.clientId }),
-          client: options.client,
-          batch: true,
-        };
-        socket.send(JSON.stringify(connect));
-      };
-      socket.onerror = () => {}; // the close that follows says what happened
-      socket.onclose = (event) => {
-        if (!settled) return fail(closeError(event.code, event.reason, link.closedByUs));
-        link.shutdown(closeError(event.code, event.reason, link.closedByUs));
-      };
-      socket.onmessage = (event) => {
-        for (const frame of link.parse(event.data)) {
-          if (!link.alive) return;
-          if (settled) link.dispatch(frame);
-          else if (frame.type === "connected") {
-            settled = true;
-            signal.removeEventListener("abort", onAbort);
-            link.ready(frame);
-            resolve(link);
-          } else if (frame.type === "error" && frame.rid === undefined) {
-            fail(wireError(frame, "the hub refused to connect"));
-          }
-        }
-      };
-    });
-  }
-
-  get alive(): boolean {
-    return this.lost === undefined;
-  }
-
+  readonly connected: ConnectedFrame;
+  readonly alive: boolean;
+  /** Told once when the link is lost after it opened (not after `close`). */
+  onLost: (error: GmqError) => void;
   /** Sends a request and resolves with the hub's answer; rejects with its `error` as a GmqError. */
-  request(frame: WithoutRid<Request>, signal?: AbortSignal): Promise<Answer> {
-    const rid = this.nextRid++;
-    const answer = new Promise<HubFrame>((resolve, reject) => {
-      if (signal?.aborted) return reject(GmqError.from(signal.reason, "aborted"));
-      const onAbort = () => {
-        this.pending.delete(rid);
-        reject(GmqError.from(signal!.reason, "aborted"));
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.pending.set(rid, {
-        resolve: (frame) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(frame);
-        },
-        reject: (error) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(error);
-        },
-      });
-    });
-    this.send({ ...frame, rid } as ClientFrame, signal).catch((error: GmqError) => {
-      this.pending.get(rid)?.reject(error);
-      this.pending.delete(rid);
-    });
-    return answer as Promise<Answer>;
-  }
-
+  request(frame: Request, signal?: AbortSignal): Promise<Answer>;
   /**
    * Queues a frame; resolves once it is handed to the socket. Checks the heartbeat deadline
    * against the wall clock first (a tab that slept through its timers must not write into a dead
    * socket) and refuses a frame over the hub's `maxFrameBytes`.
    */
-  send(frame: ClientFrame, signal?: AbortSignal): Promise<void> {
-    if (this.lost) return Promise.reject(this.lost);
-    if (Date.now() > this.deadline) {
-      this.heartbeatLost();
-      return Promise.reject(this.lost!);
-    }
-    const text = JSON.stringify(frame);
-    const max = this.connected.maxFrameBytes;
-    if (text.length * 3 > max && encoder.encode(text).byteLength > max) {
-      return Promise.reject(
-        new GmqError("payload_too_large", `payload: the frame is over the hub's ${max} bytes`, {
-          field: "payload",
-          reason: WEBSOCKET_REASONS.frame_too_large,
-        }),
-      );
-    }
-    return this.queue.push(text, signal);
-  }
+  send(frame: ClientFrame, signal?: AbortSignal): Promise<void>;
+  /** Acks a delivery: the tags acked during one tick leave in one `ack` frame (§5.1). */
+  ack(tag: number): void;
+  /** Closes the link on purpose. */
+  close(): Promise<void>;
+}
 
-  /** Acks a delivery. The tags acked during one tick leave in one `ack` frame. */
-  ack(tag: number): void {
-    if (this.acks.push(tag) > 1) return;
-    queueMicrotask(() => {
-      const tags = this.acks;
-      this.acks = [];
-      if (this.alive) this.send({ type: "ack", tags }).catch(() => {});
-    });
-  }
+const encoder = new TextEncoder();
+const aborted = (signal: AbortSignal) => GmqError.from(signal.reason, "aborted");
 
-  /** Closes the link on purpose; `onLost` is not told. */
-  close(code: number = CloseCode.normal, reason = ""): Promise<void> {
-    this.onLost = () => {};
-    const closed = new Promise<void>((resolve) => {
-      if (this.socket.readyState === WebSocket.CLOSED) return resolve();
-      const done = () => resolve();
-      this.socket.addEventListener("close", done);
-      // A dead network can keep the closing handshake from finishing.
-      setTimeout(done, 1_000);
-    });
-    this.shutdown(new GmqError("disconnected", "closed by the app"), code, reason);
-    return closed;
-  }
-
-  private ready(connected: ConnectedFrame): void {
-    // A hub that leaves limits out: the protocol defaults (the hub enforces its own anyway).
-    connected.limits ??= { maxSubscriptions: 512, maxInFlight: 1000, maxCallTimeoutMs: 60_000 };
-    connected.maxFrameBytes ??= Number.POSITIVE_INFINITY;
-    this.connected = connected;
-    if (connected.rate) this.queue.setRate(connected.rate);
-    const window = connected.pingIntervalMs + connected.pingGraceMs;
-    this.deadline = Date.now() + window;
-    const every = Math.max(20, Math.min(1_000, Math.floor(window / 4)));
-    this.heartbeat = setInterval(() => {
-      if (Date.now() > this.deadline) this.heartbeatLost();
-    }, every);
-  }
-
-  private heartbeatLost(): void {
-    this.shutdown(
-      new GmqError("disconnected", "no frame from the hub within its ping interval and grace", {
-        reason: WEBSOCKET_REASONS.heartbeat_timeout,
-      }),
-      CloseCode.heartbeatTimeout,
-      "heartbeat timeout",
-    );
-  }
-
-  /** The frames of one WebSocket message: one frame, or a batch (a JSON array of frames, §2). */
-  private parse(data: unknown): HubFrame[] {
-    // Any frame shows the hub is alive (§9).
-    if (this.connected)
-      this.deadline = Date.now() + this.connected.pingIntervalMs + this.connected.pingGraceMs;
-    let frame: unknown;
-    try {
-      frame = typeof data === "string" ? JSON.parse(data) : undefined;
-    } catch {
-      frame = undefined;
-    }
-    const frames = (Array.isArray(frame) ? frame : [frame]) as HubFrame[];
-    if (!frames.every((f) => typeof f?.type === "string")) {
-      // A hub we cannot understand: drop the connection and start afresh (§15.11).
-      const error = new GmqError("protocol", "the hub sent a frame that is not a JSON object with a type", {
-        reason: WEBSOCKET_REASONS.malformed_frame,
-      });
-      if (this.connected) this.events.error(error);
-      this.shutdown(error, CloseCode.protocolError, "malformed frame");
-      return [];
-    }
-    return frames;
-  }
-
-  private dispatch(frame: HubFrame): void {
-    this.events.activity();
-    switch (frame.type) {
-      case "ping":
-        // From the message handler, never a timer: browsers throttle timers, not messages (§9).
-        this.queue.sendNow('{"type":"pong"}');
-        return;
-      case "message":
-        this.events.message(frame);
-        return;
-      case "request":
-        this.events.request(frame);
-        return;
-      case "error":
-        if (frame.rid === undefined) this.events.error(wireError(frame, "the hub reported an error"));
-        else this.settle(frame.rid, undefined, wireError(frame, "the hub refused the request"));
-        return;
-      case "unsubscribed":
-        if (frame.rid !== undefined) this.settle(frame.rid, frame);
-        else {
-          const error = frame.error
-            ? wireError(frame.error, "the hub ended the subscription")
-            : new GmqError("disconnected", "the hub ended the subscription");
-          this.events.ended(frame.sub, error);
-        }
-        return;
-      case "puback":
-      case "subscribed":
-      case "reply":
-      case "handling":
-      case "unhandled":
-      case "refreshed":
-        this.settle(frame.rid, frame);
-        return;
-      default:
-        return; // pong, and frames of later versions: ignored (§3)
-    }
-  }
-
-  private settle(rid: string | number, frame: HubFrame | undefined, error?: GmqError): void {
-    if (typeof rid !== "number") return;
-    const pending = this.pending.get(rid);
-    if (!pending) return;
-    this.pending.delete(rid);
-    if (error) pending.reject(error);
-    else pending.resolve(frame!);
-  }
+/** Opens a socket, sends `connect` and resolves on `connected`; rejects with why it could not. */
+export function openLink(options: LinkOptions, onFrame: LinkEvents, signal: AbortSignal): Promise<HubLink> {
+  const socket = new WebSocket(options.url, [SUBPROTOCOL]);
+  const queue: SendQueue = sendQueue(socket, options);
+  const pending = new Map<unknown, (answer?: HubFrame, error?: GmqError) => void>();
+  let lost: GmqError | undefined;
+  let closedByUs = false;
+  let opened = false;
+  let window = 0;
+  let deadline = Number.POSITIVE_INFINITY;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let nextRid = 1;
+  let acks: number[] = [];
 
   /** Ends everything of this link once: the socket, the queue, what waits for an answer. */
-  private shutdown(error: GmqError, code?: number, reason = ""): void {
-    if (this.lost) return;
-    this.lost = error;
-    clearInterval(this.heartbeat);
+  const shutdown = (error: GmqError, code?: number, reason?: string) => {
+    if (lost) return;
+    lost = error;
+    clearInterval(heartbeat);
+    signal.removeEventListener("abort", onAbort);
     const failure =
       error.code === "disconnected" ? error : new GmqError("disconnected", error.message, { cause: error });
-    this.queue.fail(failure);
-    for (const pending of this.pending.values()) pending.reject(failure);
-    this.pending.clear();
-    const socket = this.socket;
+    queue.fail(failure);
+    for (const settle of pending.values()) settle(undefined, failure);
     socket.onmessage = null;
-    if (code !== undefined && socket.readyState !== WebSocket.CLOSED) {
-      this.closedByUs = true;
-      try {
-        socket.close(code, reason);
-      } catch {
-        // already closing
-      }
+    if (code) {
+      closedByUs = true;
+      socket.close(code, reason);
     }
-    this.onLost(error);
-  }
+    link.onLost(error);
+  };
+  const onAbort = () => shutdown(aborted(signal), 1000);
+
+  /** The hub's heartbeat deadline, checked against the wall clock on a timer and before every
+   *  send: a tab that slept through its timers must not write into a dead socket (§9). */
+  const expired = () =>
+    Date.now() > deadline &&
+    shutdown(
+      new GmqError("disconnected", "no frame from the hub within its ping interval and grace", {
+        reason: "heartbeat_timeout",
+      }),
+      4200,
+    );
+
+  const send = (frame: ClientFrame, signal?: AbortSignal): Promise<void> => {
+    expired();
+    if (lost) return Promise.reject(lost);
+    const text = JSON.stringify(frame);
+    const max = link.connected.maxFrameBytes;
+    return text.length * 3 > max && encoder.encode(text).length > max
+      ? Promise.reject(
+          new GmqError("payload_too_large", `payload: the frame is over the hub's ${max} bytes`, {
+            field: "payload",
+            reason: "frame_too_large",
+          }),
+        )
+      : queue.push(text, signal);
+  };
+
+  const link: { -readonly [K in keyof HubLink]: HubLink[K] } = {
+    connected: undefined as unknown as ConnectedFrame,
+    get alive() {
+      return !lost;
+    },
+    onLost: () => {},
+    send,
+    request(frame, signal) {
+      const rid = nextRid++;
+      return new Promise((resolve, reject) => {
+        const settle = (answer?: HubFrame, error?: GmqError) => {
+          pending.delete(rid);
+          signal?.removeEventListener("abort", stop);
+          if (error) reject(error);
+          else resolve(answer as Answer);
+        };
+        const stop = () => settle(undefined, aborted(signal!));
+        if (signal?.aborted) return stop();
+        signal?.addEventListener("abort", stop);
+        pending.set(rid, settle);
+        send({ ...frame, rid } as ClientFrame, signal).catch((error) => settle(undefined, error));
+      });
+    },
+    ack(tag) {
+      if (acks.push(tag) === 1) {
+        queueMicrotask(() => {
+          send({ type: "ack", tags: acks }).catch(() => {});
+          acks = [];
+        });
+      }
+    },
+    close() {
+      link.onLost = () => {};
+      shutdown(new GmqError("disconnected", "closed by the app"), 1000);
+      return new Promise<void>((resolve) => {
+        // A dead network can keep the closing handshake from finishing.
+        setTimeout(resolve, socket.readyState > 2 ? 0 : 1_000);
+        socket.addEventListener("close", () => resolve());
+      });
+    },
+  };
+
+  return new Promise<HubLink>((resolve, reject) => {
+    link.onLost = reject;
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort);
+    socket.onopen = () => {
+      const { token, clientId, client } = options;
+      socket.send(JSON.stringify({ type: "connect", token, clientId, client, batch: true }));
+    };
+    socket.onerror = () => {}; // the close that follows says what happened
+    socket.onclose = (event) => shutdown(closeError(event.code, event.reason, closedByUs));
+    socket.onmessage = ({ data }) => {
+      // Any frame shows the hub is alive (§9).
+      deadline = Date.now() + window;
+      let frames: HubFrame[] | undefined;
+      try {
+        // One frame, or a batch (§2).
+        frames = [JSON.parse(data as string)].flat();
+      } catch {}
+      if (!frames?.every((frame) => typeof frame?.type === "string")) {
+        // A hub we cannot understand: drop the connection and start afresh (§15.11).
+        const error: HubFrame = {
+          type: "error",
+          code: "protocol",
+          message: "the hub sent a frame that is not a JSON object with a type",
+          reason: "malformed_frame",
+        };
+        if (opened) onFrame(error, link);
+        return shutdown(wireError(error, ""), 4000);
+      }
+      for (const frame of frames) {
+        if (lost) return;
+        const rid = (frame as { rid?: unknown }).rid;
+        if (opened) {
+          // A ping is answered from the message handler, never a timer: browsers throttle
+          // timers, not messages (§9).
+          if (frame.type === "ping") queue.sendNow('{"type":"pong"}');
+          if (rid === undefined) {
+            onFrame(frame, link);
+          } else {
+            const answer = frame.type !== "error" ? frame : undefined;
+            pending.get(rid)?.(answer, answer ? undefined : wireError(frame as ErrorFrame, "refused"));
+          }
+        } else if (frame.type === "connected") {
+          opened = true;
+          signal.removeEventListener("abort", onAbort);
+          link.onLost = () => {};
+          queue.setRate(frame.rate);
+          link.connected = frame;
+          window = frame.pingIntervalMs + frame.pingGraceMs;
+          deadline = Date.now() + window;
+          heartbeat = setInterval(expired, Math.min(1_000, window / 4));
+          resolve(link);
+        }
+      }
+    };
+  });
 }

@@ -18,6 +18,8 @@
  *   often a cut connection makes the client resend it.
  * - Heartbeats driven by the hub, checked against the wall clock before every send; in-band
  *   token refresh at 80 % of the token's life; close codes acted on by range (`closeError`).
+ * - The hub's frames of one turn come batched in one WebSocket message; acks of one tick leave
+ *   in one frame.
  * - The legacy gw123/GMQ `/message` socket is `gmq/websocket-gw123`.
  */
 export { closeError, closeReason, wireError } from "./errors.js";
@@ -25,5 +27,4 @@ export type { WebSocketOptions } from "./options.js";
 /** The protocol's frame types, close codes and `closeAction`, shared with `gmq/hub`. */
 export * from "./protocol.js";
 export { WEBSOCKET_REASONS, type WebSocketReason } from "./reasons.js";
-export { RESPONSE_TOPIC } from "./routing.js";
-export { websocket } from "./transport.js";
+export { RESPONSE_TOPIC, websocket } from "./transport.js";

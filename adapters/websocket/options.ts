@@ -4,18 +4,17 @@ export interface WebSocketOptions {
   /** `ws(s)://host:port/gmq`, or a list: a failed connect, or a hub shutting down (4100), moves
    *  to the next one. */
   url: string | readonly string[];
-  /** Credentials for the hub's `authenticate` hook, asked for on every connect and before a
-   *  refresh; a 4101 (expired) close asks again and reconnects. */
+  /** A function giving the credentials for the hub's `authenticate` hook, asked for on every
+   *  connect and before a refresh; a 4101 (expired) close asks again and reconnects. */
   token?: () => string | Promise<string>;
-  /** The hub's exactly-once `clientId` sent on `connect`. Default: the outbox producer of the
-   *  last message this transport sent (each message also names its own in `publish.clientId`). */
+  /** The hub's exactly-once `clientId` sent on `connect`, 1 to 128 characters. Default: the
+   *  outbox producer of the last message this transport sent (each message also names its own in
+   *  `publish.clientId`). */
   clientId?: string;
-  /** Bytes this client queues when the socket is backed up; a publish waits for room beyond it.
-   *  Default 4 MiB. */
-  maxQueuedBytes?: number;
-  /** The socket's `bufferedAmount` above which frames wait in the client's queue. Default 1 MiB. */
+  /** The socket's `bufferedAmount` above which frames wait in the client's queue; a positive
+   *  integer. Default 1 MiB. */
   socketBufferBytes?: number;
-  /** Name and version sent in `connect.client`, for the hub's logs. */
+  /** Name and version sent in `connect.client`, for the hub's logs. Default name `gmq`. */
   client?: { name?: string; version?: string };
 }
 
@@ -23,49 +22,24 @@ export interface ResolvedOptions {
   readonly urls: readonly string[];
   readonly token: (() => string | Promise<string>) | undefined;
   readonly clientId: string | undefined;
-  readonly maxQueuedBytes: number;
   readonly socketBufferBytes: number;
   readonly client: { name?: string; version?: string };
 }
 
-function positive(value: unknown, field: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || (value as number) <= 0) {
-    throw GmqError.invalid(field, "must be a positive integer");
-  }
-  return value as number;
-}
-
-function name(value: unknown, field: string, max: number): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== "string" || value === "" || value.length > max) {
-    throw GmqError.invalid(field, `must be a string of 1 to ${max} characters`);
-  }
-  return value;
-}
-
+/** A bad option fails at once with `invalid_argument` naming it (the fields' documentation above
+ *  says what each takes). */
 export function resolveOptions(options: WebSocketOptions): ResolvedOptions {
-  if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
-  const urls = typeof options.url === "string" ? [options.url] : options.url;
-  if (!Array.isArray(urls) || urls.length === 0) {
-    throw GmqError.invalid("url", "must be a URL or a non-empty list of URLs");
-  }
-  for (const url of urls) {
-    if (typeof url !== "string" || !/^wss?:\/\/[^/]/.test(url)) {
-      throw GmqError.invalid("url", `must be a ws:// or wss:// URL, got "${String(url)}"`);
-    }
-  }
-  if (options.token !== undefined && typeof options.token !== "function") {
-    throw GmqError.invalid("token", "must be a function returning the token (or a promise of it)");
-  }
-  const client = options.client ?? {};
-  if (typeof client !== "object" || client === null) throw GmqError.invalid("client", "must be an object");
-  return {
-    urls,
-    token: options.token,
-    clientId: name(options.clientId, "clientId", 128),
-    maxQueuedBytes: positive(options.maxQueuedBytes, "maxQueuedBytes", 4 * 1024 * 1024),
-    socketBufferBytes: positive(options.socketBufferBytes, "socketBufferBytes", 1024 * 1024),
-    client: { name: client.name ?? "gmq", ...(client.version !== undefined && { version: client.version }) },
+  const { url, token, clientId, client, socketBufferBytes = 1 << 20 } = options ?? {};
+  const urls = [url].flat();
+  const valid = {
+    url: urls.length > 0 && urls.every((each) => /^wss?:\/\/[^/]/.test(each)),
+    token: token === undefined || typeof token === "function",
+    clientId: clientId === undefined || (typeof clientId === "string" && /^.{1,128}$/s.test(clientId)),
+    client: client === undefined || typeof client === "object",
+    socketBufferBytes: Number.isInteger(socketBufferBytes) && socketBufferBytes > 0,
   };
+  for (const [field, ok] of Object.entries(valid)) {
+    if (!ok) throw GmqError.invalid(field, "not valid (see WebSocketOptions)");
+  }
+  return { urls, token, clientId, socketBufferBytes, client: { name: "gmq", ...client } };
 }

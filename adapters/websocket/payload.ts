@@ -7,9 +7,6 @@ import type { WirePayload } from "./protocol.js";
 
 const encoder = new TextEncoder();
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-const EMPTY = new Uint8Array(0);
-/** btoa/atob take binary strings; build them in slices to stay clear of argument limits. */
-const CHUNK = 0x8000;
 
 /** Sets `payload` (and `enc`) on `frame` for these bytes; nothing for zero bytes. */
 export function putPayload(frame: WirePayload, bytes: Uint8Array): void {
@@ -17,32 +14,23 @@ export function putPayload(frame: WirePayload, bytes: Uint8Array): void {
   try {
     frame.payload = strict.decode(bytes);
   } catch {
-    frame.payload = toBase64(bytes);
+    // btoa takes a binary string; built in slices to stay clear of argument limits.
+    let binary = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) {
+      binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    }
+    frame.payload = btoa(binary);
     frame.enc = "b64";
   }
 }
 
-/** The bytes of a received `payload`/`enc`. */
-export function takePayload(frame: { payload?: unknown; enc?: unknown }): Uint8Array {
-  const { payload, enc } = frame;
-  if (payload === undefined || payload === "") return EMPTY;
-  if (typeof payload !== "string") throw new GmqError("protocol", "payload: must be a string");
-  if (enc === undefined) return encoder.encode(payload);
-  if (enc !== "b64") throw new GmqError("protocol", `enc: unknown encoding "${String(enc)}"`);
+/** The bytes of a received `payload`/`enc`; a `protocol` error for anything else. */
+export function takePayload({ payload = "", enc }: { payload?: unknown; enc?: unknown }): Uint8Array {
+  if (typeof payload === "string" && enc === undefined) return encoder.encode(payload);
   try {
-    const binary = atob(payload);
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    return bytes;
+    if (typeof payload !== "string" || enc !== "b64") throw 0;
+    return Uint8Array.from(atob(payload), (c) => c.charCodeAt(0));
   } catch (cause) {
-    throw new GmqError("protocol", "payload: not valid base64", { cause });
+    throw new GmqError("protocol", `payload: unreadable as ${enc ?? "text"}`, { cause });
   }
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += CHUNK) {
-    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[]);
-  }
-  return btoa(binary);
 }

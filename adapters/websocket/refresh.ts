@@ -7,69 +7,58 @@
 import { GmqError } from "gmq";
 import type { HubLink } from "./hub-link.js";
 
-/** Refresh when this share of the remaining lifetime has passed. */
-const AT_SHARE = 0.8;
-
-export class TokenRefresher {
-  private dueAt = Number.POSITIVE_INFINITY;
-  private expiresAt: number | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private running = false;
-
-  constructor(
-    private readonly link: HubLink,
-    private readonly token: () => string | Promise<string>,
-    private readonly onError: (error: GmqError) => void,
-    private readonly onToken: (token: string) => void,
-  ) {}
-
+export interface Refresher {
   /** The credentials now expire at `expiresAt` (undefined: never). */
-  expires(expiresAt: number | undefined): void {
-    this.expiresAt = expiresAt;
-    clearTimeout(this.timer);
-    if (expiresAt === undefined) {
-      this.dueAt = Number.POSITIVE_INFINITY;
-      return;
-    }
-    const now = Date.now();
-    this.arm(now + Math.max(0, (expiresAt - now) * AT_SHARE));
-  }
-
+  expires(expiresAt: number | undefined): void;
   /** Refreshes if it is due; cheap otherwise. */
-  check(): void {
-    if (this.running || Date.now() < this.dueAt || !this.link.alive) return;
-    this.running = true;
-    void this.refresh().finally(() => {
-      this.running = false;
-    });
-  }
+  check(): void;
+  stop(): void;
+}
 
-  /** A timer may fire a little early by the wall clock: it checks again until due. */
-  private arm(dueAt: number): void {
-    this.dueAt = dueAt;
-    clearTimeout(this.timer);
-    const wait = dueAt - Date.now();
-    this.timer = setTimeout(() => (Date.now() < this.dueAt ? this.arm(this.dueAt) : this.check()), wait);
-  }
+export function refresher(
+  link: HubLink,
+  token: () => string | Promise<string>,
+  onError: (error: GmqError) => void,
+  onToken: (token: string) => void,
+): Refresher {
+  let dueAt = Number.POSITIVE_INFINITY;
+  let expiresAt: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let running = false;
 
-  stop(): void {
-    clearTimeout(this.timer);
-    this.dueAt = Number.POSITIVE_INFINITY;
-  }
-
-  private async refresh(): Promise<void> {
-    try {
-      const token = await this.token();
-      this.onToken(token);
-      const answer = await this.link.request({ type: "refresh", token });
-      this.expires(answer.type === "refreshed" ? answer.expiresAt : undefined);
-    } catch (cause) {
-      if (!this.link.alive) return;
-      this.onError(GmqError.from(cause, "unauthenticated"));
-      // Try again halfway to the expiry; past it the hub closes with 4101 and we reconnect.
-      const left = (this.expiresAt ?? Date.now()) - Date.now();
-      if (left > 1_000) this.arm(Date.now() + left / 2);
-      else this.stop();
+  /** Due at `at` (infinity: never). A timer may fire a little early by the wall clock, or cap a
+   *  long wait: it looks again then. */
+  const arm = (at: number) => {
+    clearTimeout(timer);
+    dueAt = at;
+    if (at < Number.POSITIVE_INFINITY) {
+      timer = setTimeout(() => (Date.now() < at ? arm(at) : check()), Math.min(at - Date.now(), 2 ** 31 - 1));
     }
-  }
+  };
+  const expires = (at: number | undefined) => {
+    expiresAt = at;
+    const now = Date.now();
+    arm(at === undefined ? Number.POSITIVE_INFINITY : now + Math.max(0, (at - now) * 0.8));
+  };
+  const check = () => {
+    if (running || Date.now() < dueAt || !link.alive) return;
+    running = true;
+    (async () => {
+      try {
+        const fresh = await token();
+        onToken(fresh);
+        const answer = await link.request({ type: "refresh", token: fresh });
+        expires(answer.type === "refreshed" ? answer.expiresAt : undefined);
+      } catch (cause) {
+        if (!link.alive) return;
+        onError(GmqError.from(cause, "unauthenticated"));
+        // Try again halfway to the expiry; past it the hub closes with 4101 and we reconnect.
+        const left = (expiresAt ?? 0) - Date.now();
+        arm(left > 1_000 ? Date.now() + left / 2 : Number.POSITIVE_INFINITY);
+      }
+    })().finally(() => {
+      running = false;
+    });
+  };
+  return { expires, check, stop: () => arm(Number.POSITIVE_INFINITY) };
 }

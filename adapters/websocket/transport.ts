@@ -1,43 +1,69 @@
 import {
-  type CallRequest,
-  type CallResponse,
   GmqError,
+  type InboundMessage,
+  jsonCodec,
   messageSequence,
-  type OperationOptions,
   type OutboundMessage,
-  type SubscribeRequest,
-  type SubscribeResult,
+  type StreamSink,
   type Transport,
-  type TransportSink,
-  type TransportSubscribeOptions,
 } from "gmq";
 import { wireError } from "./errors.js";
-import { HubLink } from "./hub-link.js";
-import { type ResolvedOptions, resolveOptions, type WebSocketOptions } from "./options.js";
+import { type HubLink, openLink } from "./hub-link.js";
+import { resolveOptions, type WebSocketOptions } from "./options.js";
 import { putPayload, takePayload } from "./payload.js";
-import type { CallFrame, PublishFrame, ResponseFrame, SubscribeFrame } from "./protocol.js";
-import { WEBSOCKET_REASONS } from "./reasons.js";
-import { TokenRefresher } from "./refresh.js";
-import { handlerKey, LinkRouting, parsePosition, positionText, RESPONSE_TOPIC } from "./routing.js";
+import type {
+  CallFrame,
+  HubFrame,
+  PublishFrame,
+  ReplyFrame,
+  ResponseFrame,
+  StreamPosition,
+  SubscribeFrame,
+} from "./protocol.js";
+import { type Refresher, refresher } from "./refresh.js";
+
+/** Where the core's replies to served calls are published; the correlation id is the `req`.
+ *  Such a publish becomes a `response` frame and never reaches the hub as a message. */
+export const RESPONSE_TOPIC = "$gmq/response";
 
 /** The header the core puts on a reply that carries an error (gmq's RPC convention). */
 const ERROR_HEADER = "gmq-error";
-const decoder = new TextDecoder();
 
-/** One live connection and what hangs on it. */
-interface Live {
-  readonly link: HubLink;
-  readonly routing: LinkRouting;
-  readonly refresher: TokenRefresher | undefined;
+/**
+ * What a subscription or a `handle` delivers to, by `sub` or by `service\0method`. `stream`: one
+ * topic and no queue, so its messages carry positions (§7.2); `topic`: the pattern requests are
+ * delivered on.
+ */
+interface Route {
+  readonly sink: StreamSink;
+  readonly stream?: boolean;
+  readonly topic?: string;
+}
+
+/** A received frame, turned into the message the core gets: one object per message, not two. */
+type Inbound = { -readonly [K in keyof InboundMessage]: InboundMessage[K] };
+
+const positionText = (position: StreamPosition) => `${position.epoch}:${position.offset}`;
+
+/** A position we wrote, or undefined for anything else (then the subscription starts afresh). */
+function parsePosition(text: string): StreamPosition | undefined {
+  const at = text.lastIndexOf(":");
+  const offset = Number(text.slice(at + 1));
+  return at > 0 && Number.isSafeInteger(offset) && offset >= 0
+    ? { epoch: text.slice(0, at), offset }
+    : undefined;
 }
 
 /** `gmq/websocket`: the gmq hub protocol, `gmq.v1.json` (`docs/websocket-protocol.md`). */
 export function websocket(options: WebSocketOptions): Transport {
-  return hubTransport(resolveOptions(options));
-}
-
-function hubTransport(config: ResolvedOptions): Transport {
-  let live: Live | undefined;
+  const config = resolveOptions(options);
+  /** The live link, and its token refresh. */
+  let live: HubLink | undefined;
+  let refresh: Refresher | undefined;
+  /** Of the live link (cleared on connect): by `sub`, or by `service\0method` for a `handle`. */
+  const routes = new Map<string, Route>();
+  /** Requests served on the live link and not yet answered. */
+  const requests = new Set<string>();
   let urlIndex = 0;
   let subCounter = 0;
   /** The last token given to the hub, to tell whether the provider has a new one. */
@@ -47,51 +73,78 @@ function hubTransport(config: ResolvedOptions): Transport {
   /** The producer of the last message sent: the `clientId` of the next `connect`. */
   let lastProducer: string | undefined;
 
-  const current = (): Live => {
-    if (!live?.link.alive) throw new GmqError("disconnected", "not connected to the gmq hub");
+  const current = (): HubLink => {
+    if (!live?.alive) throw new GmqError("disconnected", "not connected");
     return live;
   };
-
-  const raiseMark = (producer: string, seq: number): void => {
+  const raiseMark = (producer: string, seq: number) => {
     if (seq > (accepted.get(producer) ?? 0)) accepted.set(producer, seq);
   };
 
-  const fetchToken = async (): Promise<string | undefined> => {
-    if (!config.token) return undefined;
-    try {
-      return await config.token();
-    } catch (cause) {
-      throw new GmqError("unauthenticated", "the token provider failed", {
-        cause,
-        reason: WEBSOCKET_REASONS.token_provider,
-      });
+  /** What arrives on a link that is not an answer: to the stream of its subscription or
+   *  handle. Every frame also lets the token refresh look at the wall clock. */
+  const route = (frame: HubFrame, link: HubLink, onError: (error: GmqError) => void) => {
+    refresh?.check();
+    if (frame.type === "error") return onError(wireError(frame, "hub error"));
+    if (frame.type === "unsubscribed") {
+      // The hub ended a subscription (a gap it could not repair): the core subscribes again.
+      const entry = routes.get(frame.sub);
+      routes.delete(frame.sub);
+      return entry?.sink.end(wireError(frame.error ?? { code: "disconnected" }, "ended by the hub"));
     }
+    const message = frame as unknown as Inbound;
+    let entry: Route | undefined;
+    if (frame.type === "request") {
+      const { req, service, method } = frame;
+      entry = routes.get(`${service}\0${method}`);
+      if (!entry) {
+        // Unhandled meanwhile: say so rather than let the caller wait for its deadline.
+        const error = { code: "no_responder", message: `${service}.${method} is not served here` };
+        return void link.send({ type: "response", req, error }).catch(() => {});
+      }
+      requests.add(req);
+      message.topic = entry.topic!;
+      message.replyTo = RESPONSE_TOPIC;
+      message.correlationId = req;
+    } else if (frame.type === "message") {
+      // None: in flight before our unsubscribe (§7.4).
+      entry = routes.get(frame.sub);
+      const { epoch, offset, tag } = frame;
+      if (entry?.stream && epoch !== undefined && offset !== undefined)
+        message.position = `${epoch}:${offset}`;
+      if (tag !== undefined) {
+        // A tag means something only on the connection that gave it: a later one may reuse it.
+        message.ack = () => link.ack(tag);
+        message.nack = ({ requeue }) => {
+          link.send({ type: "nack", tag, requeue }).catch(() => {});
+        };
+      }
+    }
+    if (!entry) return;
+    try {
+      message.payload = takePayload(frame as { payload?: unknown });
+    } catch (error) {
+      return onError(error as GmqError);
+    }
+    entry.sink.message(message);
   };
 
   /** A reply to a served call: a `response` frame for its request. */
-  const respond = (state: Live, message: OutboundMessage, req: string): Promise<void> => {
-    state.routing.requests.delete(req);
-    if (message.headers?.[ERROR_HEADER] !== undefined) {
-      let body: { message?: unknown; reason?: unknown; details?: unknown } = {};
-      try {
-        body = JSON.parse(decoder.decode(message.payload));
-      } catch {
-        // not the core's error shape: a plain remote failure
-      }
-      return state.link.send({
-        type: "response",
-        req,
-        error: {
-          message: typeof body.message === "string" ? body.message : "the handler failed",
-          ...(typeof body.reason === "string" && { reason: body.reason }),
-          ...(body.details !== undefined && { details: body.details }),
-        },
-      });
-    }
+  const respond = (link: HubLink, { headers, payload }: OutboundMessage, req: string) => {
     const frame: ResponseFrame = { type: "response", req };
-    putPayload(frame, message.payload);
-    const headers = message.headers && { headers: message.headers };
-    return state.link.send({ ...frame, ...headers });
+    if (headers?.[ERROR_HEADER] === undefined) {
+      putPayload(frame, payload);
+      frame.headers = headers as Record<string, string>;
+    } else {
+      // The core's error body, {message, reason, details}, is the frame's `error` as it is.
+      frame.error = {};
+      try {
+        frame.error = jsonCodec.decode(payload) as ResponseFrame["error"];
+      } catch {
+        // not the core's shape: a plain remote failure
+      }
+    }
+    return link.send(frame);
   };
 
   return {
@@ -110,47 +163,38 @@ function hubTransport(config: ResolvedOptions): Transport {
       retain: false,
     },
 
-    async connect(sink: TransportSink, { signal }: OperationOptions): Promise<void> {
-      const url = config.urls[urlIndex % config.urls.length]!;
-      let link: HubLink;
+    async connect(sink, { signal }) {
       try {
-        const token = await fetchToken();
-        lastToken = token;
+        let token: string | undefined;
+        try {
+          token = lastToken = await config.token?.();
+        } catch (cause) {
+          throw new GmqError("unauthenticated", "the token provider failed", {
+            cause,
+            reason: "token_provider",
+          });
+        }
         const clientId = config.clientId ?? lastProducer;
-        let state: Live | undefined;
-        link = await HubLink.open(
-          {
-            url,
-            token,
-            clientId,
-            client: config.client,
-            maxQueuedBytes: config.maxQueuedBytes,
-            socketBufferBytes: config.socketBufferBytes,
-          },
-          {
-            message: (frame) => state?.routing.message(frame),
-            request: (frame) => state?.routing.request(frame),
-            ended: (sub, error) => state?.routing.ended(sub, error),
-            error: (error) => sink.onError(error),
-            activity: () => state?.refresher?.check(),
-          },
+        routes.clear();
+        requests.clear();
+        const link = await openLink(
+          { ...config, url: config.urls[urlIndex % config.urls.length]!, token, clientId },
+          (frame, link) => route(frame, link, sink.onError),
           signal,
         );
-        const connected = link.connected;
-        if (clientId !== undefined && connected.lastSeq > 0) raiseMark(clientId, connected.lastSeq);
-        const refresher = config.token
-          ? new TokenRefresher(link, config.token, sink.onError, (token) => {
-              lastToken = token;
-            })
-          : undefined;
-        state = { link, routing: new LinkRouting(link, sink.onError), refresher };
-        refresher?.expires(connected.expiresAt);
-        live = state;
+        const { lastSeq, expiresAt } = link.connected;
+        if (clientId && lastSeq) raiseMark(clientId, lastSeq);
+        const ours = (refresh =
+          config.token &&
+          refresher(link, config.token, sink.onError, (fresh) => {
+            lastToken = fresh;
+          }));
+        ours?.expires(expiresAt);
+        live = link;
         link.onLost = (error) => {
-          refresher?.stop();
-          if (live === state) live = undefined;
+          ours?.stop();
           // A hub shutting down: the next one in the list, at once (§13, §14).
-          if (error.reason === WEBSOCKET_REASONS.shutdown) urlIndex++;
+          if (error.reason === "shutdown") urlIndex++;
           sink.onDisconnect(error);
         };
       } catch (error) {
@@ -159,105 +203,85 @@ function hubTransport(config: ResolvedOptions): Transport {
       }
     },
 
-    async shouldRetry(error: GmqError): Promise<boolean> {
+    async shouldRetry(error) {
       // Refused credentials: worth another try only if the provider has other ones now (§10).
-      if (error.code !== "unauthenticated" || !config.token) return false;
       try {
-        return (await config.token()) !== lastToken;
+        return error.code === "unauthenticated" && !!config.token && (await config.token()) !== lastToken;
       } catch {
         return false;
       }
     },
 
-    async disconnect(): Promise<void> {
-      const state = live;
-      live = undefined;
-      if (!state) return;
-      state.refresher?.stop();
-      await state.link.close();
+    async disconnect() {
+      refresh?.stop();
+      await live?.close();
     },
 
     // The signal is the link's: its loss fails what waits on it already, so no listener per message.
-    async publish(message: OutboundMessage): Promise<void> {
-      const state = current();
-      if (message.topic === RESPONSE_TOPIC) {
+    async publish(message) {
+      const link = current();
+      const { topic, id, headers, replyTo, correlationId, payload } = message;
+      if (topic === RESPONSE_TOPIC) {
         // A reply to a served call. One for a request of an earlier connection has nowhere to go:
         // the hub already failed that call (`remote`, `handler_disconnected`).
-        const req = message.correlationId;
-        return req !== undefined && state.routing.requests.has(req)
-          ? respond(state, message, req)
-          : undefined;
+        return requests.delete(correlationId!) ? respond(link, message, correlationId!) : undefined;
       }
-      const frame: PublishFrame = { type: "publish", topic: message.topic, id: message.id };
-      putPayload(frame, message.payload);
-      if (message.headers !== undefined) frame.headers = message.headers as Record<string, string>;
-      if (message.replyTo !== undefined) frame.replyTo = message.replyTo;
-      if (message.correlationId !== undefined) frame.correlationId = message.correlationId;
+      const frame: PublishFrame = {
+        type: "publish",
+        topic,
+        id,
+        headers: headers as Record<string, string>,
+        replyTo,
+        correlationId,
+      };
+      putPayload(frame, payload);
       if (message.qos === 0) {
         frame.qos = 0;
-        return state.link.send(frame);
+        return link.send(frame);
       }
       // Outbox messages carry their producer's (clientId, seq): the hub applies each once (§6.2).
-      const sequence = messageSequence(message.id);
+      const sequence = messageSequence(id);
       if (sequence) {
         if (sequence.seq <= (accepted.get(sequence.producer) ?? 0)) return; // accepted before
         frame.seq = sequence.seq;
-        frame.clientId = sequence.producer;
-        lastProducer = sequence.producer;
+        frame.clientId = lastProducer = sequence.producer;
       }
-      await state.link.request(frame);
+      await link.request(frame);
       if (sequence) raiseMark(sequence.producer, sequence.seq);
     },
 
-    async subscribe(
-      request: SubscribeRequest,
-      { signal, sink, flow }: TransportSubscribeOptions,
-    ): Promise<SubscribeResult | undefined> {
-      const state = current();
-      const { link, routing } = state;
-      if (request.serve) {
-        const { service, method } = request.serve;
-        const key = handlerKey(service, method);
-        const entry = { sink, topic: request.pattern };
-        routing.handlers.set(key, entry);
-        signal.addEventListener("abort", () => {
-          if (routing.handlers.get(key) !== entry) return;
-          routing.handlers.delete(key);
-          if (link.alive) link.request({ type: "unhandle", service, method }).catch(() => {});
-        });
-        try {
-          await link.request({ type: "handle", service, method }, signal);
-        } catch (error) {
-          if (routing.handlers.get(key) === entry) routing.handlers.delete(key);
-          throw error;
-        }
-        return;
-      }
-      const sub = `s${(++subCounter).toString(36)}`;
-      const stream = request.queue === undefined && !/(^|\/)[+#](\/|$)/.test(request.pattern);
-      const frame: Omit<SubscribeFrame, "rid"> = { type: "subscribe", sub, pattern: request.pattern };
-      if (request.queue !== undefined) frame.queue = request.queue;
-      if (request.manualAck) {
-        frame.ack = "manual";
-        // The hub holds what the app cannot take yet: at most what the subscription can buffer.
-        const credit = Number.isFinite(flow.credit) ? flow.credit : link.connected.limits.maxInFlight;
-        frame.maxInFlight = Math.max(1, Math.min(credit, link.connected.limits.maxInFlight));
-      }
-      const from = stream && request.position !== undefined ? parsePosition(request.position) : undefined;
-      if (from) frame.recover = from;
-      const entry = { sink, stream };
-      routing.subscriptions.set(sub, entry);
-      const forget = () => {
-        if (routing.subscriptions.get(sub) !== entry) return false;
-        routing.subscriptions.delete(sub);
-        return true;
-      };
+    async subscribe({ pattern, queue, position, manualAck, serve }, { signal, sink, flow }) {
+      const link = current();
+      // A `handle`: the calls of one method, by `service\0method`.
+      const key = serve ? `${serve.service}\0${serve.method}` : `s${(++subCounter).toString(36)}`;
+      const stream = !serve && queue === undefined && !/(^|\/)[+#](\/|$)/.test(pattern);
+      const from = stream && position !== undefined ? parsePosition(position) : undefined;
+      const entry: Route = { sink, stream, topic: pattern };
+      routes.set(key, entry);
+      const forget = () => routes.get(key) === entry && routes.delete(key);
       signal.addEventListener("abort", () => {
-        if (forget() && link.alive) link.request({ type: "unsubscribe", sub }).catch(() => {});
+        if (forget() && link.alive) {
+          link
+            .request(serve ? { type: "unhandle", ...serve } : { type: "unsubscribe", sub: key })
+            .catch(() => {});
+        }
       });
-      let answer: Awaited<ReturnType<HubLink["request"]>>;
+      const frame: Omit<SubscribeFrame, "rid"> = {
+        type: "subscribe",
+        sub: key,
+        pattern,
+        queue,
+        recover: from,
+      };
+      if (manualAck) {
+        // The hub holds what the app cannot take yet: at most what the subscription can buffer.
+        const most = link.connected.limits.maxInFlight;
+        frame.ack = "manual";
+        frame.maxInFlight = Math.max(1, Math.min(flow.credit, most));
+      }
+      let answer: HubFrame;
       try {
-        answer = await link.request(frame, signal);
+        answer = await link.request(serve ? { type: "handle", ...serve } : frame, signal);
       } catch (error) {
         forget();
         throw error;
@@ -269,29 +293,26 @@ function hubTransport(config: ResolvedOptions): Transport {
         answer.offset === undefined
       )
         return;
-      const now = positionText({ epoch: answer.epoch, offset: answer.offset });
+      const now = positionText(answer as StreamPosition);
       // Resumed: every missed message follows. Otherwise start from where the stream is now.
-      if (from) return answer.recovered === true ? { recovered: true } : { recovered: false, position: now };
-      return { position: now };
+      if (!from) return { position: now };
+      return answer.recovered ? { recovered: true } : { recovered: false, position: now };
     },
 
-    async call(request: CallRequest): Promise<CallResponse> {
-      const state = current();
-      const limit = state.link.connected.limits.maxCallTimeoutMs;
+    async call({ service, method, payload, headers, timeoutMs, signal }) {
+      const link = current();
+      const limit = link.connected.limits.maxCallTimeoutMs;
       const frame: Omit<CallFrame, "rid"> = {
         type: "call",
-        service: request.service,
-        method: request.method,
-        timeoutMs: Math.min(request.timeoutMs ?? limit, limit),
-        ...(request.headers && { headers: request.headers as Record<string, string> }),
+        service,
+        method,
+        timeoutMs: Math.min(timeoutMs ?? limit, limit),
+        headers: headers as Record<string, string>,
       };
-      putPayload(frame, request.payload);
-      const answer = await state.link.request(frame, request.signal);
-      if (answer.type !== "reply") throw wireError({ code: "protocol" }, `unexpected answer ${answer.type}`);
-      return {
-        payload: takePayload(answer),
-        ...(answer.headers && { headers: answer.headers }),
-      };
+      putPayload(frame, payload);
+      // The answer to a call is `reply` (or `error`, thrown).
+      const answer = (await link.request(frame, signal)) as ReplyFrame;
+      return { payload: takePayload(answer), headers: answer.headers };
     },
   };
 }
