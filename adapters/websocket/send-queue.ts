@@ -46,6 +46,17 @@ export function sendQueue(socket: SendTarget, limits: { readonly socketBufferByt
   let failed: GmqError | undefined;
 
   const full = () => socket.bufferedAmount > limits.socketBufferBytes;
+  /** In Node (`ws`) the frames of one turn of the event loop leave in one write: the TCP socket
+   *  is corked at the first and uncorked after the turn's I/O (a burst of publishes costs one
+   *  system call, not one each). Browsers batch by themselves. */
+  const send = (text: string) => {
+    const tcp = (socket as { _socket?: { writableCorked: number; cork(): void; uncork(): void } })._socket;
+    if (tcp?.writableCorked === 0) {
+      tcp.cork();
+      setImmediate(() => tcp.uncork());
+    }
+    socket.send(text);
+  };
 
   /** One token of the rate, if the socket has room and there is one now. */
   const take = () => {
@@ -72,7 +83,7 @@ export function sendQueue(socket: SendTarget, limits: { readonly socketBufferByt
       queue.shift();
       item.done?.();
       try {
-        socket.send(item.text);
+        send(item.text);
         item.resolve();
       } catch (error) {
         item.reject(GmqError.from(error, "disconnected"));
@@ -84,7 +95,7 @@ export function sendQueue(socket: SendTarget, limits: { readonly socketBufferByt
     push(text, signal) {
       if (failed) return Promise.reject(failed);
       if (!queue.length && take()) {
-        socket.send(text);
+        send(text);
         return SENT;
       }
       return new Promise((resolve, reject) => {
@@ -110,7 +121,7 @@ export function sendQueue(socket: SendTarget, limits: { readonly socketBufferByt
       refilledAt = Date.now();
     },
     sendNow(text) {
-      if (!failed) socket.send(text);
+      if (!failed) send(text);
     },
     fail(error) {
       failed ??= error;
