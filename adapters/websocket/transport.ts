@@ -184,12 +184,13 @@ export function websocket(options: WebSocketOptions): Transport {
         );
         const { lastSeq, expiresAt } = link.connected;
         if (clientId && lastSeq) raiseMark(clientId, lastSeq);
-        const ours = (refresh =
+        const ours =
           config.token &&
           refresher(link, config.token, sink.onError, (fresh) => {
             lastToken = fresh;
-          }));
+          });
         ours?.expires(expiresAt);
+        refresh = ours;
         live = link;
         link.onLost = (error) => {
           ours?.stop();
