@@ -39,17 +39,16 @@ export function closeError(code: number, text: string, closedByUs: boolean): Gmq
   const stop = !closedByUs && (code === 1003 || (code >= 4000 && code < 4100));
   return new GmqError(
     !stop ? "disconnected" : code === 4001 ? "unauthenticated" : code === 4003 ? "forbidden" : "unsupported",
-    `the hub closed the connection with ${code} (${reason})${text && `: ${text}`}`,
+    `the hub closed the connection: ${code} ${reason}${text && `, ${text}`}`,
     { reason, details: { closeCode: code, closeReason: text } },
   );
 }
 
-/** An `error` frame as a GmqError: its code one to one, with reason, details and field. */
-export function wireError(error: Partial<WireError>, what: string): GmqError {
-  const text = (value: unknown) => (typeof value === "string" ? value : undefined);
-  return new GmqError(isErrorCode(error.code) ? error.code : "remote", text(error.message) || what, {
-    reason: text(error.reason),
-    details: error.details,
-    field: text(error.field),
-  });
+/** An `error` frame as a GmqError: its code one to one (an unknown one is `remote`), with
+ *  reason, details and field; `what` when it has no message. */
+export function wireError(
+  { code, message, reason, details, field }: Partial<WireError>,
+  what: string,
+): GmqError {
+  return new GmqError(isErrorCode(code) ? code : "remote", message || what, { reason, details, field });
 }

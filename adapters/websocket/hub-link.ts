@@ -72,7 +72,7 @@ export function openLink(options: LinkOptions, onFrame: LinkEvents, signal: Abor
   let acks: number[] = [];
 
   /** Ends everything of this link once: the socket, the queue, what waits for an answer. */
-  const shutdown = (error: GmqError, code?: number, reason?: string) => {
+  const shutdown = (error: GmqError, code?: number) => {
     if (lost) return;
     lost = error;
     clearInterval(heartbeat);
@@ -84,7 +84,7 @@ export function openLink(options: LinkOptions, onFrame: LinkEvents, signal: Abor
     socket.onmessage = null;
     if (code) {
       closedByUs = true;
-      socket.close(code, reason);
+      socket.close(code);
     }
     link.onLost(error);
   };
@@ -95,7 +95,7 @@ export function openLink(options: LinkOptions, onFrame: LinkEvents, signal: Abor
   const expired = () =>
     Date.now() > deadline &&
     shutdown(
-      new GmqError("disconnected", "no frame from the hub within its ping interval and grace", {
+      new GmqError("disconnected", "no frame from the hub in its ping interval and grace", {
         reason: "heartbeat_timeout",
       }),
       4200,
@@ -178,14 +178,12 @@ export function openLink(options: LinkOptions, onFrame: LinkEvents, signal: Abor
       } catch {}
       if (!frames?.every((frame) => typeof frame?.type === "string")) {
         // A hub we cannot understand: drop the connection and start afresh (§15.11).
-        const error: HubFrame = {
-          type: "error",
-          code: "protocol",
-          message: "the hub sent a frame that is not a JSON object with a type",
-          reason: "malformed_frame",
-        };
-        if (opened) onFrame(error, link);
-        return shutdown(wireError(error, ""), 4000);
+        return shutdown(
+          new GmqError("protocol", "the hub sent a frame that is not a JSON object with a type", {
+            reason: "malformed_frame",
+          }),
+          4000,
+        );
       }
       for (const frame of frames) {
         if (lost) return;

@@ -18,6 +18,7 @@ import type {
   ReplyFrame,
   ResponseFrame,
   StreamPosition,
+  SubscribedFrame,
   SubscribeFrame,
 } from "./protocol.js";
 import { type Refresher, refresher } from "./refresh.js";
@@ -42,8 +43,6 @@ interface Route {
 
 /** A received frame, turned into the message the core gets: one object per message, not two. */
 type Inbound = { -readonly [K in keyof InboundMessage]: InboundMessage[K] };
-
-const positionText = (position: StreamPosition) => `${position.epoch}:${position.offset}`;
 
 /** A position we wrote, or undefined for anything else (then the subscription starts afresh). */
 function parsePosition(text: string): StreamPosition | undefined {
@@ -287,17 +286,13 @@ export function websocket(options: WebSocketOptions): Transport {
         forget();
         throw error;
       }
-      if (
-        answer.type !== "subscribed" ||
-        !stream ||
-        answer.epoch === undefined ||
-        answer.offset === undefined
-      )
-        return;
-      const now = positionText(answer as StreamPosition);
-      // Resumed: every missed message follows. Otherwise start from where the stream is now.
+      // A stream subscription's answer has its position (§7.2). Resumed: every missed message
+      // follows. Otherwise start from where the stream is now.
+      if (!stream) return;
+      const { epoch, offset, recovered } = answer as SubscribedFrame;
+      const now = `${epoch}:${offset}`;
       if (!from) return { position: now };
-      return answer.recovered ? { recovered: true } : { recovered: false, position: now };
+      return recovered ? { recovered: true } : { recovered: false, position: now };
     },
 
     async call({ service, method, payload, headers, timeoutMs, signal }) {
