@@ -63,10 +63,9 @@ export function openLink(options: LinkOptions, onFrame: LinkEvents, signal: Abor
   const queue: SendQueue = sendQueue(socket, options);
   const pending = new Map<unknown, (answer?: HubFrame, error?: GmqError) => void>();
   let lost: GmqError | undefined;
-  let closedByUs = false;
   let opened = false;
   let window = 0;
-  let deadline = Number.POSITIVE_INFINITY;
+  let deadline = Infinity;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let nextRid = 1;
   let acks: number[] = [];
@@ -82,10 +81,9 @@ export function openLink(options: LinkOptions, onFrame: LinkEvents, signal: Abor
     queue.fail(failure);
     for (const settle of pending.values()) settle(undefined, failure);
     socket.onmessage = null;
-    if (code) {
-      closedByUs = true;
-      socket.close(code);
-    }
+    // The close event that follows finds the link lost already: our own close is never taken
+    // for the hub's.
+    if (code) socket.close(code);
     link.onLost(error);
   };
   const onAbort = () => shutdown(aborted(signal), 1000);
@@ -167,7 +165,7 @@ export function openLink(options: LinkOptions, onFrame: LinkEvents, signal: Abor
       socket.send(JSON.stringify({ type: "connect", token, clientId, client, batch: true }));
     };
     socket.onerror = () => {}; // the close that follows says what happened
-    socket.onclose = (event) => shutdown(closeError(event.code, event.reason, closedByUs));
+    socket.onclose = (event) => shutdown(closeError(event.code, event.reason, false));
     socket.onmessage = ({ data }) => {
       // Any frame shows the hub is alive (§9).
       deadline = Date.now() + window;

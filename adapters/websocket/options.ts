@@ -35,7 +35,6 @@ export function resolveOptions(options: WebSocketOptions): ResolvedOptions {
     url: urls.length > 0 && urls.every((each) => /^wss?:\/\/[^/]/.test(each)),
     token: token === undefined || typeof token === "function",
     clientId: clientId === undefined || (typeof clientId === "string" && /^.{1,128}$/s.test(clientId)),
-    client: client === undefined || typeof client === "object",
     socketBufferBytes: Number.isInteger(socketBufferBytes) && socketBufferBytes > 0,
   };
   for (const [field, ok] of Object.entries(valid)) {

@@ -7,21 +7,18 @@
 import { GmqError } from "gmq";
 import type { HubLink } from "./hub-link.js";
 
-export interface Refresher {
-  /** The credentials now expire at `expiresAt` (undefined: never). */
-  expires(expiresAt: number | undefined): void;
-  /** Refreshes if it is due; cheap otherwise. */
-  check(): void;
-  stop(): void;
-}
-
+/**
+ * Starts refreshing the credentials of `link` (expiring at `connected.expiresAt`) and returns
+ * the check to run on every frame: it refreshes if it is due, and is cheap otherwise. The timer
+ * never keeps a Node process alive, and does nothing once the link is gone.
+ */
 export function refresher(
   link: HubLink,
   token: () => string | Promise<string>,
   onError: (error: GmqError) => void,
   onToken: (token: string) => void,
-): Refresher {
-  let dueAt = Number.POSITIVE_INFINITY;
+): () => void {
+  let dueAt = Infinity;
   let expiresAt: number | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running = false;
@@ -31,14 +28,15 @@ export function refresher(
   const arm = (at: number) => {
     clearTimeout(timer);
     dueAt = at;
-    if (at < Number.POSITIVE_INFINITY) {
+    if (at < Infinity) {
       timer = setTimeout(() => (Date.now() < at ? arm(at) : check()), Math.min(at - Date.now(), 2 ** 31 - 1));
+      (timer as { unref?(): void }).unref?.();
     }
   };
   const expires = (at: number | undefined) => {
     expiresAt = at;
     const now = Date.now();
-    arm(at === undefined ? Number.POSITIVE_INFINITY : now + Math.max(0, (at - now) * 0.8));
+    arm(at === undefined ? Infinity : now + Math.max(0, (at - now) * 0.8));
   };
   const check = () => {
     if (running || Date.now() < dueAt || !link.alive) return;
@@ -54,11 +52,12 @@ export function refresher(
         onError(GmqError.from(cause, "unauthenticated"));
         // Try again halfway to the expiry; past it the hub closes with 4101 and we reconnect.
         const left = (expiresAt ?? 0) - Date.now();
-        arm(left > 1_000 ? Date.now() + left / 2 : Number.POSITIVE_INFINITY);
+        arm(left > 1_000 ? Date.now() + left / 2 : Infinity);
       }
     })().finally(() => {
       running = false;
     });
   };
-  return { expires, check, stop: () => arm(Number.POSITIVE_INFINITY) };
+  expires(link.connected.expiresAt);
+  return check;
 }

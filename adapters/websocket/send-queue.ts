@@ -40,7 +40,7 @@ export function sendQueue(socket: SendTarget, limits: { readonly socketBufferByt
   let queue: Item[] = [];
   let tokens = 1;
   let burst = 1;
-  let perMs = Number.POSITIVE_INFINITY;
+  let perMs = Infinity;
   let refilledAt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let failed: GmqError | undefined;

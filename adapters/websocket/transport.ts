@@ -21,7 +21,7 @@ import type {
   SubscribedFrame,
   SubscribeFrame,
 } from "./protocol.js";
-import { type Refresher, refresher } from "./refresh.js";
+import { refresher } from "./refresh.js";
 
 /** Where the core's replies to served calls are published; the correlation id is the `req`.
  *  Such a publish becomes a `response` frame and never reaches the hub as a message. */
@@ -56,9 +56,9 @@ function parsePosition(text: string): StreamPosition | undefined {
 /** `gmq/websocket`: the gmq hub protocol, `gmq.v1.json` (`docs/websocket-protocol.md`). */
 export function websocket(options: WebSocketOptions): Transport {
   const config = resolveOptions(options);
-  /** The live link, and its token refresh. */
+  /** The live link, and its token refresh's check. */
   let live: HubLink | undefined;
-  let refresh: Refresher | undefined;
+  let refresh: (() => void) | undefined;
   /** Of the live link (cleared on connect): by `sub`, or by `service\0method` for a `handle`. */
   const routes = new Map<string, Route>();
   /** Requests served on the live link and not yet answered. */
@@ -83,7 +83,7 @@ export function websocket(options: WebSocketOptions): Transport {
   /** What arrives on a link that is not an answer: to the stream of its subscription or
    *  handle. Every frame also lets the token refresh look at the wall clock. */
   const route = (frame: HubFrame, link: HubLink, onError: (error: GmqError) => void) => {
-    refresh?.check();
+    refresh?.();
     if (frame.type === "error") return onError(wireError(frame, "hub error"));
     if (frame.type === "unsubscribed") {
       // The hub ended a subscription (a gap it could not repair): the core subscribes again.
@@ -181,18 +181,15 @@ export function websocket(options: WebSocketOptions): Transport {
           (frame, link) => route(frame, link, sink.onError),
           signal,
         );
-        const { lastSeq, expiresAt } = link.connected;
+        const { lastSeq } = link.connected;
         if (clientId && lastSeq) raiseMark(clientId, lastSeq);
-        const ours =
+        refresh =
           config.token &&
           refresher(link, config.token, sink.onError, (fresh) => {
             lastToken = fresh;
           });
-        ours?.expires(expiresAt);
-        refresh = ours;
         live = link;
         link.onLost = (error) => {
-          ours?.stop();
           // A hub shutting down: the next one in the list, at once (§13, §14).
           if (error.reason === "shutdown") urlIndex++;
           sink.onDisconnect(error);
@@ -213,7 +210,6 @@ export function websocket(options: WebSocketOptions): Transport {
     },
 
     async disconnect() {
-      refresh?.stop();
       await live?.close();
     },
 
@@ -277,7 +273,7 @@ export function websocket(options: WebSocketOptions): Transport {
         // The hub holds what the app cannot take yet: at most what the subscription can buffer.
         const most = link.connected.limits.maxInFlight;
         frame.ack = "manual";
-        frame.maxInFlight = Math.max(1, Math.min(flow.credit, most));
+        frame.maxInFlight = Math.min(flow.credit, most) || 1;
       }
       let answer: HubFrame;
       try {
