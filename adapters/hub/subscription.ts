@@ -38,6 +38,8 @@ export class Subscription {
   private position: StreamPosition | undefined;
   private readonly inFlight = new Map<number, StoredMessage>();
   private pending: Delivery[] = [];
+  /** The start of every `message` frame of this subscription. */
+  private readonly framePrefix: string;
 
   constructor(
     readonly id: string,
@@ -49,6 +51,7 @@ export class Subscription {
     private readonly owner: SubscriptionOwner,
     private readonly requeuer: Requeuer,
   ) {
+    this.framePrefix = messagePrefix(id);
     this.interest = queue === undefined ? { pattern } : { pattern, queue };
     this.topic =
       queue === undefined && !pattern.includes("+") && !pattern.includes("#") ? pattern : undefined;
@@ -175,7 +178,7 @@ export class Subscription {
 
   private deliver(delivery: Delivery): void {
     if (!this.manual) {
-      this.owner.send(messageFrame(this.id, delivery.message, 0, delivery.redelivered));
+      this.owner.send(messageFrame(this.framePrefix, delivery.message, 0, delivery.redelivered));
       return;
     }
     if (this.inFlight.size >= this.maxInFlight || this.pending.length > 0) {
@@ -192,7 +195,7 @@ export class Subscription {
   private send({ message, redelivered }: Delivery): void {
     const tag = this.owner.tag(this);
     this.inFlight.set(tag, message);
-    this.owner.send(messageFrame(this.id, message, tag, redelivered));
+    this.owner.send(messageFrame(this.framePrefix, message, tag, redelivered));
   }
 
   private flushPending(): void {
@@ -223,8 +226,18 @@ function body(message: StoredMessage): string {
   return text;
 }
 
-export function messageFrame(sub: string, message: StoredMessage, tag: number, redelivered: boolean): string {
+/** A `message` frame; `prefix` is `messagePrefix(sub)`, made once per subscription. */
+export function messageFrame(
+  prefix: string,
+  message: StoredMessage,
+  tag: number,
+  redelivered: boolean,
+): string {
   const tagPart = tag > 0 ? `,"tag":${tag}` : "";
   const again = redelivered ? `,"redelivered":true` : "";
-  return `{"type":"message","sub":${JSON.stringify(sub)}${tagPart}${again},${body(message)}}`;
+  return `${prefix}${tagPart}${again},${body(message)}}`;
+}
+
+export function messagePrefix(sub: string): string {
+  return `{"type":"message","sub":${JSON.stringify(sub)}`;
 }
