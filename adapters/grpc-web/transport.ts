@@ -1,0 +1,143 @@
+/**
+ * `grpcWeb()`: a request-only gmq transport over gRPC-web (nice-grpc-web). Unary methods are
+ * calls (`call("pkg.Service", "method", request)`) and, for fire-and-forget or idempotent
+ * methods, outbox publishes (`publish("pkg.Service/method", request)`); server-streaming methods
+ * are subscriptions (`subscribe("pkg.Service/method", handler, { args })`).
+ */
+import { type CallRequest, type CallResponse, GmqError, type Transport } from "gmq";
+import { createChannel, FetchTransport, Metadata } from "nice-grpc-web";
+import { type GrpcWebOptions, resolveOptions } from "./options.js";
+import { reportUnreachable } from "./reach.js";
+import { requestBytes, responseBytes, type ServiceMethod, Services } from "./services.js";
+import { grpcError } from "./status.js";
+import { openStream } from "./stream.js";
+import { GrpcWebTextTransport } from "./text-transport.js";
+
+/** `grpc-timeout`: at most 8 digits, in milliseconds or, beyond that, seconds. */
+function grpcTimeout(ms: number): string {
+  const whole = Math.max(1, Math.ceil(ms));
+  return whole < 1e8 ? `${whole}m` : `${Math.ceil(whole / 1000)}S`;
+}
+
+export function grpcWeb(options: GrpcWebOptions): Transport {
+  const o = resolveOptions(options);
+  const credentials = o.credentials && { credentials: o.credentials };
+  const wire =
+    o.transport ?? (o.mode === "text" ? GrpcWebTextTransport(credentials) : FetchTransport(credentials));
+  const services = new Services(o.services, createChannel(o.url, reportUnreachable(wire)));
+  /** Requests under way, so `disconnect` can cancel them. */
+  const inFlight = new Set<AbortController>();
+
+  const metadataFor = async (headers?: Readonly<Record<string, string>>, timeoutMs?: number) => {
+    let base: Record<string, string> | undefined;
+    try {
+      base = await o.metadata?.();
+    } catch (error) {
+      throw GmqError.from(error, "unauthenticated");
+    }
+    const metadata = Metadata({ ...base, ...headers });
+    if (timeoutMs !== undefined) metadata.set("grpc-timeout", grpcTimeout(timeoutMs));
+    return metadata;
+  };
+
+  /** One unary call: bytes (or JSON) in, bytes (or JSON) out, failures as GmqError. */
+  const unary = async (
+    method: ServiceMethod,
+    payload: Uint8Array,
+    codec: string,
+    signal: AbortSignal,
+    headers?: Readonly<Record<string, string>>,
+    timeoutMs?: number,
+  ): Promise<Uint8Array> => {
+    const { requestType, responseType } = method.definition;
+    const request = requestBytes(requestType, payload, codec);
+    const controller = new AbortController();
+    const stop = () => controller.abort(signal.reason);
+    signal.addEventListener("abort", stop, { once: true });
+    inFlight.add(controller);
+    let trailer: Metadata | undefined;
+    try {
+      if (signal.aborted) stop();
+      const metadata = await metadataFor(headers, timeoutMs);
+      const reply = await method.invoke(request, {
+        metadata,
+        signal: controller.signal,
+        onTrailer: (t: Metadata) => (trailer = t),
+      });
+      return responseBytes(responseType, reply, codec);
+    } catch (error) {
+      throw GmqError.is(error) ? error : grpcError(error, trailer, controller.signal);
+    } finally {
+      signal.removeEventListener("abort", stop);
+      inFlight.delete(controller);
+    }
+  };
+
+  const problem = (name: string, ok: boolean, what: string) =>
+    ok ? undefined : `${what}, got "${name}" (register its definition in \`services\`)`;
+
+  return {
+    name: "grpc-web",
+    capabilities: {
+      connection: "request",
+      inbound: "stream",
+      wildcards: false,
+      requestReply: true,
+      ack: false,
+      delay: false,
+      binary: false,
+      queues: false,
+      headers: false,
+      retain: false,
+    },
+    naming: {
+      service: (name) => problem(name, services.hasService(name), "must be a registered service"),
+      method: (name) => problem(name, services.hasMethod(name), "must be a method of a registered service"),
+      topic: (name) =>
+        problem(
+          name,
+          !!services.byPath(name, false),
+          'must be "<package.Service>/<method>" of a unary method',
+        ),
+      pattern: (name) =>
+        problem(
+          name,
+          !!services.byPath(name, true),
+          'must be "<package.Service>/<method>" of a server-streaming method',
+        ),
+    },
+
+    async disconnect() {
+      for (const controller of inFlight) controller.abort(new GmqError("closed", "client closed"));
+      inFlight.clear();
+    },
+
+    // Fire-and-forget or idempotent unary methods through the outbox: accepted once the server
+    // answered OK (the response is not kept). The payload is the client codec's JSON.
+    async publish(message, { signal }) {
+      const method = services.byPath(message.topic, false);
+      if (!method) throw GmqError.invalid("topic", `not a registered unary method: "${message.topic}"`);
+      await unary(method, message.payload, "json", signal, message.headers);
+    },
+
+    async call(request: CallRequest): Promise<CallResponse> {
+      const { service, method: name } = request;
+      const method = services.get(service, name);
+      if (!method) throw GmqError.invalid("method", `${service} has no method "${name}"`);
+      if (method.definition.requestStream) {
+        throw GmqError.unsupported("method", "grpc-web", "cannot stream requests");
+      }
+      if (method.definition.responseStream) {
+        throw GmqError.invalid("method", `${service}/${name} is a server stream: subscribe to it`);
+      }
+      const { payload, codec, signal, headers, timeoutMs } = request;
+      return { payload: await unary(method, payload, codec, signal, headers, timeoutMs) };
+    },
+
+    async subscribe(request, subscribeOptions) {
+      const method = services.byPath(request.pattern, true);
+      if (!method) throw GmqError.invalid("pattern", `not a registered server stream: "${request.pattern}"`);
+      await openStream(method, request, subscribeOptions, await metadataFor());
+    },
+  };
+}
