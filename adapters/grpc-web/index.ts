@@ -33,6 +33,7 @@ export {
   decodeStatusDetails,
   GRPC_STATUS_CODES,
   GRPC_WEB_REASONS,
+  type GrpcStatusCodes,
   type GrpcStatusDetails,
   type GrpcStatusName,
 } from "./status.js";

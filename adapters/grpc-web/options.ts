@@ -27,27 +27,12 @@ export interface GrpcWebOptions {
 }
 
 export function resolveOptions(options: GrpcWebOptions): GrpcWebOptions & { url: string } {
-  if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
-  let url: URL;
-  try {
-    url = new URL(options.url);
-  } catch {
-    throw GmqError.invalid("url", `not a URL: "${String(options.url)}"`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw GmqError.invalid("url", `must be http:// or https://, got "${options.url}"`);
-  }
-  if (!Array.isArray(options.services) || options.services.length === 0) {
-    throw GmqError.invalid(
-      "services",
-      "must list the service definitions to call, e.g. [CommentServiceDefinition]",
-    );
-  }
-  if (options.mode !== undefined && options.mode !== "binary" && options.mode !== "text") {
+  const { url, services, mode, metadata } = options ?? {};
+  if (!/^https?:\/\/[^/]/.test(url)) throw GmqError.invalid("url", `must be an http(s) URL, got "${url}"`);
+  if (!Array.isArray(services) || !services.length)
+    throw GmqError.invalid("services", "must list service definitions");
+  if (mode && mode !== "binary" && mode !== "text")
     throw GmqError.invalid("mode", 'must be "binary" or "text"');
-  }
-  if (options.metadata !== undefined && typeof options.metadata !== "function") {
-    throw GmqError.invalid("metadata", "must be a function returning the metadata");
-  }
-  return { ...options, url: url.href.replace(/\/+$/, "") };
+  if (metadata && typeof metadata !== "function") throw GmqError.invalid("metadata", "must be a function");
+  return { ...options, url: url.replace(/\/+$/, "") };
 }

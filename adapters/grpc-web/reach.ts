@@ -8,12 +8,6 @@
 import { type Channel, ClientError, Metadata, Status } from "nice-grpc-web";
 import { UNREACHABLE_KEY } from "./status.js";
 
-function describe(error: unknown): string {
-  const { message, cause } = (error ?? {}) as { message?: unknown; cause?: { message?: unknown } };
-  const why = typeof cause?.message === "string" ? ` (${cause.message})` : "";
-  return `${typeof message === "string" ? message : String(error)}${why}`;
-}
-
 export function reportUnreachable(inner: Channel["transport"]): Channel["transport"] {
   return async function* reachTransport(params) {
     let answered = false;
@@ -29,7 +23,9 @@ export function reportUnreachable(inner: Channel["transport"]): Channel["transpo
       const status = Metadata({
         "grpc-status": String(known ? error.code : Status.UNAVAILABLE),
         "grpc-message": encodeURIComponent(
-          known ? error.details : `cannot reach ${new URL(params.url).origin}: ${describe(error)}`,
+          known
+            ? error.details
+            : `cannot reach ${params.url}: ${error} ${(error as { cause?: unknown })?.cause ?? ""}`,
         ),
       });
       if (!known) status.set(UNREACHABLE_KEY, "1");

@@ -45,55 +45,47 @@ const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
 export class Services {
-  /** `package.Service` → method name → method. */
-  private readonly services = new Map<string, Map<string, ServiceMethod>>();
-  private readonly methodNames = new Set<string>();
+  /** `package.Service/method` → the method. */
+  private readonly methods = new Map<string, ServiceMethod>();
+  readonly services = new Set<string>();
+  readonly methodNames = new Set<string>();
 
   constructor(definitions: readonly GrpcServiceDefinition[], channel: Channel) {
-    for (const [i, definition] of definitions.entries()) {
-      if (typeof definition?.fullName !== "string" || typeof definition.methods !== "object") {
-        throw GmqError.invalid(`services[${i}]`, "must be a ts-proto service definition (fullName, methods)");
+    definitions.forEach(({ fullName, methods } = {} as GrpcServiceDefinition, i) => {
+      if (typeof fullName !== "string" || typeof methods !== "object") {
+        throw GmqError.invalid(`services[${i}]`, "must be a ts-proto service definition");
       }
       // Bytes in, bytes out: the adapter converts, so one client serves every codec.
-      const raw: ServiceDefinition = {};
-      for (const method of Object.values(definition.methods)) {
-        raw[method.name] = {
-          path: `/${definition.fullName}/${method.name}`,
-          requestStream: method.requestStream,
-          responseStream: method.responseStream,
+      const raw: Record<string, object> = {};
+      for (const { name, requestStream, responseStream } of Object.values(methods)) {
+        const path = `/${fullName}/${name}`;
+        raw[name] = {
+          path,
+          requestStream,
+          responseStream,
           requestSerialize: identity,
-          requestDeserialize: identity,
-          responseSerialize: identity,
           responseDeserialize: identity,
-          options: {},
         };
       }
-      const client = createClient(raw, channel) as Record<string, ServiceMethod["invoke"]>;
-      const methods = new Map<string, ServiceMethod>();
-      for (const method of Object.values(definition.methods)) {
-        methods.set(method.name, { definition: method, invoke: client[method.name]! });
-        this.methodNames.add(method.name);
+      const client = createClient(raw as ServiceDefinition, channel) as Record<
+        string,
+        ServiceMethod["invoke"]
+      >;
+      for (const definition of Object.values(methods)) {
+        this.methods.set(`${fullName}/${definition.name}`, { definition, invoke: client[definition.name]! });
+        this.methodNames.add(definition.name);
       }
-      this.services.set(definition.fullName, methods);
-    }
-  }
-
-  hasService(name: string): boolean {
-    return this.services.has(name);
-  }
-
-  hasMethod(name: string): boolean {
-    return this.methodNames.has(name);
+      this.services.add(fullName);
+    });
   }
 
   get(service: string, method: string): ServiceMethod | undefined {
-    return this.services.get(service)?.get(method);
+    return this.methods.get(`${service}/${method}`);
   }
 
   /** `package.Service/method` → the method, when registered and of the given kind. */
   byPath(path: string, streaming: boolean): ServiceMethod | undefined {
-    const slash = path.lastIndexOf("/");
-    const found = this.get(path.slice(0, slash), path.slice(slash + 1));
+    const found = this.methods.get(path);
     const d = found?.definition;
     return d && !d.requestStream && d.responseStream === streaming ? found : undefined;
   }
@@ -103,21 +95,14 @@ export class Services {
 export function requestBytes(type: MessageType, payload: Uint8Array | undefined, codec: string): Uint8Array {
   if (codec !== "json") return payload ?? new Uint8Array(0);
   if (!type.fromJSON && !type.wrap) {
-    throw new GmqError(
-      "unsupported",
-      "codec: this definition has no JSON methods (ts-proto outputJsonMethods): call with bytesCodec",
-      { field: "codec" },
-    );
+    throw GmqError.unsupported("codec", "grpc-web", "needs fromJSON/toJSON for JSON: use bytesCodec");
   }
   let message: unknown;
   try {
     const json = payload?.length ? JSON.parse(fromUtf8.decode(payload)) : null;
     message = type.wrap ? type.wrap(json) : type.fromJSON!(json ?? {});
   } catch (error) {
-    throw new GmqError("invalid_argument", `args: not a valid message: ${(error as Error).message}`, {
-      field: "args",
-      cause: error,
-    });
+    throw GmqError.invalid("args", String(error));
   }
   return type.encode(message).finish();
 }
@@ -129,9 +114,6 @@ export function responseBytes(type: MessageType, bytes: Uint8Array, codec: strin
     const message = type.decode(bytes);
     return utf8.encode(JSON.stringify(type.unwrap ? type.unwrap(message) : type.toJSON!(message)) ?? "null");
   } catch (error) {
-    throw new GmqError("protocol", `a response that is not a valid message: ${(error as Error).message}`, {
-      reason: "DECODE_ERROR",
-      cause: error,
-    });
+    throw new GmqError("protocol", `bad response: ${error}`, { reason: "DECODE_ERROR", cause: error });
   }
 }

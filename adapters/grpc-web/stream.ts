@@ -26,7 +26,6 @@ export async function openStream(
   const iterator: AsyncIterator<Uint8Array> = method
     .invoke(args, { metadata, signal, onHeader: established, onTrailer: (t: Metadata) => (trailer = t) })
     [Symbol.asyncIterator]();
-  const stop = () => void iterator.return?.(undefined)?.catch(() => {});
   await flow.ready(signal);
   let next = iterator.next();
   try {
@@ -45,8 +44,9 @@ export async function openStream(
         next = iterator.next();
       }
     } catch (error) {
-      if (signal.aborted) stop();
-      else sink.end(grpcError(error, trailer, signal));
+      if (!signal.aborted) sink.end(grpcError(error, trailer, signal));
+      // Cancelled: let the response body go.
+      else iterator.return?.()?.catch(() => {});
     }
   })();
 }

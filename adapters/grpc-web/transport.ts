@@ -73,8 +73,9 @@ export function grpcWeb(options: GrpcWebOptions): Transport {
     }
   };
 
-  const problem = (name: string, ok: boolean, what: string) =>
-    ok ? undefined : `${what}, got "${name}" (register its definition in \`services\`)`;
+  const problem = (ok: unknown, name: string, what: string) =>
+    ok ? undefined : `must be ${what} of a registered service, got "${name}"`;
+  const METHOD = '"<package.Service>/<method>"';
 
   return {
     name: "grpc-web",
@@ -91,20 +92,10 @@ export function grpcWeb(options: GrpcWebOptions): Transport {
       retain: false,
     },
     naming: {
-      service: (name) => problem(name, services.hasService(name), "must be a registered service"),
-      method: (name) => problem(name, services.hasMethod(name), "must be a method of a registered service"),
-      topic: (name) =>
-        problem(
-          name,
-          !!services.byPath(name, false),
-          'must be "<package.Service>/<method>" of a unary method',
-        ),
-      pattern: (name) =>
-        problem(
-          name,
-          !!services.byPath(name, true),
-          'must be "<package.Service>/<method>" of a server-streaming method',
-        ),
+      service: (name) => problem(services.services.has(name), name, "the full name"),
+      method: (name) => problem(services.methodNames.has(name), name, "a method"),
+      topic: (name) => problem(services.byPath(name, false), name, `${METHOD}, a unary method,`),
+      pattern: (name) => problem(services.byPath(name, true), name, `${METHOD}, a server stream,`),
     },
 
     async disconnect() {
@@ -115,29 +106,27 @@ export function grpcWeb(options: GrpcWebOptions): Transport {
     // Fire-and-forget or idempotent unary methods through the outbox: accepted once the server
     // answered OK (the response is not kept). The payload is the client codec's JSON.
     async publish(message, { signal }) {
-      const method = services.byPath(message.topic, false);
-      if (!method) throw GmqError.invalid("topic", `not a registered unary method: "${message.topic}"`);
-      await unary(method, message.payload, "json", signal, message.headers);
+      await unary(services.byPath(message.topic, false)!, message.payload, "json", signal, message.headers);
     },
 
     async call(request: CallRequest): Promise<CallResponse> {
       const { service, method: name } = request;
       const method = services.get(service, name);
-      if (!method) throw GmqError.invalid("method", `${service} has no method "${name}"`);
-      if (method.definition.requestStream) {
-        throw GmqError.unsupported("method", "grpc-web", "cannot stream requests");
-      }
-      if (method.definition.responseStream) {
-        throw GmqError.invalid("method", `${service}/${name} is a server stream: subscribe to it`);
-      }
+      const d = method?.definition;
+      // A method of another service, or a stream (server streams are subscriptions).
+      if (!d || d.requestStream || d.responseStream)
+        throw GmqError.invalid("method", `not a unary method of ${service}`);
       const { payload, codec, signal, headers, timeoutMs } = request;
       return { payload: await unary(method, payload, codec, signal, headers, timeoutMs) };
     },
 
     async subscribe(request, subscribeOptions) {
-      const method = services.byPath(request.pattern, true);
-      if (!method) throw GmqError.invalid("pattern", `not a registered server stream: "${request.pattern}"`);
-      await openStream(method, request, subscribeOptions, await metadataFor());
+      await openStream(
+        services.byPath(request.pattern, true)!,
+        request,
+        subscribeOptions,
+        await metadataFor(),
+      );
     },
   };
 }
