@@ -28,13 +28,15 @@ export function grpcWeb(options: GrpcWebOptions): Transport {
   /** Requests under way, so `disconnect` can cancel them. */
   const inFlight = new Set<AbortController>();
 
-  const metadataFor = async (headers?: Readonly<Record<string, string>>, timeoutMs?: number) => {
-    let base: Record<string, string> | undefined;
+  /** The app's metadata for one request (only asked when there is a provider). */
+  const provided = async () => {
     try {
-      base = await o.metadata?.();
+      return await o.metadata!();
     } catch (error) {
       throw GmqError.from(error, "unauthenticated");
     }
+  };
+  const metadataFor = (base?: Record<string, string>, headers?: object, timeoutMs?: number) => {
     const metadata = Metadata({ ...base, ...headers });
     if (timeoutMs !== undefined) metadata.set("grpc-timeout", grpcTimeout(timeoutMs));
     return metadata;
@@ -58,7 +60,7 @@ export function grpcWeb(options: GrpcWebOptions): Transport {
     let trailer: Metadata | undefined;
     try {
       if (signal.aborted) stop();
-      const metadata = await metadataFor(headers, timeoutMs);
+      const metadata = metadataFor(o.metadata && (await provided()), headers, timeoutMs);
       const reply = await method.invoke(request, {
         metadata,
         signal: controller.signal,
@@ -121,12 +123,8 @@ export function grpcWeb(options: GrpcWebOptions): Transport {
     },
 
     async subscribe(request, subscribeOptions) {
-      await openStream(
-        services.byPath(request.pattern, true)!,
-        request,
-        subscribeOptions,
-        await metadataFor(),
-      );
+      const metadata = metadataFor(o.metadata && (await provided()));
+      await openStream(services.byPath(request.pattern, true)!, request, subscribeOptions, metadata);
     },
   };
 }
