@@ -6,7 +6,14 @@
  */
 import { type Client, createClient, GmqError, type Message, type Transport } from "gmq";
 import { waitFor } from "gmq/contract";
-import { GRPC_STATUS_CODES, GRPC_WEB_REASONS, type GrpcWebOptions, grpcWeb, rpc } from "gmq/grpc-web";
+import {
+  decodeStatusDetails,
+  GRPC_STATUS_CODES,
+  GRPC_WEB_REASONS,
+  type GrpcWebOptions,
+  grpcWeb,
+  rpc,
+} from "gmq/grpc-web";
 import { type CommentServer, CommentTable, startCommentServer } from "gmq/testing";
 import { Status } from "nice-grpc-web";
 import { afterEach, describe, expect, it } from "vitest";
@@ -160,6 +167,18 @@ describe("errors", () => {
     expect(FailDetail.decode(details.details[0]!.value)).toEqual({ text: "targetId must be > 0" });
   });
 
+  it("decodeStatusDetails reads a google.rpc.Status and refuses truncated bytes", () => {
+    const text = (value: string) => [...new TextEncoder().encode(value)];
+    const any = [0x0a, 3, ...text("t/x"), 0x12, 2, 1, 2];
+    const status = new Uint8Array([0x08, 3, 0x12, 3, ...text("bad"), 0x1a, any.length, ...any]);
+    expect(decodeStatusDetails(status)).toEqual({
+      code: 3,
+      message: "bad",
+      details: [{ typeUrl: "t/x", value: new Uint8Array([1, 2]) }],
+    });
+    expect(() => decodeStatusDetails(status.subarray(0, status.length - 1))).toThrow();
+  });
+
   it("a method the server does not have is UNIMPLEMENTED → `no_responder`", async () => {
     const s = await start();
     const c = createClient({
@@ -222,7 +241,7 @@ describe("deadlines, aborts and metadata", () => {
     expect(s.lastMetadata?.["grpc-timeout"]).toMatch(/^1[45]\dm$/);
   });
 
-  it("aborting a call mid-way rejects with `aborted` and the reason as cause, and the server sees it go", async () => {
+  it("aborting a call mid-way rejects with `aborted` and the reason as cause", async () => {
     const s = await start();
     const c = client(s);
     const controller = new AbortController();
