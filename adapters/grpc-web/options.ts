@@ -30,7 +30,7 @@ export function resolveOptions(options: GrpcWebOptions): GrpcWebOptions & { url:
   const { url, services, mode, metadata } = options ?? {};
   if (!/^https?:\/\/[^/]/.test(url)) throw GmqError.invalid("url", `must be an http(s) URL, got "${url}"`);
   if (!Array.isArray(services) || !services.length)
-    throw GmqError.invalid("services", "must list service definitions");
+    throw GmqError.invalid("services", "must list definitions");
   if (mode && mode !== "binary" && mode !== "text")
     throw GmqError.invalid("mode", 'must be "binary" or "text"');
   if (metadata && typeof metadata !== "function") throw GmqError.invalid("metadata", "must be a function");

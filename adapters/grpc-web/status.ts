@@ -83,9 +83,9 @@ function fields(bytes: Uint8Array, each: (field: number, value: number | Uint8Ar
       const end = varint() + at;
       each(tag >>> 3, bytes.subarray(at, end));
       at = end;
-    } else throw new Error(`wire type ${tag & 7}`);
+    } else throw new Error("malformed"); // no other wire type in google.rpc.Status
   }
-  if (at > bytes.length) throw new Error("truncated");
+  if (at > bytes.length) throw new Error("malformed");
 }
 
 /** Decodes google.rpc.Status { code = 1; message = 2; repeated Any details = 3 }. */

@@ -65,7 +65,7 @@ export function GrpcWebTextTransport(options: TextTransportOptions = {}): Channe
     yield { type: "header", header: headerMetadata(response.headers) };
     if (!response.ok) {
       const status = HTTP_STATUS[response.status] ?? Status.UNKNOWN;
-      throw new ClientError(method.path, status, `HTTP ${response.status}: ${await response.text()}`);
+      throw new ClientError(method.path, status, `HTTP ${response.status}`);
     }
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let pending = "";
@@ -80,6 +80,6 @@ export function GrpcWebTextTransport(options: TextTransportOptions = {}): Channe
       }
       pending = pending.slice(whole);
     }
-    if (pending) throw new Error("truncated base64");
+    if (pending) throw new Error("malformed");
   };
 }

@@ -108,7 +108,10 @@ export function grpcWeb(options: GrpcWebOptions): Transport {
     // Fire-and-forget or idempotent unary methods through the outbox: accepted once the server
     // answered OK (the response is not kept). The payload is the client codec's JSON.
     async publish(message, { signal }) {
-      await unary(services.byPath(message.topic, false)!, message.payload, "json", signal, message.headers);
+      const method = services.byPath(message.topic, false);
+      // A record queued by an app that registered other services: give it up, never retry it.
+      if (!method) throw GmqError.invalid("topic", `not registered: ${message.topic}`);
+      await unary(method, message.payload, "json", signal, message.headers);
     },
 
     async call(request: CallRequest): Promise<CallResponse> {
