@@ -15,16 +15,18 @@
 // `concurrency` in flight (calls/s, p50/p99), after a warm-up; `rounds` rounds alternating the
 // clients, every figure the median over the rounds. Target (DESIGN.md): gmq p50 ≤ 1.1 × raw.
 //
-// Measures the built package (dist/, `npm run build`); run with tsx, which loads the generated
-// ts-proto definitions (examples/comments/generated) from TypeScript.
+// Measures the built package (dist/, `npm run build`); the generated ts-proto definitions
+// (examples/comments/generated/comment.ts) are compiled with esbuild into .tmp/ first.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { createChannel, FetchTransport, createClient as niceClient } from "nice-grpc-web";
 import { grpcWeb, rpc } from "../dist/grpc-web.js";
 import { createClient } from "../dist/index.js";
-import { CommentServiceDefinition } from "../examples/comments/generated/comment.ts";
+import { tempDir } from "./browser-support.mjs";
 import { machineLine, median, percentile, printTable, writeJson } from "./mqtt-support.mjs";
 
 const { values: args } = parseArgs({
@@ -41,6 +43,26 @@ const CONCURRENCY = Number(args.concurrency);
 const ROUNDS = Number(args.rounds);
 const MODE = args.mode;
 const REQUEST = { type: "resource", targetId: 1, pageSize: 10 };
+
+/** The ts-proto definitions, compiled from TypeScript (their npm imports stay external). */
+async function loadDefinitions() {
+  const { build } = await import("esbuild");
+  const out = tempDir("bench-grpc-web-");
+  const file = join(out.dir, "comment.mjs");
+  await build({
+    entryPoints: [fileURLToPath(new URL("../examples/comments/generated/comment.ts", import.meta.url))],
+    outfile: file,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    packages: "external",
+    logLevel: "error",
+  });
+  const module = await import(pathToFileURL(file).href);
+  out.remove();
+  return module;
+}
+const { CommentServiceDefinition } = await loadDefinitions();
 
 const child = spawn(process.execPath, [new URL("./grpc-web-server.mjs", import.meta.url).pathname], {
   stdio: ["pipe", "pipe", "inherit"],
