@@ -15,6 +15,7 @@ export const entries: Record<string, string> = {
   "store-file": "adapters/store-file/index.ts",
   "store-indexeddb": "adapters/store-indexeddb/index.ts",
   hub: "adapters/hub/index.ts",
+  websocket: "adapters/websocket/index.ts",
   "grpc-web": "adapters/grpc-web/index.ts",
   http: "adapters/http/index.ts",
 };

@@ -244,7 +244,7 @@ export class Caller {
         signal: link.signal,
         sink: IGNORED,
         flow: UNBOUNDED,
-      });
+      }).then(() => {});
       const inbox: Inbox = { link, ready, subscribed: false };
       ready.then(
         () => {

@@ -29,6 +29,7 @@ import {
   validateSubscribeOptions,
 } from "./options.js";
 import { type DroppedEvent, Outbox, type OutboxStats } from "./outbox.js";
+import { Positions } from "./positions.js";
 import { type OutboxPublisher, publishAtMostOnce, publishThroughOutbox } from "./publish.js";
 import { RequestConnection } from "./request-connection.js";
 import { Router } from "./router.js";
@@ -37,7 +38,7 @@ import { watchRuntime } from "./runtime.js";
 import { SenderElection } from "./sender-election.js";
 import { StatusStream } from "./status.js";
 import type { OutboxRecord, OutboxStore } from "./store.js";
-import { type MessageHandler, Subscription } from "./subscription.js";
+import { type MessageHandler, Subscription, type SubscriptionSpec } from "./subscription.js";
 import type { InboundMessage, Transport } from "./transport.js";
 
 export interface ClientEvents {
@@ -62,6 +63,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
   private readonly codec: Codec<any>;
   private readonly connection: Connection;
   private readonly router: Router;
+  private readonly positions: Positions;
   private readonly outbox: Outbox;
   private readonly caller: Caller;
   private readonly election: SenderElection;
@@ -111,9 +113,11 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
       this.wire = this.transport;
     }
 
+    this.positions = new Positions(this.store, onError);
     this.router = new Router(this.wire, {
       dedupWindow: config.dedupWindow,
       reconnect: config.reconnect,
+      positions: this.positions,
       onError,
     });
     this.outbox = new Outbox(this.store, config.outbox, {
@@ -280,7 +284,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     }
     this.assertOpen();
     const codec = (options.codec ?? this.codec) as Codec<T>;
-    const subscription = new Subscription<T>(
+    return this.track(
       {
         pattern,
         filter: shared.filter,
@@ -291,10 +295,15 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
         handler,
         args: options.args === undefined ? undefined : encodePayload(codec, options.args),
         maxBuffered: options.maxBuffered ?? DEFAULTS.maxBuffered,
+        serve: undefined,
       },
-      this.router,
+      options.signal,
     );
-    const { signal } = options;
+  }
+
+  /** A subscription from its checked spec: routed, ended by `signal`, connecting if need be. */
+  private track<T>(spec: SubscriptionSpec<T>, signal: AbortSignal | undefined): Subscription<T> {
+    const subscription = new Subscription<T>(spec, this.router);
     const aborted = (watched: AbortSignal) =>
       void subscription.end(undefined, abortError(watched, "subscribe"));
     if (signal?.aborted) {
@@ -342,18 +351,31 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     if (typeof fn !== "function") throw GmqError.invalid("fn", "must be a function");
     validateHandleOptions(options);
     const caps = this.transport.capabilities;
-    if (caps.inbound !== "routed" || !caps.headers) {
+    const native = caps.serve === true;
+    if (!native && (caps.inbound !== "routed" || !caps.headers)) {
       throw GmqError.unsupported("handle", this.transport.name, "cannot serve calls");
     }
     const queue = options.queue === false ? undefined : options.queue;
-    const codec = options.codec ?? this.codec;
-    // Calls are served concurrently: the handler returns before the answer is ready.
-    return this.subscribe<A>(
-      requestTopic(this.config.rpcPrefix, service, method),
-      (message) => {
-        this.caller.answer(message, fn, codec);
+    if (queue !== undefined && !caps.queues) {
+      throw GmqError.unsupported("queue", this.transport.name, "has no queue subscriptions");
+    }
+    this.assertOpen();
+    const topic = requestTopic(this.config.rpcPrefix, service, method);
+    return this.track<A>(
+      {
+        pattern: topic,
+        filter: topic,
+        queue,
+        qos: 1,
+        manualAck: false,
+        codec: options.codec ?? this.codec,
+        // Calls are served concurrently: the handler returns before the answer is ready.
+        handler: (message) => this.caller.answer(message, fn, options.codec ?? this.codec),
+        args: undefined,
+        maxBuffered: DEFAULTS.maxBuffered,
+        serve: native ? { service, method } : undefined,
       },
-      { codec, ...(queue && { queue }) },
+      undefined,
     );
   }
 
@@ -388,6 +410,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     this.caller.failAll(new GmqError("closed", "client is closed"));
     await this.router.closeAll();
     await this.loaded;
+    await this.positions.drain();
     if (!this.store.durable) this.outbox.abandon();
     await this.store.close().catch((error: unknown) => this.emit("error", GmqError.from(error, "storage")));
     for (const stream of this.statuses) stream.end();

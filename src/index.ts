@@ -11,7 +11,7 @@ export {
   isErrorCode,
   isPermanent,
 } from "./errors.js";
-export { createIdGenerator } from "./ids.js";
+export { createIdGenerator, messageSequence } from "./ids.js";
 export { memoryStore } from "./memory-store.js";
 export type { Message } from "./message.js";
 export {
@@ -59,6 +59,7 @@ export type {
   QoS,
   StreamSink,
   SubscribeRequest,
+  SubscribeResult,
   Transport,
   TransportCapabilities,
   TransportFactory,

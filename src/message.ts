@@ -27,6 +27,14 @@ export interface Message<T = unknown> {
 /** What `ack()` returns when there is nothing to wait for; callers may skip awaiting it. */
 export const ACKED: Promise<void> = Promise.resolve();
 
+/** Who delivered a message, told how its handling ended. */
+export interface AckOwner {
+  /** It was nacked with requeue: its redelivery must be processed again (forget its id). */
+  requeued(id: string): void;
+  /** Every subscription that got it acked it. */
+  acked?(inbound: InboundMessage): void;
+}
+
 /**
  * One inbound message can reach several local subscriptions; the backend hears one ack, once
  * all of them acked, or one nack as soon as any of them nacks.
@@ -38,8 +46,7 @@ export class AckTracker {
   constructor(
     private readonly inbound: InboundMessage,
     deliveries: number,
-    /** Told the id of a message nacked with requeue, so its redelivery is processed again. */
-    private readonly onRequeue: (id: string) => void,
+    private readonly owner: AckOwner,
   ) {
     this.remaining = deliveries;
   }
@@ -47,6 +54,7 @@ export class AckTracker {
   ack(): Promise<void> {
     if (this.settled || --this.remaining > 0) return ACKED;
     this.settled = true;
+    this.owner.acked?.(this.inbound);
     // Most messages were acked by the adapter already: no promise to make for them.
     return this.inbound.ack ? settle(() => this.inbound.ack!()) : ACKED;
   }
@@ -55,7 +63,7 @@ export class AckTracker {
     if (this.settled) return ACKED;
     this.settled = true;
     const id = this.inbound.id;
-    if (requeue && id !== undefined) this.onRequeue(id);
+    if (requeue && id !== undefined) this.owner.requeued(id);
     return this.inbound.nack ? settle(() => this.inbound.nack!({ requeue })) : ACKED;
   }
 }

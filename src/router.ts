@@ -2,7 +2,8 @@ import type { BackoffOptions } from "./backoff.js";
 import type { Link } from "./connection.js";
 import { DedupWindow } from "./dedup.js";
 import { GmqError } from "./errors.js";
-import { AckTracker, createMessage } from "./message.js";
+import { type AckOwner, AckTracker, createMessage } from "./message.js";
+import type { Positions } from "./positions.js";
 import type { Subscription, SubscriptionOwner } from "./subscription.js";
 import { TopicTree } from "./topic-tree.js";
 import type { InboundMessage, SubscribeRequest, Transport } from "./transport.js";
@@ -14,7 +15,7 @@ import { WireSubscription } from "./wire-subscription.js";
  * restarted when a stream ends); push transports need none, as every inbound message is matched
  * locally. Routes each message from the link to the matching subscriptions, once per message id.
  */
-export class Router implements SubscriptionOwner {
+export class Router implements SubscriptionOwner, AckOwner {
   private readonly local = new Set<Subscription<any>>();
   /** Routing looks subscriptions up by topic level, so its cost does not grow with their number. */
   private readonly tree = new TopicTree<Subscription<any>>();
@@ -24,7 +25,6 @@ export class Router implements SubscriptionOwner {
   /** Recent topics and the subscriptions they match: most traffic repeats a few topics, and a
    *  hit skips the tree walk. Emptied whenever the subscriptions change, and when it grows. */
   private readonly matches = new Map<string, Subscription<any>[]>();
-  private readonly forgetId = (id: string): void => this.dedup.forget(id);
   private link: Link | undefined;
   duplicatesDropped = 0;
 
@@ -33,6 +33,7 @@ export class Router implements SubscriptionOwner {
     private readonly config: {
       readonly dedupWindow: number;
       readonly reconnect: Required<BackoffOptions> | false;
+      readonly positions: Positions;
       readonly onError: (error: GmqError) => void;
     },
   ) {
@@ -56,7 +57,10 @@ export class Router implements SubscriptionOwner {
       return;
     }
     if (inbound === "routed") this.addToTree(subscription);
-    const { filter, queue, qos, manualAck, args } = subscription.spec;
+    const { filter, queue, qos, args, serve } = subscription.spec;
+    // A QoS 1 message is acknowledged only once its handler has settled (auto mode) or the app
+    // acked it (manual), so a crash before then leaves it with the backend for redelivery.
+    const manualAck = subscription.spec.manualAck || (this.transport.capabilities.ack && qos === 1);
     const key = `${queue ?? ""}\u0000${filter}\u0000${args ? bytesKey(args) : ""}`;
     let wire = this.wire.get(key);
     if (!wire) {
@@ -66,16 +70,9 @@ export class Router implements SubscriptionOwner {
         manualAck,
         ...(queue && { queue }),
         ...(args && { args }),
+        ...(serve && { serve }),
       };
-      wire = new WireSubscription(
-        {
-          transport: this.transport,
-          reconnect: this.config.reconnect,
-          dedupWindow: this.config.dedupWindow,
-          onError: this.config.onError,
-        },
-        request,
-      );
+      wire = new WireSubscription({ transport: this.transport, ...this.config }, request, key);
       this.wire.set(key, wire);
     }
     wire.members.add(subscription);
@@ -106,6 +103,10 @@ export class Router implements SubscriptionOwner {
     if (wire.members.size > 0) return;
     for (const [key, value] of this.wire) if (value === wire) this.wire.delete(key);
     await wire.close();
+  }
+
+  requeued(id: string): void {
+    this.dedup.forget(id);
   }
 
   settled(subscription: Subscription<any>): void {
@@ -148,7 +149,7 @@ export class Router implements SubscriptionOwner {
       );
       return;
     }
-    const tracker = new AckTracker(inbound, live, this.forgetId);
+    const tracker = new AckTracker(inbound, live, this);
     for (const subscription of matching) {
       if (subscription.isClosed) continue;
       subscription.deliver(createMessage(inbound, subscription, tracker));

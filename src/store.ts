@@ -48,6 +48,13 @@ export interface OutboxStore {
   /** Flush and release everything (files, locks, connections). Idempotent. */
   close(): Promise<void>;
 
+  /**
+   * Optional: small named values kept beside the outbox, e.g. where each subscription stream was,
+   * so a reloaded tab or a restarted process resumes where it was. `undefined` deletes one.
+   */
+  readState?(key: string): Promise<string | undefined>;
+  writeState?(key: string, value: string | undefined): Promise<void>;
+
   /** Present when several contexts (browser tabs) share one outbox; see SharedOutbox. */
   readonly shared?: SharedOutbox;
 }

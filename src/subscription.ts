@@ -13,6 +13,9 @@ export interface SubscriptionStateChange {
   readonly to: SubscriptionState;
   /** Why it went back to `subscribing` (connection lost, stream ended) or closed with a failure. */
   readonly error?: GmqError;
+  /** On `subscribed` after resuming a stream from its last position: whether every message since
+   *  came (true), or some are lost for good (false: resync from your source of truth). */
+  readonly recovered?: boolean;
 }
 
 export interface SubscriptionEvents {
@@ -33,6 +36,8 @@ export interface SubscriptionSpec<T> {
   readonly args: Uint8Array | undefined;
   /** Most messages held delivered but not settled. */
   readonly maxBuffered: number;
+  /** `handle()` on a transport that serves natively: the calls of this service and method. */
+  readonly serve: { readonly service: string; readonly method: string } | undefined;
 }
 
 /** What a subscription tells whoever feeds it. */
@@ -107,9 +112,9 @@ export class Subscription<T = unknown>
     return this.spec.maxBuffered - this.unsettled;
   }
 
-  /** @internal The backend confirmed it. */
-  confirmed(): void {
-    this.setState("subscribed");
+  /** @internal The backend confirmed it (and said whether a resumed stream missed anything). */
+  confirmed(recovered?: boolean): void {
+    this.setState("subscribed", undefined, recovered);
     this.markReady();
   }
 
@@ -207,11 +212,11 @@ export class Subscription<T = unknown>
     return this.failure ? Promise.reject(this.failure) : Promise.resolve({ done: true, value: undefined });
   }
 
-  private setState(to: SubscriptionState, error?: GmqError): void {
+  private setState(to: SubscriptionState, error?: GmqError, recovered?: boolean): void {
     const from = this.current;
     if (from === to || from === "closed") return;
     this.current = to;
-    this.emit("state", { from, to, ...(error && { error }) });
+    this.emit("state", { from, to, ...(error && { error }), ...(recovered !== undefined && { recovered }) });
   }
 
   private yieldMessage(message: Message<T>, resolve: (result: IteratorResult<Message<T>>) => void): void {

@@ -61,6 +61,10 @@ export interface TransportCapabilities {
   readonly retain: boolean;
   /** `publish` honours `routeKey`. Default false. */
   readonly routeKeys?: boolean;
+  /** `client.handle` is served natively: a subscription whose request has `serve` receives the
+   *  calls for that service and method, each answered by a publish to its `replyTo` (with its
+   *  `correlationId`). Without it, only routed transports with `headers` serve calls, over pub/sub. */
+  readonly serve?: boolean;
   /** `publishBatch` exists and takes up to this many messages at once. Default 0 (none). */
   readonly maxBatch?: number;
 }
@@ -118,6 +122,10 @@ export interface InboundMessage {
   readonly deliveryCount?: number;
   readonly replyTo?: string;
   readonly correlationId?: string;
+  /** Where the message sits in its stream (opaque, e.g. an epoch and offset). The core keeps the
+   *  position of the last message handled, per subscription and in the outbox's store, and asks
+   *  to resume after it (`SubscribeRequest.position`) after a reconnect, reload or restart. */
+  readonly position?: string;
   /**
    * Present when the message waits for an acknowledgement (`capabilities.ack` and a subscription
    * with `manualAck`). The core calls exactly one of them exactly once. Absent means the adapter
@@ -150,6 +158,21 @@ export interface SubscribeRequest {
   readonly manualAck: boolean;
   /** A stream's arguments (a server-streaming RPC's request), encoded by the subscription's codec. */
   readonly args?: Uint8Array;
+  /** Resume after this position: the last message the app handled on this subscription. */
+  readonly position?: string;
+  /** `client.handle` on a transport that serves natively (`capabilities.serve`): the calls of this
+   *  service and method, rather than the messages of `pattern`. */
+  readonly serve?: { readonly service: string; readonly method: string };
+}
+
+/** What a subscribe may say about resuming from `SubscribeRequest.position`. */
+export interface SubscribeResult {
+  /** true: every message after the position will come; false: some are lost (a new epoch, or
+   *  outside the kept history), and the app is told so it can resync. */
+  readonly recovered?: boolean;
+  /** The stream's position now, when it could not resume or nothing was asked (a first
+   *  subscribe): the next resume starts from it. */
+  readonly position?: string;
 }
 
 /**
@@ -260,7 +283,8 @@ export interface Transport {
    * established, deliver to `options.sink`, fetch only while `options.flow` has credit, and stop
    * quietly when `options.signal` aborts.
    */
-  subscribe?(request: SubscribeRequest, options: TransportSubscribeOptions): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: most adapters have nothing to say, and resolve with nothing
+  subscribe?(request: SubscribeRequest, options: TransportSubscribeOptions): Promise<void | SubscribeResult>;
   /** Routed transports: tell the backend to stop (e.g. UNSUBSCRIBE). Streams end by the signal. */
   unsubscribe?(request: SubscribeRequest, options: OperationOptions): Promise<void>;
 

@@ -4,9 +4,16 @@ import type { Link } from "./connection.js";
 import { DedupWindow } from "./dedup.js";
 import { GmqError, isPermanent } from "./errors.js";
 import { WireFlow } from "./flow.js";
-import { AckTracker, createMessage } from "./message.js";
+import { type AckOwner, AckTracker, createMessage } from "./message.js";
+import type { Positions } from "./positions.js";
 import type { Subscription } from "./subscription.js";
-import type { InboundMessage, StreamSink, SubscribeRequest, Transport } from "./transport.js";
+import type {
+  InboundMessage,
+  StreamSink,
+  SubscribeRequest,
+  SubscribeResult,
+  Transport,
+} from "./transport.js";
 
 /** A stream that ran this long counts as healthy: its next failure starts the backoff afresh. */
 const STABLE_AFTER_MS = 5_000;
@@ -17,6 +24,7 @@ export interface WireContext {
   readonly transport: Transport;
   readonly reconnect: Required<BackoffOptions> | false;
   readonly dedupWindow: number;
+  readonly positions: Positions;
   onError(error: GmqError): void;
 }
 
@@ -27,7 +35,7 @@ export interface WireContext {
  * connection. A subscribe the backend refuses ends its members with the error; one that failed
  * for the network is retried.
  */
-export class WireSubscription {
+export class WireSubscription implements AckOwner {
   readonly members = new Set<Subscription<any>>();
   readonly flow = new WireFlow(this.members);
   /** The request as last confirmed by the backend on the current link. */
@@ -37,12 +45,33 @@ export class WireSubscription {
   private failures = 0;
   private dedup: DedupWindow | undefined;
   private closed = false;
-  private readonly forgetId = (id: string): void => this.dedup?.forget(id);
+  /** Where the stream was: the position of the last message every member handled. */
+  private position: string | undefined;
+  private readonly positionRead: Promise<void>;
 
   constructor(
     private readonly context: WireContext,
     public request: SubscribeRequest,
-  ) {}
+    /** Names it in the store that keeps positions. */
+    private readonly key: string,
+  ) {
+    this.positionRead =
+      context.transport.capabilities.inbound === "stream"
+        ? context.positions.read(key).then((position) => {
+            this.position ??= position;
+          })
+        : Promise.resolve();
+  }
+
+  requeued(id: string): void {
+    this.dedup?.forget(id);
+  }
+
+  acked(inbound: InboundMessage): void {
+    if (inbound.position === undefined) return;
+    this.position = inbound.position;
+    this.context.positions.write(this.key, inbound.position);
+  }
 
   /** Subscribes on `link` and keeps it so; resolves once the first attempt has settled. */
   attach(link: Link): Promise<void> {
@@ -91,7 +120,7 @@ export class WireSubscription {
       );
       return;
     }
-    const tracker = new AckTracker(inbound, live, this.forgetId);
+    const tracker = new AckTracker(inbound, live, this);
     for (const member of this.members)
       if (!member.isClosed) member.deliver(createMessage(inbound, member, tracker));
   }
@@ -151,10 +180,14 @@ export class WireSubscription {
         end({ error: failure ?? new GmqError("disconnected", "the stream ended"), reported: !!failure });
       },
     };
+    await this.positionRead;
     const request = this.request;
     const startedAt = Date.now();
+    let result: SubscribeResult | undefined;
     try {
-      await this.context.transport.subscribe!(request, { signal, sink, flow: this.flow });
+      const asked = this.position === undefined ? request : { ...request, position: this.position };
+      result =
+        (await this.context.transport.subscribe!(asked, { signal, sink, flow: this.flow })) ?? undefined;
     } catch (cause) {
       unwatchAbort(link.signal, follow);
       const error = GmqError.from(cause, "disconnected");
@@ -163,7 +196,13 @@ export class WireSubscription {
     }
     if (!signal.aborted) {
       this.active = request;
-      for (const member of this.members) member.confirmed();
+      if (result?.recovered === false || (this.position === undefined && result?.position !== undefined)) {
+        // Some messages are lost for good, or this is the stream's first subscribe: resume from
+        // where the stream is now (a subscriber cut off before its first message still resumes).
+        this.position = result.position;
+        this.context.positions.write(this.key, result.position);
+      }
+      for (const member of this.members) member.confirmed(result?.recovered);
       started();
       watchAbort(signal, stopped);
     } else {

@@ -3,6 +3,7 @@ import { type Client, createClient, GmqError, type StateChange, type Transport }
 import { waitFor } from "gmq/contract";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createMemoryBroker, type MemoryBroker } from "../adapters/testing/index.js";
+import { recordScenario, tally } from "./support/reliability.js";
 
 const clients: Client[] = [];
 function client(broker: MemoryBroker, extra: Partial<Parameters<typeof createClient>[0]> = {}): Client {
@@ -410,6 +411,15 @@ describe("outbox", () => {
       got.push(m.data);
     }).ready;
     const sender = client(broker, { onConnect: () => waitFor(() => receiver.state === "connected") });
+    recordScenario(() => ({
+      scenario: "a broker that delivers everything twice (memory transport)",
+      injected: "100 messages queued offline; the broker then delivers each one twice",
+      ...tally(
+        Array.from({ length: 100 }, (_, i) => i),
+        got,
+      ),
+      notes: "the receiver drops the second copies by message id",
+    }));
     await sender.connect();
     broker.setOnline(false);
     await waitFor(() => sender.state === "reconnecting");

@@ -4,10 +4,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { broadcastChannelTransport } from "../examples/custom-adapter/broadcast-channel-transport.js";
 import { fetchTransport } from "../examples/custom-adapter/fetch-transport.js";
 import { type RpcServer, startRpcServer } from "../examples/custom-adapter/rpc-server.js";
+import { recordScenario } from "./support/reliability.js";
 
 let run = 0;
 runTransportContract("custom adapter: BroadcastChannel (examples/custom-adapter)", {
   capabilities: broadcastChannelTransport({ name: "probe" }).capabilities,
+  onScenario: recordScenario,
   async setup() {
     const name = `contract-${++run}-${Date.now()}`;
     return { transport: () => broadcastChannelTransport({ name }) };
@@ -21,6 +23,7 @@ const handlers = {
 
 runTransportContract("custom adapter: fetch, request-only (examples/custom-adapter)", {
   capabilities: fetchTransport({ url: "http://127.0.0.1:1/" }).capabilities,
+  onScenario: recordScenario,
   faults: { setOnline: true },
   reportsNoResponder: true,
   names: { topic: "audit/log", service: "Echo", method: "echo" },

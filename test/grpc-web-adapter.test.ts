@@ -60,7 +60,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.each(["binary", "text"] as const)("CommentService in %s mode", (mode) => {
   it("puts and gets comments: JSON in and out, typed through rpc(), and on the wire in that mode", async () => {
-    const s = await start({ clock: () => 1_700_000_000_000 });
+    const s = await start({ clock: { now: () => 1_700_000_000_000 } });
     const c = client(s, { mode });
     const put = await c.call(SERVICE, "putComment", {
       type: "resource",

@@ -4,7 +4,13 @@
  * with raw fetch and hand-built frames.
  */
 
-import { type CommentServer, CommentTable, ENVOY_CORS, manualClock, startCommentServer } from "gmq/testing";
+import {
+  type CommentServer,
+  CommentTable,
+  createManualClock,
+  ENVOY_CORS,
+  startCommentServer,
+} from "gmq/testing";
 import { ClientError, createChannel, createClient, FetchTransport, Metadata, Status } from "nice-grpc-web";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -68,7 +74,7 @@ async function rpcError(call: Promise<unknown>): Promise<ClientError> {
 
 describe("CommentService over binary gRPC-web (nice-grpc-web)", () => {
   it("stores user_id verbatim and returns created_at in Unix seconds from the server clock", async () => {
-    const clock = manualClock(Date.UTC(2019, 8, 23, 10, 0, 0));
+    const clock = createManualClock(Date.UTC(2019, 8, 23, 10, 0, 0));
     const s = await start({ clock });
     const c = client(s);
     const put = await c.putComment({
@@ -214,7 +220,7 @@ describe("the wire: framing, trailers and trailers-only errors", () => {
   });
 
   it("text: base64 both ways, response content-type application/grpc-web-text+proto", async () => {
-    const clock = manualClock(Date.UTC(2019, 8, 24));
+    const clock = createManualClock(Date.UTC(2019, 8, 24));
     const s = await start({ clock });
     await client(s).putComment({ type: "resource", targetId: 5, userId: 3, content: "x" });
     const request = RequestGetComments.encode(

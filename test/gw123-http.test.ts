@@ -5,10 +5,10 @@
 import { createHmac } from "node:crypto";
 import {
   CommentTable,
+  createManualClock,
   type Gw123Http,
   type Gw123HttpOptions,
   type ManualClock,
-  manualClock,
   startCommentServer,
   startGw123Http,
 } from "gmq/testing";
@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 async function start(options: Gw123HttpOptions = {}): Promise<{ s: Gw123Http; clock: ManualClock }> {
-  const clock = manualClock(Date.UTC(2019, 8, 23, 8, 0, 0));
+  const clock = createManualClock(Date.UTC(2019, 8, 23, 8, 0, 0));
   const s = await startGw123Http({ clock, ...options });
   closers.push(() => s.close());
   return { s, clock };
@@ -173,7 +173,7 @@ describe("JWT check", () => {
 
   it("reports jwt-go's reasons: expiry on the server clock, signature, malformed, user id 0", async () => {
     const { s, clock } = await start({ users: [{ mobile: MOBILE, password: "pw" }] });
-    const now = Math.floor(clock() / 1000);
+    const now = Math.floor(clock.now() / 1000);
     const msg = async (token: string) => {
       const reply = await call(s, "GET", "/gapi/getUser", { token });
       expect(reply.status).toBe(200);

@@ -9,10 +9,10 @@ import {
   apiError,
   apiHandler,
   apiResponse,
+  createManualClock,
   type Gw123Http,
   type Gw123HttpOptions,
   type MqantHttpGateway,
-  manualClock,
   startGw123Http,
   startMqantHttpGateway,
 } from "gmq/testing";
@@ -27,7 +27,7 @@ afterEach(async () => {
 
 async function gw123(options: Gw123HttpOptions = {}): Promise<Gw123Http> {
   const s = await startGw123Http({
-    clock: manualClock(NOW),
+    clock: createManualClock(NOW),
     users: [{ mobile: MOBILE, password: "pw" }],
     ...options,
   });
@@ -223,7 +223,7 @@ describe("gw123 dialect: publishes through the outbox", () => {
     await s.close();
     const queued = await Promise.all(["a", "b"].map(post));
     expect(queued.map((r) => r.status)).toEqual(["queued", "queued"]);
-    const again = await startGw123Http({ port, comments, clock: manualClock(NOW) });
+    const again = await startGw123Http({ port, comments, clock: createManualClock(NOW) });
     closers.push(() => again.close());
     await waitFor(() => c.outboxStats().count === 0, 10_000, "the outbox to flush");
     expect(comments.rows.map((row) => [row.content, row.userId])).toEqual([

@@ -10,6 +10,7 @@ import {
   rawReply,
   startMqantGate,
 } from "../adapters/testing/mqant/index.js";
+import { recordScenario } from "./support/reliability.js";
 
 /** Modules used across these tests, next to the demo Login / Chat / HelloWorld. */
 let concurrent = 0;
@@ -58,6 +59,7 @@ for (const via of ["tcp", "ws"] as const) {
   let gate: MqantGate;
   runTransportContract(`mqant over ${via}`, {
     capabilities: mqant({ url: "ws://127.0.0.1:1/mqtt" }).capabilities,
+    onScenario: recordScenario,
     reportsNoResponder: true,
     names: { topic: "Echo/HD_Notify", service: "Echo", method: "HD_Echo" },
     echo: { service: "Echo", method: "HD_Echo" },

@@ -6,11 +6,13 @@
 import { runTransportContract } from "gmq/contract";
 import { mqtt } from "../adapters/mqtt/index.js";
 import { startBroker } from "../adapters/testing/broker.js";
+import { recordScenario } from "./support/reliability.js";
 
 for (const via of ["tcp", "ws"] as const) {
   const options = { envelope: true, sharedSubscriptions: false } as const;
   runTransportContract(`mqtt over aedes (${via})`, {
     capabilities: mqtt({ url: "mqtt://127.0.0.1:1", ...options }).capabilities,
+    onScenario: recordScenario,
     faults: { dropConnections: true, setOnline: true },
     reportsNoResponder: false,
     async setup() {

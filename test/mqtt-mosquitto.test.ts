@@ -7,11 +7,13 @@ import { runTransportContract } from "gmq/contract";
 import { describe } from "vitest";
 import { mqtt } from "../adapters/mqtt/index.js";
 import { mosquittoBinary, type SystemServer, startMosquitto } from "./support/mqtt-servers.js";
+import { recordScenario } from "./support/reliability.js";
 
 describe.skipIf(!mosquittoBinary.available)("mosquitto", () => {
   for (const via of ["tcp", "ws"] as const) {
     runTransportContract(`mqtt 5 over mosquitto (${via})`, {
       capabilities: mqtt({ url: "mqtt://127.0.0.1:1" }).capabilities,
+      onScenario: recordScenario,
       faults: { dropConnections: true, setOnline: true },
       reportsNoResponder: true,
       async setup() {

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type MqttOptions, mqtt } from "../adapters/mqtt/index.js";
 import { startBroker } from "../adapters/testing/broker.js";
 import { mosquittoBinary, startMosquitto } from "./support/mqtt-servers.js";
+import { recordScenario, tally } from "./support/reliability.js";
 
 const TOTAL = 10_000;
 
@@ -76,6 +77,15 @@ for (const kind of brokers) {
       }).ready;
       const sender = make();
       await sender.connect();
+      recordScenario(() => ({
+        scenario: `broker restart mid-stream (${kind.name})`,
+        injected: `the broker stopped and restarted after a quarter of ${TOTAL.toLocaleString("en-US")} QoS 1 publishes`,
+        ...tally(
+          Array.from({ length: TOTAL }, (_, i) => i),
+          got,
+        ),
+        notes: "outbox resends what was in flight; persistent session redelivers; dedup by id",
+      }));
 
       const states: string[] = [];
       sender.on("state", (change) => states.push(change.to));

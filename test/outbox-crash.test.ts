@@ -10,7 +10,9 @@ import { type Client, createClient } from "gmq";
 import { waitFor } from "gmq/contract";
 import { mqtt } from "gmq/mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FILE_HEADER_SIZE } from "../adapters/store-file/format.js";
 import { type EmbeddedBroker, startBroker } from "../adapters/testing/broker.js";
+import { recordScenario, tally } from "./support/reliability.js";
 import { tempDir } from "./support/system.js";
 
 const fixture = new URL("./fixtures/outbox-publisher.ts", import.meta.url).pathname;
@@ -69,6 +71,17 @@ describe("file outbox survives a killed process", () => {
     await receiver.subscribe<{ value: number }>(topic, (m) => {
       got.push(m.data.value);
     }).ready;
+    recordScenario(() => ({
+      scenario: `file outbox: publisher SIGKILLed mid-flush${corruptTail ? ", then a torn, corrupted tail" : ""}`,
+      injected:
+        `SIGKILL of the publishing process while it flushed ${total.toLocaleString("en-US")} queued messages` +
+        (corruptTail ? "; a cut frame with a flipped byte appended to its log" : ""),
+      ...tally(
+        Array.from({ length: total }, (_, i) => i),
+        got,
+      ),
+      notes: "a new process opens the same outbox and sends the rest; a gmq receiver (persistent session)",
+    }));
     const path = join(dir.path, `outbox-${run}.log`);
     const atBroker = new Set<string>();
     broker.aedes.on("publish", (packet) => {
@@ -86,7 +99,8 @@ describe("file outbox survives a killed process", () => {
       // What a crash in the middle of a write leaves: the start of a frame that never finished
       // (so nothing in it was acknowledged), here with a corrupted byte too.
       const log = readFileSync(path);
-      const torn = Buffer.from(log.subarray(8, 8 + 64)); // the first frame's opening bytes
+      // The first frame's opening bytes: a frame header that checks out, its body cut short.
+      const torn = Buffer.from(log.subarray(FILE_HEADER_SIZE, FILE_HEADER_SIZE + 64));
       torn.writeUInt8(torn.readUInt8(20) ^ 0xff, 20);
       appendFileSync(path, torn);
     }

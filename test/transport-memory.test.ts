@@ -1,5 +1,6 @@
 import { runTransportContract } from "gmq/contract";
 import { createMemoryBroker, type MemoryTransportShape } from "gmq/testing";
+import { recordScenario } from "./support/reliability.js";
 
 /** The memory broker in each shape the contract knows, so every core path runs without a network. */
 const shapes: [string, MemoryTransportShape][] = [
@@ -14,6 +15,7 @@ for (const [name, shape] of shapes) {
   const streamTopic = `stream/${name.replaceAll(/\W+/g, "-")}`;
   runTransportContract(`memory (${name})`, {
     capabilities: broker.transport(shape).capabilities,
+    onScenario: recordScenario,
     faults: { dropConnections: shape.connection !== "request", setOnline: true, endStreams: true },
     reportsNoResponder: true,
     stream: {

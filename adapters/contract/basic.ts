@@ -6,6 +6,7 @@ import type { ContractContext } from "./context.js";
 export function basicSection(ctx: ContractContext): void {
   const { caps, options, client } = ctx;
   const canCall = caps.requestReply || (caps.inbound === "routed" && caps.headers);
+  const canServe = caps.serve === true || (caps.inbound === "routed" && caps.headers);
 
   if (caps.connection === "link") {
     it("connects and reports connecting -> connected", async () => {
@@ -39,7 +40,7 @@ export function basicSection(ctx: ContractContext): void {
     expect(await field(() => c.publish(topic, 1, { timeoutMs: -1 }))).toBe("timeoutMs");
     expect(await field(() => c.publish(topic, { big: 1n }))).toBe("payload");
     if (caps.inbound !== "none") expect(await field(() => c.subscribe("", () => {}))).toBe("pattern");
-    if (caps.inbound === "routed" || caps.inbound === "push") {
+    if (caps.inbound === "routed" || caps.inbound === "push" || options.topicStreams) {
       expect(await field(() => c.subscribe("a/#/b", () => {}))).toBe("pattern");
     }
     expect(await field(() => c.call("", method))).toBe("service");
@@ -66,7 +67,7 @@ export function basicSection(ctx: ContractContext): void {
       if (!caps.queues) expect(await refused(() => c.subscribe("a", () => {}, { queue: "q" }))).toBe("queue");
       if (!caps.ack) expect(await refused(() => c.subscribe("a", () => {}, { ack: "manual" }))).toBe("ack");
     }
-    if (caps.inbound !== "routed" || !caps.headers) {
+    if (!canServe) {
       expect(
         await refused(() => c.handle(options.names?.service ?? "Svc", options.names?.method ?? "m", () => 1)),
       ).toBe("handle");

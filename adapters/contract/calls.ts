@@ -6,7 +6,7 @@ import { type ContractContext, nextCounter, uniqueName, waitFor } from "./contex
 export function callSection(ctx: ContractContext): void {
   const { caps, options, client } = ctx;
   const canCall = caps.requestReply || (caps.inbound === "routed" && caps.headers);
-  const canServe = caps.inbound === "routed" && caps.headers;
+  const canServe = caps.serve === true || (caps.inbound === "routed" && caps.headers);
 
   if (canServe) {
     it("calls and gets the reply; a remote error is `remote`", async () => {

@@ -26,6 +26,10 @@ export interface ContractOptions {
   setup(): Promise<TransportHarness>;
   /** Which fault injections the harness implements (their tests run only then). */
   faults?: { dropConnections?: boolean; setOnline?: boolean; endStreams?: boolean };
+  /** `inbound: "stream"` whose streams are topic subscriptions: every publish reaches each
+   *  matching one, with wildcards and queue groups as on a routed transport (e.g. the gmq hub).
+   *  The publish/subscribe section then runs too. */
+  topicStreams?: boolean;
   /** The backend tells a requester that nobody listens (e.g. MQTT 5, memory). */
   reportsNoResponder?: boolean;
   /** Names this backend accepts, where the MQTT-style defaults (`a`, `Svc`, `m`) are not valid. */
@@ -46,9 +50,49 @@ export interface ContractOptions {
    * queue, publish them; for a server stream, whatever its backend needs).
    */
   stream?: { pattern: string; args?: unknown; feed(values: readonly unknown[]): Promise<void> };
+  /**
+   * Told, when a fault test finishes, what it injected and counted (sent, delivered, duplicated,
+   * lost): for a reliability report. The function is called with a thunk to run at the end.
+   */
+  onScenario?(scenario: () => ContractScenario): void;
+}
+
+/** What a fault test injected and counted. */
+export interface ContractScenario {
+  readonly scenario: string;
+  readonly injected: string;
+  readonly sent: number;
+  readonly delivered: number;
+  readonly duplicated: number;
+  readonly lost: number;
+}
+
+/** Counts what arrived against what was sent: distinct deliveries, extra copies, losses. */
+export function tally<T>(
+  sent: Iterable<T>,
+  received: Iterable<T>,
+): { sent: number; delivered: number; duplicated: number; lost: number; unexpected: number } {
+  const expected = new Set(sent);
+  const seen = new Set<T>();
+  let duplicated = 0;
+  let unexpected = 0;
+  for (const item of received) {
+    if (!expected.has(item)) unexpected++;
+    else if (seen.has(item)) duplicated++;
+    else seen.add(item);
+  }
+  return {
+    sent: expected.size,
+    delivered: seen.size,
+    duplicated,
+    lost: expected.size - seen.size,
+    unexpected,
+  };
 }
 
 export interface ContractContext {
+  /** The suite's name, e.g. `mqtt over aedes`. */
+  readonly name: string;
   readonly caps: TransportCapabilities;
   readonly options: ContractOptions;
   readonly harness: TransportHarness;

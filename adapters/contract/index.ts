@@ -8,7 +8,9 @@
 export { record, runStoreContract, type StoreHarness } from "./store.js";
 export {
   type ContractOptions,
+  type ContractScenario,
   runTransportContract,
   type TransportHarness,
+  tally,
   waitFor,
 } from "./transport.js";

@@ -1,11 +1,14 @@
 /** Contract section: publish and routed subscriptions. */
 import type { Message } from "gmq";
 import { expect, it } from "vitest";
-import { type ContractContext, uniqueTopic, waitFor } from "./context.js";
+import { type ContractContext, tally, uniqueTopic, waitFor } from "./context.js";
 
 export function pubsubSection(ctx: ContractContext): void {
   const { caps, options, client } = ctx;
-  const canSubscribe = caps.inbound === "routed";
+  // Routed subscriptions, or streams that are topic subscriptions (`topicStreams`, e.g. the gmq
+  // hub's one stream per subscribe): publishes reach them either way.
+  const canSubscribe =
+    caps.inbound === "routed" || (caps.inbound === "stream" && options.topicStreams === true);
 
   if (canSubscribe) {
     it("publishes and receives JSON, text-free bytes and headers", async () => {
@@ -170,6 +173,14 @@ export function pubsubSection(ctx: ContractContext): void {
       // The sender flushes only once the receiver has resubscribed (like a persistent session
       // would guarantee); otherwise the broker rightly drops messages nobody is subscribed to.
       const sender = client({ onConnect: () => waitFor(() => receiver.state === "connected") });
+      options.onScenario?.(() => ({
+        scenario: `offline, then back (${ctx.name})`,
+        injected: "the backend goes away; 50 messages are published into the outbox; it comes back",
+        ...tally(
+          Array.from({ length: 50 }, (_, i) => i),
+          got,
+        ),
+      }));
       await sender.connect();
       await setOnline(false);
       await waitFor(() => sender.state !== "connected", 10_000, "the sender to notice");

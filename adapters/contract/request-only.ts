@@ -1,7 +1,7 @@
 /** Contract section: request-only transports (no connection to keep). */
 import { GmqError, type StateChange } from "gmq";
 import { expect, it } from "vitest";
-import { type ContractContext, uniqueTopic, waitFor } from "./context.js";
+import { type ContractContext, tally, uniqueTopic, waitFor } from "./context.js";
 
 export function requestOnlySection(ctx: ContractContext): void {
   const { options, client } = ctx;
@@ -23,6 +23,13 @@ export function requestOnlySection(ctx: ContractContext): void {
       const setOnline = ctx.harness.setOnline!;
       const topic = topicFor("offline");
       const c = client();
+      const sentValues = [-1, ...Array.from({ length: 20 }, (_, i) => i)];
+      let arrived: unknown[] = [];
+      options.onScenario?.(() => ({
+        scenario: `request-only backend unreachable, then back (${ctx.name})`,
+        injected: "the server stops; 20 messages are published into the outbox; it starts again",
+        ...tally(sentValues, arrived),
+      }));
       const changes: StateChange[] = [];
       c.on("state", (change) => changes.push(change));
       expect((await c.publish(topic, -1)).status).toBe("sent");
@@ -46,11 +53,8 @@ export function requestOnlySection(ctx: ContractContext): void {
       await waitFor(() => c.outboxStats().count === 0, 15_000, "an empty outbox");
       expect(c.state).toBe("connected");
       if (ctx.harness.received) {
-        const got = await ctx.harness.received(topic);
-        expect(got.filter((value) => typeof value === "number")).toEqual([
-          -1,
-          ...Array.from({ length: 20 }, (_, i) => i),
-        ]);
+        arrived = (await ctx.harness.received(topic)).filter((value) => typeof value === "number");
+        expect(arrived).toEqual(sentValues);
       }
     });
   }

@@ -59,6 +59,8 @@ export function runStoreContract(name: string, harness: StoreHarness): void {
         qos: 2,
         retain: true,
         key: "k",
+        routeKey: "orders.eu",
+        delayMs: 10_000,
         expiresAt: 1_800_000_000_000,
         payload: new Uint8Array([0, 255, 1, 254]),
       });
@@ -74,6 +76,8 @@ export function runStoreContract(name: string, harness: StoreHarness): void {
       expect(got.qos).toBe(2);
       expect(got.retain).toBe(true);
       expect(got.key).toBe("k");
+      expect(got.routeKey).toBe("orders.eu");
+      expect(got.delayMs).toBe(10_000);
       expect(got.expiresAt).toBe(1_800_000_000_000);
       expect(got.createdAt).toBe(full.createdAt);
     });
@@ -140,6 +144,25 @@ export function runStoreContract(name: string, harness: StoreHarness): void {
       ]);
       expect(outcome).not.toBe("hang");
       if (outcome !== "ok") expect(outcome).toBeInstanceOf(GmqError);
+    });
+
+    it("keeps small named values (stream positions) beside the records, if it keeps state", async () => {
+      const first = await open();
+      if (!first.readState || !first.writeState) {
+        expect(first.writeState).toBeUndefined(); // both or neither
+        return;
+      }
+      expect(await first.readState("position:a")).toBeUndefined();
+      await Promise.all([first.writeState("position:a", "1:10"), first.writeState("position:b", "2:20")]);
+      await first.writeState("position:a", "1:11");
+      await first.writeState("position:b", undefined);
+      await first.put([record(1)]);
+      expect(await first.readState("position:a")).toBe("1:11");
+      expect(await first.readState("position:b")).toBeUndefined();
+      expect((await first.load()).map((r) => r.id)).toEqual([record(1).id]); // values are not records
+      await first.close();
+      const second = await open();
+      if (second.durable) expect(await second.readState!("position:a")).toBe("1:11");
     });
   });
 }

@@ -15,14 +15,15 @@ import { pubsubSection } from "./pubsub.js";
 import { requestOnlySection } from "./request-only.js";
 import { streamSection } from "./streams.js";
 
-export type { ContractOptions, TransportHarness } from "./context.js";
-export { waitFor } from "./context.js";
+export type { ContractOptions, ContractScenario, TransportHarness } from "./context.js";
+export { tally, waitFor } from "./context.js";
 
 export function runTransportContract(name: string, options: ContractOptions): void {
   describe(`transport contract: ${name}`, () => {
     let harness: TransportHarness | undefined;
     const factory = clientFactory(() => harness!);
     const ctx = {
+      name,
       caps: options.capabilities,
       options,
       get harness() {

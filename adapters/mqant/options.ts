@@ -19,7 +19,8 @@ export interface MqantOptions {
   replyDecoder?: ReplyDecoder;
   /** Builds the request topic; default `Module/HD_handler/msgid` (custom routers differ). */
   topic?: (module: string, handler: string, msgid: string) => string;
-  /** The gate's MaxPackSize; default 65535. */
+  /** The gate's MaxPackSize, for what we send and what we accept; default 65535. A larger packet
+   *  from the gate is a `protocol` error and the connection is dropped. */
   maxPacketBytes?: number;
 }
 

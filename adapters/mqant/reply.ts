@@ -14,7 +14,12 @@ export interface GateReply {
 /** Turns the bytes of a reply into a GateReply; pluggable for gates with a custom envelope. */
 export type ReplyDecoder = (topic: string, payload: Uint8Array) => GateReply;
 
-const decoder = new TextDecoder();
+/** Fatal: a reply that is not UTF-8 is malformed, not text with U+FFFD in it. */
+const decoder = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+const decodeError = (message: string, options: { cause?: unknown; details?: unknown } = {}) =>
+  new GmqError("protocol", message, { reason: MQANT_REASONS.DECODE_ERROR, ...options });
 
 /** The default `{"Trace":…,"Error":…,"Result":…}` envelope. */
 export const envelopeDecoder: ReplyDecoder = (_topic, payload) => {
@@ -22,16 +27,10 @@ export const envelopeDecoder: ReplyDecoder = (_topic, payload) => {
   try {
     body = JSON.parse(decoder.decode(payload));
   } catch (error) {
-    throw new GmqError("protocol", "mqant reply is not a JSON envelope", {
-      reason: MQANT_REASONS.DECODE_ERROR,
-      cause: error,
-    });
+    throw decodeError("mqant reply is not a JSON envelope", { cause: error });
   }
   if (typeof body !== "object" || body === null || typeof (body as { Error?: unknown }).Error !== "string") {
-    throw new GmqError("protocol", "mqant reply has no Error field", {
-      reason: MQANT_REASONS.DECODE_ERROR,
-      details: body,
-    });
+    throw decodeError("mqant reply has no Error field", { details: body });
   }
   const {
     Error: error,
@@ -53,6 +52,56 @@ export const rawDecoder: ReplyDecoder = (_topic, payload) => ({
   error: "",
   trace: undefined,
 });
+
+/**
+ * Runs the decoder on a reply. Whatever goes wrong in there is the reply's fault, never the
+ * remote application's: anything but a GmqError it throws, and anything it returns that is not
+ * a GateReply, become `protocol` (DECODE_ERROR), so that a hostile or broken gate cannot pass for
+ * a failing handler (`remote`).
+ */
+export function decodeReply(decode: ReplyDecoder, topic: string, payload: Uint8Array): GateReply {
+  let reply: GateReply;
+  try {
+    reply = decode(topic, payload);
+  } catch (error) {
+    if (error instanceof GmqError) throw error;
+    throw decodeError(`mqant reply could not be decoded: ${(error as Error)?.message ?? String(error)}`, {
+      cause: error,
+    });
+  }
+  if (
+    typeof reply !== "object" ||
+    reply === null ||
+    typeof reply.ok !== "boolean" ||
+    typeof reply.error !== "string"
+  ) {
+    throw decodeError("mqant reply decoder returned something that is not a GateReply");
+  }
+  return reply;
+}
+
+/** The handler's result as payload bytes for the core's codec; Go `[]byte` arrives as base64. */
+export function resultBytes(result: unknown, base64Bytes: boolean): Uint8Array {
+  if (result instanceof Uint8Array) return result;
+  if (base64Bytes && typeof result === "string") {
+    try {
+      return Uint8Array.from(atob(result), (c) => c.charCodeAt(0));
+    } catch (error) {
+      throw decodeError("mqant Result is not base64", { cause: error });
+    }
+  }
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(result);
+  } catch (error) {
+    // A Result nested deeper than the stack (JSON.parse takes any depth, JSON.stringify does not).
+    throw decodeError(`mqant Result cannot be passed on: ${(error as Error)?.message ?? String(error)}`, {
+      cause: error,
+    });
+  }
+  if (text === undefined) throw decodeError("mqant Result is not a JSON value");
+  return encoder.encode(text);
+}
 
 /** Maps the gate's error text onto gmq's closed codes; the mqant name goes in `reason`. */
 export function gateError(text: string, reply: GateReply): GmqError {

@@ -9,10 +9,12 @@ import {
   type TransportSink,
 } from "gmq";
 import mqttjs, { type MqttClient } from "mqtt";
+// The same packet-boundary reader as gmq/mqtt (bundled into this entry; no runtime coupling).
+import { FrameTracker } from "../mqtt/frames.js";
 import { InFlightLimiter } from "./limiter.js";
 import { type MqantOptions, resolveOptions } from "./options.js";
 import { MQANT_REASONS } from "./reasons.js";
-import { gateError } from "./reply.js";
+import { decodeReply, gateError, resultBytes } from "./reply.js";
 
 const encoder = new TextEncoder();
 const EMPTY_ARGS = encoder.encode("{}");
@@ -137,6 +139,20 @@ export function mqant(options: MqantOptions): Transport {
           resubscribe: false,
         });
         client = current;
+        // The gate's packet limit holds inbound too: refuse an oversize packet from its header,
+        // before mqtt.js buffers its body, and drop the connection.
+        const frames = new FrameTracker(config.maxPacketBytes, (bytes) => {
+          const error = new GmqError(
+            "protocol",
+            `the gate sent a packet of ${bytes} bytes, over maxPacketBytes (${config.maxPacketBytes})`,
+            { reason: MQANT_REASONS.PAYLOAD_TOO_LARGE, details: { bytes, limit: config.maxPacketBytes } },
+          );
+          if (connected) sink.onError(error);
+          else fail(error);
+          current.end(true);
+          (current.stream as { destroy?: () => void }).destroy?.();
+        });
+        current.stream.prependListener("data", (chunk: Uint8Array) => frames.feed(chunk));
         const onAbort = () => {
           current.end(true);
           fail(GmqError.from(signal.reason));
@@ -237,7 +253,7 @@ export function mqant(options: MqantOptions): Transport {
         });
         reply.catch(() => {});
         await write(target, topic, body(request.payload), 0);
-        const decoded = config.replyDecoder(topic, await reply);
+        const decoded = decodeReply(config.replyDecoder, topic, await reply);
         if (!decoded.ok) throw gateError(decoded.error, decoded);
         return { payload: resultBytes(decoded.result, request.headers?.["mqant-result"] === "bytes") };
       } finally {
@@ -247,20 +263,4 @@ export function mqant(options: MqantOptions): Transport {
       }
     },
   };
-}
-
-/** The handler's result as payload bytes for the core's codec; Go `[]byte` arrives as base64. */
-function resultBytes(result: unknown, base64Bytes: boolean): Uint8Array {
-  if (result instanceof Uint8Array) return result;
-  if (base64Bytes && typeof result === "string") {
-    try {
-      return Uint8Array.from(atob(result), (c) => c.charCodeAt(0));
-    } catch (error) {
-      throw new GmqError("protocol", "mqant Result is not base64", {
-        reason: MQANT_REASONS.DECODE_ERROR,
-        cause: error,
-      });
-    }
-  }
-  return encoder.encode(JSON.stringify(result));
 }

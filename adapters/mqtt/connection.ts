@@ -14,6 +14,7 @@ import mqttjs, {
   type Packet,
 } from "mqtt";
 import { HELD, InboundAcks } from "./acks.js";
+import type { WireCredentials } from "./credentials.js";
 import {
   CLOSED_BEFORE_CONNACK,
   connackError,
@@ -22,11 +23,13 @@ import {
   publishError,
   reasonName,
   subackError,
+  tlsError,
 } from "./errors.js";
 import { FrameTracker } from "./frames.js";
+import { malformedPublish } from "./malformed.js";
 import { fromWire, toWire, type WireMode, type WirePublish } from "./message.js";
 import { PendingOperations } from "./operations.js";
-import type { MqttCredentials, ResolvedOptions } from "./options.js";
+import type { ResolvedOptions } from "./options.js";
 
 export interface ConnectionEvents {
   message(message: InboundMessage): void;
@@ -40,7 +43,7 @@ export interface ConnectionParams {
   readonly url: string;
   readonly version: 4 | 5;
   readonly options: ResolvedOptions;
-  readonly credentials: MqttCredentials;
+  readonly credentials: WireCredentials;
   /** Kept across connections of a persistent session (QoS 2 messages awaiting PUBREL). */
   readonly incomingStore?: IStore;
   readonly signal: AbortSignal;
@@ -61,7 +64,7 @@ export class MqttConnection {
   sessionPresent = false;
   private readonly client: MqttClient;
   private readonly acks: InboundAcks;
-  private readonly frames = new FrameTracker();
+  private readonly frames: FrameTracker;
   private readonly ops = new PendingOperations();
   /** QoS 0 publishes waiting for the socket to drain. */
   private readonly drainWaiters: { resolve(): void; reject(error: GmqError): void }[] = [];
@@ -71,6 +74,11 @@ export class MqttConnection {
   /** The socket is corked until the current turn ends (see holdWrites). */
   private holding = false;
   private refusal: number | undefined;
+  /** Inbound PUBLISH packets numbered in arrival order (see FrameTracker), and the malformed ones. */
+  private publishesParsed = 0;
+  private readonly malformed = new WeakMap<object, GmqError>();
+  /** A stream error without a code: mqtt.js's packet writer refused one of our packets. */
+  private writeFailure: Error | undefined;
   private brokerDisconnect: number | undefined;
   private failure: GmqError | undefined;
   private settleOpen: { resolve(): void; reject(error: GmqError): void } | undefined;
@@ -93,6 +101,7 @@ export class MqttConnection {
     this.mode = { version, envelope: options.envelope };
     this.settleOpen = settle;
     this.acks = new InboundAcks((bytes) => this.writeRaw(bytes), options.redeliveryDelayMs);
+    this.frames = new FrameTracker(options.maxPacketBytes, (bytes) => this.oversize(bytes));
     if (signal.aborted) {
       this.phase = "closed";
       this.client = undefined as never;
@@ -109,11 +118,14 @@ export class MqttConnection {
       resubscribe: false, // the core restores subscriptions
       queueQoSZero: false, // QoS 0 is never queued
       ...(credentials.username !== undefined && { username: credentials.username }),
-      ...(credentials.password !== undefined && { password: credentials.password as string }),
-      ...(version === 5 &&
-        options.sessionExpiryInterval > 0 && {
-          properties: { sessionExpiryInterval: options.sessionExpiryInterval },
-        }),
+      // A Node Buffer (or text) by now: see credentials.ts.
+      ...(credentials.password !== undefined && { password: credentials.password as Buffer }),
+      ...(version === 5 && {
+        properties: {
+          maximumPacketSize: options.maxPacketBytes,
+          ...(options.sessionExpiryInterval > 0 && { sessionExpiryInterval: options.sessionExpiryInterval }),
+        },
+      }),
       ...(params.incomingStore && { incomingStore: params.incomingStore }),
       ...(options.tls as Pick<IClientOptions, "ca" | "cert" | "key" | "rejectUnauthorized">),
     };
@@ -129,8 +141,21 @@ export class MqttConnection {
       this.frames.feed(chunk);
       if (this.ops.size >= BUSY) this.holdWrites();
     });
+    // mqtt.js asks this before it stores or acknowledges a QoS 1/2 message (it reads the option
+    // at that time, so it is set here for 3.1.1 too, where its constructor would ignore it).
+    this.client.options.customHandleAcks = (_topic, _message, packet, done) => {
+      const error = this.malformed.get(packet);
+      if (error) done(error);
+      else done(0);
+    };
     this.client.on("packetreceive", (packet: Packet) => {
-      if (packet.cmd === "connack") {
+      if (packet.cmd === "publish") {
+        const error = malformedPublish(packet, this.frames.malformedTopic(this.publishesParsed++));
+        if (error) {
+          this.malformed.set(packet, error);
+          this.onMalformed(error);
+        }
+      } else if (packet.cmd === "connack") {
         const code = version === 5 ? packet.reasonCode : packet.returnCode;
         if (code) this.refusal = code;
       } else if ((packet.cmd === "puback" || packet.cmd === "pubrec") && packet.reasonCode === 0x10) {
@@ -149,6 +174,12 @@ export class MqttConnection {
       signal.removeEventListener("abort", this.onAbort);
       this.settleOpen = undefined;
       settle.resolve();
+    });
+    // mqtt.js ignores stream errors without a code. Its packet writer raises one when it refuses a
+    // field, destroying the socket before the packet is sent: kept, so that the close which
+    // follows is not blamed on the broker (nor taken for a refusal of the protocol version).
+    this.client.stream.on("error", (error: unknown) => {
+      if (isPacketWriterRefusal(error)) this.writeFailure ??= error as Error;
     });
     this.client.on("error", (error) => this.onClientError(error));
     this.client.on("close", () => this.onClose());
@@ -272,7 +303,11 @@ export class MqttConnection {
 
   private onClientError(error: unknown): void {
     if (this.phase === "opening") {
-      this.failOpen(this.refusal !== undefined ? connackError(this.refusal) : nativeError(error, "protocol"));
+      this.failOpen(
+        this.refusal !== undefined
+          ? connackError(this.refusal)
+          : (tlsError(error, this.params.url) ?? nativeError(error, "protocol")),
+      );
       return;
     }
     if (this.phase === "closed") return;
@@ -287,7 +322,32 @@ export class MqttConnection {
     this.die(new GmqError("disconnected", `connection dropped: ${failure.message}`, { cause: failure }));
   }
 
+  /** A malformed packet: the stream cannot be trusted any more (MQTT closes the connection). */
+  private onMalformed(error: GmqError): void {
+    if (this.phase === "opening") {
+      this.failOpen(error);
+      return;
+    }
+    if (this.phase === "closed") return;
+    this.params.events.error(error);
+    this.die(new GmqError("disconnected", `connection dropped: ${error.message}`, { cause: error }));
+  }
+
   private onClose(): void {
+    const refused = this.writeFailure;
+    if (refused) {
+      const error = new GmqError(
+        "invalid_argument",
+        `mqtt.js could not write ${this.phase === "opening" ? "the CONNECT packet" : "a packet"}: ${refused.message}`,
+        { cause: refused },
+      );
+      if (this.phase === "opening") this.failOpen(error);
+      else if (this.phase === "open") {
+        this.params.events.error(error);
+        this.die(new GmqError("disconnected", `connection dropped: ${error.message}`, { cause: error }));
+      }
+      return;
+    }
     if (this.phase === "opening") {
       this.failOpen(
         this.frames.midPacket
@@ -312,6 +372,24 @@ export class MqttConnection {
       return;
     }
     this.die(this.disconnectCause());
+  }
+
+  /** The broker sent a packet over the limit: refuse it from its header and drop the connection. */
+  private oversize(bytes: number): void {
+    const limit = this.params.options.maxPacketBytes;
+    const error = new GmqError(
+      "protocol",
+      `the broker sent a packet of ${bytes} bytes, over maxPacketBytes (${limit})`,
+      { reason: "PACKET_TOO_LARGE", details: { bytes, limit } },
+    );
+    this.params.events.error(error);
+    if (this.phase === "opening") {
+      this.failure = error;
+      this.client.end(true);
+      return;
+    }
+    this.die(new GmqError("disconnected", error.message, { cause: error, reason: "PACKET_TOO_LARGE" }));
+    (this.client.stream as { destroy?: () => void }).destroy?.();
   }
 
   /**
@@ -358,7 +436,7 @@ export class MqttConnection {
 
   /** Inbound PUBLISH (QoS 0/1 on arrival, QoS 2 on PUBREL). mqtt.js acks when we call back. */
   private onPublish(packet: IPublishPacket, callback: (error?: Error) => void): void {
-    if (this.phase === "closed") {
+    if (this.phase === "closed" || this.malformed.has(packet)) {
       callback(HELD); // gone: the broker redelivers
       return;
     }
@@ -427,6 +505,21 @@ export class MqttConnection {
       });
     });
   }
+}
+
+/**
+ * mqtt-packet's writer refuses a field (an invalid password, a missing client id…) with one of these
+ * messages and no error code. Anything else on the stream (a browser WebSocket's bare "WebSocket
+ * error", a socket reset) is the network, which is retried.
+ */
+const PACKET_WRITER_REFUSAL = /^(Invalid |Unknown command$|Username is required|clientId must be)/;
+
+function isPacketWriterRefusal(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    typeof (error as { code?: unknown }).code !== "string" &&
+    PACKET_WRITER_REFUSAL.test(error.message)
+  );
 }
 
 function wireFilter(request: SubscribeRequest): string {

@@ -59,6 +59,13 @@ export function isEnvelope(payload: Uint8Array): boolean {
   return true;
 }
 
+/** Sets a header; plain assignment of "__proto__" would set the prototype instead. */
+export function setHeader(headers: Record<string, string>, name: string, value: string): void {
+  if (name === "__proto__")
+    Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+  else headers[name] = value;
+}
+
 const optionalString = (value: unknown): value is string | undefined =>
   value === undefined || typeof value === "string";
 
@@ -77,7 +84,7 @@ export function unwrap(payload: Uint8Array): Unwrapped {
       headers = {};
       for (const [key, value] of Object.entries(h)) {
         if (typeof value !== "string") throw new Error(`header ${key} is not a string`);
-        headers[key] = value;
+        setHeader(headers, key, value);
       }
     }
     return {

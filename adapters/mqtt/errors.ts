@@ -174,3 +174,33 @@ export function nativeError(error: unknown, fallback: ErrorCode): GmqError {
   }
   return new GmqError(fallback, message || fallback, { cause: error });
 }
+
+/**
+ * A failed TLS handshake as GmqError `tls` (reason: Node's code), or undefined for anything else.
+ * These do not heal by retrying, so the message says what to change. Node names certificate
+ * failures after OpenSSL's (UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED…), unlike socket
+ * errors (E…) and ws's (WS_…), except ERROR_IN_CERT_…; its own are ERR_TLS_CERT_… and ERR_SSL_….
+ * Only for mqtts:// and wss://. A handshake that merely timed out is not one of them: that is left
+ * to the caller as a network failure.
+ */
+export function tlsError(error: unknown, url: string): GmqError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  let reason: string;
+  if (!/^(mqtts|wss):/.test(url)) return undefined;
+  if (typeof code === "string" && /^(?!E|WS_)[A-Z_]+$|^ERROR_IN_|^ERR_TLS_CERT|^ERR_SSL_/.test(code)) {
+    reason = code;
+  } else if (message === "TLS not authorized") reason = "TLS_NOT_AUTHORIZED";
+  else return undefined;
+  const advice = /SELF_SIGNED|ISSUER|LEAF|UNTRUSTED|INVALID_CA/.test(reason)
+    ? "its certificate is not signed by a CA this client trusts: pass the broker's CA certificate as the `ca` option"
+    : /ALTNAME|HOSTNAME/.test(reason)
+      ? "its certificate is not issued for this host name: connect by a name the certificate lists, or reissue it"
+      : /EXPIRED|NOT_YET/.test(reason)
+        ? "its certificate is out of date: renew it (or check this machine's clock)"
+        : "check the `ca`, `cert` and `key` options and the broker's TLS setup";
+  return new GmqError("tls", `TLS with the broker at ${url} failed (${reason}: ${message}); ${advice}`, {
+    reason,
+    cause: error,
+  });
+}

@@ -6,7 +6,7 @@
  */
 import { GmqError, type InboundMessage, type OutboundMessage, type QoS } from "gmq";
 import type { IClientPublishOptions, IPublishPacket } from "mqtt";
-import { isEnvelope, unwrap, wrap } from "./envelope.js";
+import { isEnvelope, setHeader, unwrap, wrap } from "./envelope.js";
 
 /** The user property that carries the gmq message id. */
 export const ID_PROPERTY = "gmq-id";
@@ -85,7 +85,7 @@ export function fromWire(packet: IPublishPacket, mode: WireMode, onError: (error
       if (key === ID_PROPERTY) inbound.id = text;
       else {
         headers ??= {};
-        headers[key] = text;
+        setHeader(headers, key, text);
       }
     }
     if (headers) inbound.headers = headers;

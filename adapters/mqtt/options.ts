@@ -2,6 +2,7 @@
  * The options of the `mqtt()` factory, their validation, and the capabilities they imply.
  */
 import { GmqError, type TransportCapabilities } from "gmq";
+import { toWire } from "./credentials.js";
 
 export type MqttProtocolVersion = "auto" | 5 | 4;
 
@@ -32,6 +33,8 @@ export interface MqttOptions {
   /** Default `gmq_` + 16 hex digits, fixed for the life of the transport (so sessions resume). */
   clientId?: string;
   username?: string;
+  /** Needs `username` (MQTT sends a password only with one; `""` will do). Any bytes in Node; in
+   *  a browser a Uint8Array must be valid UTF-8 (mqtt.js's browser build sends only text). */
   password?: string | Uint8Array;
   /** Called at every (re)connect; overrides `username`/`password`. For expiring tokens. */
   credentials?: () => Promise<MqttCredentials> | MqttCredentials;
@@ -50,6 +53,11 @@ export interface MqttOptions {
   connectTimeoutMs?: number;
   /** How long a nacked (requeue) message waits before it is handed back. Default 50 ms. */
   redeliveryDelayMs?: number;
+  /** The largest packet accepted from the broker, in bytes. Default 16 MiB. Sent as MQTT 5
+   *  Maximum Packet Size; on 3.1.1 (and from a broker that ignores it) a larger packet is a
+   *  `protocol` error, refused from its header before its body is read, and the connection is
+   *  dropped. */
+  maxPacketBytes?: number;
   /** TLS (Node only): passed to `tls.connect`. */
   ca?: string | Uint8Array | readonly (string | Uint8Array)[];
   cert?: string | Uint8Array | readonly (string | Uint8Array)[];
@@ -68,6 +76,7 @@ export interface ResolvedOptions {
   readonly sharedSubscriptions: boolean;
   readonly connectTimeoutMs: number;
   readonly redeliveryDelayMs: number;
+  readonly maxPacketBytes: number;
   readonly credentials: () => Promise<MqttCredentials>;
   /** The app passed a `credentials()` provider, which may have new credentials after a refusal. */
   readonly credentialsProvider: boolean;
@@ -75,6 +84,8 @@ export interface ResolvedOptions {
 }
 
 const SCHEMES = new Set(["mqtt:", "mqtts:", "ws:", "wss:"]);
+/** The MQTT maximum: a 4-byte remaining length (268,435,455) plus the 5-byte fixed header. */
+const MAX_PACKET_BYTES = 268_435_460;
 
 /** Node (and Deno/Bun, which emulate it) can open TCP sockets; a browser or worker cannot. */
 export function hasTcp(): boolean {
@@ -134,11 +145,18 @@ export function resolveOptions(options: MqttOptions): ResolvedOptions {
   nonNegativeInteger(options.sessionExpiryInterval, "sessionExpiryInterval", 0xffff_ffff);
   nonNegativeInteger(options.connectTimeoutMs, "connectTimeoutMs");
   nonNegativeInteger(options.redeliveryDelayMs, "redeliveryDelayMs");
+  nonNegativeInteger(options.maxPacketBytes, "maxPacketBytes", MAX_PACKET_BYTES);
+  if (options.maxPacketBytes !== undefined && options.maxPacketBytes < 64) {
+    throw GmqError.invalid("maxPacketBytes", "must be at least 64 bytes");
+  }
   const clean = options.clean ?? true;
   const fixed: MqttCredentials = {
     ...(options.username !== undefined && { username: options.username }),
     ...(options.password !== undefined && { password: options.password }),
   };
+  // Without credentials() these are final: what cannot be sent (a password without a username, in
+  // a browser a binary one that is not UTF-8) fails now, not at every connect.
+  if (!options.credentials) toWire(fixed);
   const credentials = options.credentials;
   return {
     urls: [...urls],
@@ -151,6 +169,7 @@ export function resolveOptions(options: MqttOptions): ResolvedOptions {
     sharedSubscriptions: options.sharedSubscriptions ?? true,
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     redeliveryDelayMs: options.redeliveryDelayMs ?? 50,
+    maxPacketBytes: options.maxPacketBytes ?? 16 * 1024 * 1024,
     credentials: credentials ? async () => ({ ...fixed, ...(await credentials()) }) : async () => fixed,
     credentialsProvider: credentials !== undefined,
     tls: {

@@ -17,6 +17,7 @@ import {
 // Default import: mqtt's browser ESM build has no named exports.
 import mqttjs, { type IStore, type Packet } from "mqtt";
 import { MqttConnection } from "./connection.js";
+import { toWire, type WireCredentials } from "./credentials.js";
 import { isVersionRefusal } from "./errors.js";
 import {
   capabilitiesOf,
@@ -167,7 +168,7 @@ class MqttTransport implements Transport {
   private async openWith(
     url: string,
     version: 4 | 5,
-    credentials: MqttCredentials,
+    credentials: WireCredentials,
     sink: TransportSink,
     signal: AbortSignal,
   ): Promise<MqttConnection> {
@@ -202,9 +203,10 @@ class MqttTransport implements Transport {
     );
   }
 
-  private async credentials(): Promise<MqttCredentials> {
+  private async credentials(): Promise<WireCredentials> {
+    let credentials: MqttCredentials;
     try {
-      return await this.options.credentials();
+      credentials = await this.options.credentials();
     } catch (error) {
       throw new GmqError(
         "unauthenticated",
@@ -215,6 +217,7 @@ class MqttTransport implements Transport {
         },
       );
     }
+    return toWire(credentials);
   }
 
   /**

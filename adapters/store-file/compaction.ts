@@ -2,12 +2,14 @@
  * Compaction: when dead frames (overwritten puts, deleted puts, tombstones) dominate the log,
  * write the live records to a temp file, sync it, rename it over the log and sync the directory.
  * A crash at any point leaves either the old log or the new one, both complete; a leftover temp
- * file is removed on the next open.
+ * file is removed on the next open. The new log gets a new salt (see file-header.ts) and the
+ * current format, so this is also how an old-format or damaged log is rewritten.
  */
 import { promises as fs } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
-import { encodeFrames, FILE_HEADER, FILE_HEADER_SIZE } from "./format.js";
+import { newHeader } from "./file-header.js";
+import { encodeFrames } from "./format.js";
 import type { LiveEntry } from "./recovery.js";
 import { syncDirectory } from "./sync-dir.js";
 
@@ -37,6 +39,8 @@ export interface Compacted {
   readonly handle: FileHandle;
   readonly end: number;
   readonly live: Map<string, LiveEntry>;
+  /** The seed of the new log's checksums. */
+  readonly seed: number;
 }
 
 /** Records per write: bounds the memory a compaction of a large outbox needs at once. */
@@ -45,15 +49,17 @@ const CHUNK_RECORDS = 2048;
 export async function compactLog(path: string, live: ReadonlyMap<string, LiveEntry>): Promise<Compacted> {
   const tempPath = compactionTempPath(path);
   const handle = await fs.open(tempPath, "w+");
-  let end = FILE_HEADER_SIZE;
+  const { bytes: headerBytes, header } = newHeader();
+  const { seed } = header.framing;
+  let end = header.size;
   const next = new Map<string, LiveEntry>();
   try {
-    await handle.write(FILE_HEADER, 0, FILE_HEADER.length, 0);
+    await writeAll(handle, headerBytes, 0);
     const entries = [...live.values()];
     for (let i = 0; i < entries.length; i += CHUNK_RECORDS) {
       const chunk = entries.slice(i, i + CHUNK_RECORDS);
       const records = chunk.map((entry) => entry.record);
-      const { bytes, putSizes } = encodeFrames([{ type: "put", records }]);
+      const { bytes, putSizes } = encodeFrames([{ type: "put", records }], seed);
       await writeAll(handle, bytes, end);
       records.forEach((record, j) => {
         next.set(record.id, { record, size: putSizes[j]! });
@@ -73,7 +79,7 @@ export async function compactLog(path: string, live: ReadonlyMap<string, LiveEnt
     await handle.close().catch(() => {});
     throw new CompactionAfterRenameError(`could not sync the directory of ${path}`, { cause: error });
   }
-  return { handle, end, live: next };
+  return { handle, end, live: next, seed };
 }
 
 /** A positional write that loops over short writes. */

@@ -7,19 +7,22 @@ import { promises as fs } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { checkOutboxIds, checkOutboxRecords, GmqError, type OutboxRecord, type OutboxStore } from "gmq";
-import { type CompactionPolicy, compactionTempPath } from "./compaction.js";
+import { type CompactionPolicy, compactionTempPath, compactLog } from "./compaction.js";
 import { errnoCode, storageError } from "./errors.js";
 import { type LogOp, MAX_RECORD_SIZE, putBound } from "./format.js";
 import { acquireLock, type FileLock } from "./lock.js";
 import { type FileStoreStats, LogWriter } from "./log-writer.js";
 import { type CorruptionInfo, recover } from "./recovery.js";
+import { StateFile } from "./state-file.js";
 import { syncDirectory } from "./sync-dir.js";
 
 export interface FileStoreOptions {
   /** The log file. Its directory is created if missing; `<path>.lock` sits beside it. */
   path: string;
-  /** Called when opening dropped a torn or corrupt tail of the log (which is then truncated). When
-   *  absent, a process warning is emitted instead, so a drop is never silent. */
+  /** Called when opening dropped part of the log: a torn or damaged tail (cut off the file), or
+   *  damaged frames in the middle (skipped; every intact frame after them is kept, and the log is
+   *  rewritten without them). When absent, a process warning is emitted instead, so a drop is
+   *  never silent. */
   onCorruption?: (info: CorruptionInfo) => void;
   /** When to rewrite the log without its dead frames. Default: log ≥ 1 MiB and > 50 % dead. */
   compaction?: { minBytes?: number; deadRatio?: number };
@@ -111,6 +114,8 @@ export function fileStore(options: FileStoreOptions): FileOutboxStore {
     });
   };
 
+  const state = new StateFile(`${path}.state`);
+
   return {
     kind: "file",
     durable: true,
@@ -153,10 +158,23 @@ export function fileStore(options: FileStoreOptions): FileOutboxStore {
       await (await writer()).compact();
     },
 
+    async readState(key) {
+      if (closing) throw closedError();
+      await open(); // the lock: only the process that owns the outbox reads its state
+      return state.read(key);
+    },
+
+    async writeState(key, value) {
+      if (closing) throw closedError();
+      await open();
+      return state.write(key, value);
+    },
+
     close() {
       closing ??= (async () => {
         const result = await opening?.catch(() => undefined);
         if (!result) return;
+        await state.close().catch(() => {});
         try {
           await result.writer.close();
         } catch (error) {
@@ -192,7 +210,17 @@ async function openLog(
     const recovered = await recover(handle, path);
     if (created) await syncDirectory(dirname(path));
     if (recovered.corruption) onCorruption(recovered.corruption);
-    const writer = new LogWriter(handle, recovered.end, recovered.live, path, policy);
+    let { end, live } = recovered;
+    let { seed } = recovered.framing;
+    if (recovered.rewrite) {
+      // Damage in the middle would be found (and reported) again at every open, and an older
+      // format cannot take new frames: write the live records to a fresh log now.
+      const compacted = await compactLog(path, live);
+      await handle.close().catch(() => {});
+      handle = compacted.handle;
+      ({ end, live, seed } = compacted);
+    }
+    const writer = new LogWriter(handle, end, live, seed, path, policy);
     writer.start(); // compacts right away if the recovered log is mostly dead
     return { writer, lock };
   } catch (error) {
@@ -202,12 +230,22 @@ async function openLog(
   }
 }
 
+/** One line saying what was dropped, for the process warning. */
+export function describeCorruption(info: CorruptionInfo): string {
+  const middle = info.regions.filter((r) => !r.tail);
+  const tail = info.regions.find((r) => r.tail);
+  const parts: string[] = [];
+  if (middle.length > 0) {
+    const where = middle.map((r) => `${r.bytes} bytes at ${r.offset} (${r.reason})`).join(", ");
+    parts.push(`skipped ${middle.length} damaged stretch${middle.length > 1 ? "es" : ""}: ${where}`);
+  }
+  if (tail) parts.push(`cut a ${tail.reason} tail of ${tail.bytes} bytes at ${tail.offset}`);
+  return `gmq outbox ${info.path}: ${parts.join("; ")}; kept ${info.recordsKept} records`;
+}
+
 function report(info: CorruptionInfo, onCorruption: ((info: CorruptionInfo) => void) | undefined): void {
   if (!onCorruption) {
-    process.emitWarning(
-      `gmq outbox ${info.path}: dropped ${info.bytesDropped} bytes (${info.reason}) at offset ${info.offset}`,
-      { code: "GMQ_OUTBOX_CORRUPTION" },
-    );
+    process.emitWarning(describeCorruption(info), { code: "GMQ_OUTBOX_CORRUPTION" });
     return;
   }
   try {

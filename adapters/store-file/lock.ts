@@ -1,11 +1,15 @@
 /**
- * One outbox, one owner: an exclusive lock file next to the log, holding the owner's pid.
+ * One outbox, one owner: an exclusive lock file next to the log, naming the owner process.
  *
  * The lock is created atomically by hard-linking a fully written temp file to the lock path (link
  * fails with EEXIST when it exists), so another process never reads a half-written lock. A lock
  * whose process is gone (SIGKILL, power loss) is stale and taken over, so a crash never blocks
  * the outbox for good. Two processes taking over the same stale lock serialise on a short-lived
  * `.takeover` guard, so one of them cannot delete the fresh lock the other just made.
+ *
+ * "Gone" is judged by more than the pid, which the OS hands out again: the lock records the
+ * owner's boot id and start time (process-identity.ts), so a pid now used by an unrelated process
+ * (after a reboot, a container restart, or just time) is recognised as stale.
  */
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
@@ -13,12 +17,22 @@ import { hostname } from "node:os";
 import { resolve } from "node:path";
 import type { GmqError } from "gmq";
 import { errnoCode, storageError } from "./errors.js";
+import {
+  bootTime,
+  currentBoot,
+  type ProcessIdentity,
+  processIdentity,
+  startedAt,
+} from "./process-identity.js";
 
 interface LockOwner {
   pid: number;
   host: string;
   token: string;
   createdAt: number;
+  /** The owner's boot id and start time (Linux); absent in locks of older gmq versions. */
+  boot?: string;
+  start?: string;
 }
 
 /** Locks held by stores in this process: a second store on the same path must fail even though
@@ -27,6 +41,9 @@ const heldInProcess = new Set<string>();
 
 /** A guard older than this belongs to a taker that died mid-takeover. */
 const GUARD_STALE_MS = 10_000;
+/** Slack for wall-clock comparisons (clock steps, tick rounding): a lock is judged by the wall
+ *  clock only when it names no start time, and then only this far off counts. */
+const CLOCK_SLACK_MS = 60_000;
 
 export interface FileLock {
   readonly lockPath: string;
@@ -47,6 +64,7 @@ export async function acquireLock(outboxPath: string): Promise<FileLock> {
       host: hostname(),
       token: randomBytes(8).toString("hex"),
       createdAt: Date.now(),
+      ...processIdentity(process.pid),
     };
     await createLockFile(outboxPath, lockPath, owner);
     return {
@@ -157,18 +175,42 @@ function isAlive(owner: LockOwner): boolean {
   if (owner.pid === process.pid) return false;
   try {
     process.kill(owner.pid, 0);
-    return true;
   } catch (error) {
-    return errnoCode(error) === "EPERM"; // exists, owned by another user
+    if (errnoCode(error) !== "EPERM") return false; // no such process
+    // EPERM: it exists, owned by another user; judge it like any live pid below.
   }
+  return !reused(owner, processIdentity(owner.pid));
+}
+
+/** Whether the live process now holding `owner.pid` cannot be the one that wrote the lock. */
+function reused(owner: LockOwner, now: ProcessIdentity | undefined): boolean {
+  // Written in an earlier boot: whatever holds the pid now is another process.
+  const boot = currentBoot();
+  if (owner.boot !== undefined && boot !== undefined && owner.boot !== boot) return true;
+  if (now) {
+    if (owner.boot !== undefined && owner.start !== undefined) {
+      return owner.boot !== now.boot || owner.start !== now.start;
+    }
+    // A lock without a start time (an older gmq): a process that started after the lock was
+    // written cannot have written it.
+    return startedAt(now) > owner.createdAt + CLOCK_SLACK_MS;
+  }
+  // No /proc: a lock written before the last boot names a process of that boot.
+  return owner.createdAt < bootTime() - CLOCK_SLACK_MS;
 }
 
 function lockedError(outboxPath: string, lockPath: string, owner: LockOwner): GmqError {
-  const who = owner.pid === process.pid ? "another store in this process" : `process ${owner.pid}`;
+  const ours = owner.pid === process.pid && owner.host === hostname();
+  const who = ours ? "another store in this process" : `process ${owner.pid} on ${owner.host}`;
+  const since = owner.createdAt > 0 ? ` since ${new Date(owner.createdAt).toISOString()}` : "";
+  const recover = ours
+    ? "close that store first"
+    : `if that process is not a gmq store using this outbox (say the lock came with a copy of ` +
+      `the directory, or from a machine that is gone), delete ${lockPath} and open it again`;
   return storageError(
-    `outbox ${outboxPath} is locked by ${who} (lock file ${lockPath}); only one store may open it`,
+    `outbox ${outboxPath} is locked by ${who}${since} (lock file ${lockPath}); only one store may open it: ${recover}`,
     "LOCKED",
     undefined,
-    { path: outboxPath, lockPath, pid: owner.pid, host: owner.host },
+    { path: outboxPath, lockPath, pid: owner.pid, host: owner.host, createdAt: owner.createdAt },
   );
 }

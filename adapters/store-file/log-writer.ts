@@ -63,6 +63,8 @@ export class LogWriter {
     private handle: FileHandle,
     private end: number,
     private live: Map<string, LiveEntry>,
+    /** The seed of the log's checksums (see file-header.ts); compaction changes it. */
+    private seed: number,
     private readonly path: string,
     private readonly policy: CompactionPolicy,
   ) {
@@ -176,7 +178,7 @@ export class LogWriter {
   }
 
   private async append(ops: LogOp[]): Promise<void> {
-    const { bytes, putSizes } = encodeFrames(ops);
+    const { bytes, putSizes } = encodeFrames(ops, this.seed);
     try {
       await writeAll(this.handle, bytes, this.end);
     } catch (error) {
@@ -238,6 +240,7 @@ export class LogWriter {
       const old = this.handle;
       this.handle = result.handle;
       this.end = result.end;
+      this.seed = result.seed;
       this.live = result.live;
       this.liveBytes = 0;
       for (const entry of this.live.values()) this.liveBytes += entry.size;

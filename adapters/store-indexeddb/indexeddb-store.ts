@@ -13,7 +13,7 @@ import {
   type OutboxStore,
   type SharedOutbox,
 } from "gmq";
-import { createStore, promisifyRequest, type UseStore } from "idb-keyval";
+import { createStore, del, get, promisifyRequest, set, type UseStore } from "idb-keyval";
 import { WriteBatcher, type WriteOp } from "./batcher.js";
 import { toStorageError, unavailableError } from "./errors.js";
 import { fromStored } from "./record.js";
@@ -54,7 +54,7 @@ export function indexedDbStore(options: IndexedDbStoreOptions): IndexedDbOutboxS
   let closing: Promise<void> | undefined;
   /** The open connection, once a transaction reached it (to close it in close()). */
   let db: IDBDatabase | undefined;
-  let idb: { useStore: UseStore; batcher: WriteBatcher } | undefined;
+  let idb: { useStore: UseStore; batcher: WriteBatcher; state: UseStore } | undefined;
 
   /** Degrades when allowed; otherwise rethrows. Only "cannot open at all" qualifies: a full disk
    *  or a failed write must not silently turn a durable outbox into a volatile one. */
@@ -79,6 +79,8 @@ export function indexedDbStore(options: IndexedDbStoreOptions): IndexedDbOutboxS
     const useStore = createStore(databaseName, OBJECT_STORE);
     idb = {
       useStore,
+      // Small named values (stream positions) in a database of their own, so `load` sees records only.
+      state: createStore(`${databaseName}-state`, "state"),
       batcher: new WriteBatcher(useStore, (store) => {
         db ??= store.transaction.db;
       }),
@@ -154,6 +156,28 @@ export function indexedDbStore(options: IndexedDbStoreOptions): IndexedDbOutboxS
         return;
       }
       return write({ type: "delete", ids: [...ids] });
+    },
+
+    async readState(key) {
+      if (closing) throw closedError();
+      if (memory || !idb)
+        return (memory ?? degrade(unavailableError("IndexedDB is not available"))).readState!(key);
+      try {
+        return (await get<string>(key, idb.state)) ?? undefined;
+      } catch (error) {
+        throw toStorageError(error, "load");
+      }
+    },
+
+    async writeState(key, value) {
+      if (closing) throw closedError();
+      if (memory || !idb)
+        return (memory ?? degrade(unavailableError("IndexedDB is not available"))).writeState!(key, value);
+      try {
+        await (value === undefined ? del(key, idb.state) : set(key, value, idb.state));
+      } catch (error) {
+        throw toStorageError(error, "put");
+      }
     },
 
     close() {

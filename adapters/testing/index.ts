@@ -1,4 +1,6 @@
 export { type BrokerOptions, type EmbeddedBroker, startBroker } from "./broker.js";
+export { createManualClock, type ManualClock, systemClock, type TestClock, unixSeconds } from "./clock.js";
+export * from "./gnode/index.js";
 export * from "./gw123/index.js";
 export type { MemoryStream } from "./memory-stream.js";
 export {

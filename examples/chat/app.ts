@@ -1,7 +1,7 @@
 /**
  * The chat page: log in, join a room, see who is there, talk to everyone or to one person. The
  * header shows the connection state and how many messages wait in the outbox while offline.
- * `?backend=mqant|mqtt&url=ws://…` picks the backend (default: what `npm start` serves).
+ * `?backend=mqant|mqtt|websocket&url=ws://…` picks the backend (default: what `npm start` serves).
  */
 import type { ConnectionState, OutboxStats } from "gmq";
 import { indexedDbStore } from "gmq/store-indexeddb";
@@ -10,6 +10,7 @@ import { type BackendKind, type ChatLine, type ChatSession, openChat } from "./c
 interface Defaults {
   mqant?: string;
   mqtt?: string;
+  websocket?: string;
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;

@@ -1,13 +1,16 @@
 /**
  * The chat protocol seen from the page, over either backend:
  * - `mqant`: the mqant demo's Login/Chat modules (works against a real mqantserver too);
- * - `mqtt`: the gmq chat service in `service.ts`, over any MQTT broker.
+ * - `mqtt`: the gmq chat service in `service.ts`, over any MQTT broker;
+ * - `websocket`: the same service on a gmq hub (`gmq/websocket`), whose room subscriptions
+ *   resume after a reload from positions kept in IndexedDB.
  * Both keep sending through gmq's outbox while offline, and log in and rejoin after every
  * reconnect from the client's `onConnect` hook, before queued messages flush.
  */
-import { type Client, createClient, type OutboxStore, type PublishResult } from "gmq";
+import { type Client, createClient, type OutboxStore, type PublishResult, type Transport } from "gmq";
 import { mqant } from "gmq/mqant";
 import { mqtt } from "gmq/mqtt";
+import { websocket } from "gmq/websocket";
 
 export interface ChatLine {
   readonly from: string;
@@ -35,7 +38,7 @@ export interface ChatSession {
   leave(): Promise<void>;
 }
 
-export type BackendKind = "mqant" | "mqtt";
+export type BackendKind = "mqant" | "mqtt" | "websocket";
 
 export interface ChatOptions {
   backend: BackendKind;
@@ -47,7 +50,12 @@ export interface ChatOptions {
 }
 
 export function openChat(options: ChatOptions): ChatSession {
-  return options.backend === "mqant" ? openMqantChat(options) : openMqttChat(options);
+  if (options.backend === "mqant") return openMqantChat(options);
+  const transport =
+    options.backend === "websocket"
+      ? websocket({ url: options.url })
+      : mqtt({ url: options.url, envelope: true, protocolVersion: 4 });
+  return openServiceChat(options, transport);
 }
 
 /** The mqant demo protocol: calls for login/join, a notify for Say, pushes on Chat/On*. */
@@ -73,10 +81,10 @@ function openMqantChat({ url, user, room, store, events }: ChatOptions): ChatSes
   };
 }
 
-/** The gmq chat service: calls Chat.login/join/leave, say by publish, pushes on chat/… topics. */
-function openMqttChat({ url, user, room, store, events }: ChatOptions): ChatSession {
+/** The gmq chat service: calls Chat.join/leave, say by publish, messages on chat/… topics. */
+function openServiceChat({ user, room, store, events }: ChatOptions, transport: Transport): ChatSession {
   const client = createClient({
-    transport: mqtt({ url, envelope: true, protocolVersion: 4 }),
+    transport,
     store,
     onConnect: async (session) => {
       const joined = await session.call<{ users: string[] }>("Chat", "join", { roomName: room, user });

@@ -1,12 +1,15 @@
 /**
  * Everything `npm start` runs, as one function the browser tests reuse: the mqant gate
  * emulator with the demo Login/Chat modules, an embedded MQTT broker with the gmq chat service,
- * the gw123 comment service over gRPC-web (for the comments page), and a static server for the
- * pages on localhost: the chat at `/`, the comments at `/comments.html`.
+ * a gmq hub (in-memory engine) with the same chat service over `gmq/websocket`, the gw123
+ * comment service over gRPC-web (for the comments page), and a static server for the pages on
+ * localhost: the chat at `/`, the comments at `/comments.html`.
  */
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createHub, type Hub } from "gmq/hub";
+import { websocket } from "gmq/websocket";
 import { type EmbeddedBroker, startBroker } from "../../adapters/testing/broker.js";
 import { type CommentServer, startCommentServer } from "../../adapters/testing/gw123/index.js";
 import { type MqantGate, startMqantGate } from "../../adapters/testing/mqant/index.js";
@@ -19,6 +22,8 @@ export interface ChatDemo {
   readonly gate: MqantGate;
   readonly broker: EmbeddedBroker;
   readonly service: ChatService;
+  readonly hub: Hub;
+  readonly hubService: ChatService;
   /** commentModule.CommentService over gRPC-web, for the comments page. */
   readonly comments: CommentServer;
   /** The comments page. */
@@ -30,11 +35,13 @@ export async function startChatDemo(options: { port?: number; host?: string } = 
   const gate = await startMqantGate({ demo: true });
   const broker = await startBroker();
   const service = await startChatService({ url: broker.tcpUrl });
+  const hub = await createHub();
+  const hubService = await startChatService({ transport: websocket({ url: hub.url }) });
   const comments = await startCommentServer();
   const buildDir = join(tmpdir(), `gmq-chat-${process.pid}`);
   await bundlePage(fileURLToPath(new URL("./app.ts", import.meta.url)), buildDir);
   await bundlePage(fileURLToPath(new URL("../comments/comments.ts", import.meta.url)), buildDir);
-  const config = { mqant: gate.wsUrl, mqtt: broker.wsUrl, grpcWeb: comments.url };
+  const config = { mqant: gate.wsUrl, mqtt: broker.wsUrl, websocket: hub.url, grpcWeb: comments.url };
   const server = await serveStatic({
     dirs: [
       fileURLToPath(new URL("./public/", import.meta.url)),
@@ -49,11 +56,15 @@ export async function startChatDemo(options: { port?: number; host?: string } = 
     gate,
     broker,
     service,
+    hub,
+    hubService,
     comments,
     commentsUrl: `${server.url}comments.html`,
     async close() {
       await server.close();
       await comments.close();
+      await hubService.close();
+      await hub.close();
       await service.close();
       await broker.close();
       await gate.close();

@@ -1,14 +1,14 @@
 /**
- * The chat service behind `?backend=mqtt`: a Node program that serves the same Login/Join/Say
+ * The chat service behind `?backend=mqtt` and `?backend=websocket`: a Node program that serves the same Login/Join/Say
  * flow as the mqant demo, with gmq `handle` for calls and `subscribe` + `publish` for messages,
- * over any MQTT broker.
+ * over any MQTT broker or a gmq hub.
  *
  *   call Chat.join  { roomName, user } -> { users }      (publishes chat/room/<r>/OnJoin)
  *   call Chat.leave { roomName, user } -> "ok"           (publishes chat/room/<r>/OnLeave)
  *   publish chat/room/<r>/say { content, from, target }  -> chat/room/<r>/OnChat ("*")
  *                                                         or chat/user/<target>/OnChat
  */
-import { type Client, createClient } from "gmq";
+import { type Client, createClient, type Transport } from "gmq";
 import { mqtt } from "gmq/mqtt";
 
 interface SayRequest {
@@ -33,9 +33,15 @@ function checkName(value: unknown, what: string): string {
   return value;
 }
 
-export async function startChatService(options: { url: string }): Promise<ChatService> {
+/** `url`: an MQTT broker; `transport`: any other (e.g. `websocket()` to a gmq hub). */
+export async function startChatService(
+  options: { url: string } | { transport: Transport },
+): Promise<ChatService> {
   const client = createClient({
-    transport: mqtt({ url: options.url, envelope: true, protocolVersion: 4, sharedSubscriptions: false }),
+    transport:
+      "transport" in options
+        ? options.transport
+        : mqtt({ url: options.url, envelope: true, protocolVersion: 4, sharedSubscriptions: false }),
   });
   client.on("error", (error) => console.error("chat service:", error.message));
   const rooms = new Map<string, Set<string>>();

@@ -47,7 +47,7 @@ describe.skipIf(!chromiumBinary.available)("chat page in Chromium", () => {
       items.map((item) => item.lastChild?.textContent ?? ""),
     );
 
-  for (const backend of ["mqant", "mqtt"]) {
+  for (const backend of ["mqant", "mqtt", "websocket"]) {
     it(`two people chat over ${backend}; one goes offline, sends, returns, and nothing is lost`, async () => {
       const room = `room_${backend}`;
       const annContext = await browser.newContext({ viewport: { width: 1000, height: 640 } });

@@ -10,8 +10,8 @@ import { fileURLToPath } from "node:url";
 import {
   type CommentServer,
   CommentTable,
+  createManualClock,
   type Gw123Http,
-  manualClock,
   startCommentServer,
   startGw123Http,
 } from "gmq/testing";
@@ -46,7 +46,7 @@ describe.skipIf(!chromiumBinary.available)("gmq/grpc-web and gmq/http in Chromiu
     web = await startGw123Http({
       comments,
       allowOrigins: [origin],
-      clock: manualClock(NOW),
+      clock: createManualClock(NOW),
       users: [{ mobile: "13800000000", password: "pw" }],
     });
     closedWeb = await startGw123Http({ comments }); // no allowOrigins: no CORS at all

@@ -15,6 +15,7 @@ import { type EmbeddedBroker, startBroker } from "../../adapters/testing/broker.
 import { bundlePage } from "../../examples/chat/bundle.js";
 import { type StaticServer, serveStatic } from "../../examples/chat/static-server.js";
 import { chromiumBinary, launchChromium } from "../support/browser.js";
+import { recordScenario, tally } from "../support/reliability.js";
 
 const pageDir = fileURLToPath(new URL("./outbox-page/", import.meta.url));
 
@@ -73,6 +74,15 @@ describe.skipIf(!chromiumBinary.available)("IndexedDB outbox in Chromium", () =>
   it("messages published offline survive a reload and arrive exactly once", async () => {
     const topic = `outbox/reload/${++run}`;
     const counter = await wireCounter(topic);
+    recordScenario(() => ({
+      scenario: "browser: page reloaded with an offline outbox (IndexedDB, Chromium)",
+      injected: "25 messages published while the broker is down; the page reloads; the broker returns",
+      ...tally(
+        Array.from({ length: 25 }, (_, i) => i),
+        counter.values,
+      ),
+      notes: "counted on the wire, as the broker receives them",
+    }));
     await broker.stop(); // unreachable: the page cannot connect
     const context = await browser.newContext();
     const page = await open(context, { store: `reload-${run}` });
@@ -117,10 +127,19 @@ describe.skipIf(!chromiumBinary.available)("IndexedDB outbox in Chromium", () =>
     await receiver.subscribe<{ value: number }>(topic, (m) => {
       got.push(m.data.value);
     }).ready;
+    const total = 300;
+    recordScenario(() => ({
+      scenario: "browser: page reloaded mid-flush (IndexedDB, Chromium)",
+      injected: `the page reloads while flushing ${total} queued messages`,
+      ...tally(
+        Array.from({ length: total }, (_, i) => i),
+        got,
+      ),
+      notes: "at a gmq receiver (dedup by id)",
+    }));
     await broker.stop();
     const context = await browser.newContext();
     const page = await open(context, { store: `midflush-${run}` });
-    const total = 300;
     await page.evaluate(
       ([t, n]) =>
         (window as any).outbox.publish(
@@ -147,6 +166,15 @@ describe.skipIf(!chromiumBinary.available)("IndexedDB outbox in Chromium", () =>
   it("two tabs on one outbox elect one sender and send nothing twice", async () => {
     const topic = `outbox/tabs/${++run}`;
     const counter = await wireCounter(topic);
+    recordScenario(() => ({
+      scenario: "browser: two tabs sharing one outbox (IndexedDB, Web Locks, Chromium)",
+      injected: "two tabs queue 5 messages each while the broker is down; both see all 10",
+      ...tally(
+        Array.from({ length: 10 }, (_, i) => i),
+        counter.values,
+      ),
+      notes: "counted on the wire: one elected sender, nothing sent twice",
+    }));
     await broker.stop();
     const store = `tabs-${run}`;
     const context = await browser.newContext();

@@ -1,11 +1,12 @@
 /**
  * startCommentServer(): a real gRPC-web server (connect-node) for commentModule.CommentService
- * and the test-only gmqtest.Ticker, behind the Envoy stand-in of grpc-web-envoy.ts.
+ * and the test-only gmqtest.Ticker and gmqtest.Relay, behind the Envoy stand-in of grpc-web-envoy.ts.
  */
 
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { createConnectRouter, createContextValues } from "@connectrpc/connect";
+import { systemClock } from "../clock.js";
+import { listenHttp } from "../http-listener.js";
 import type { CommentServer, CommentServerOptions } from "./comment-server.js";
 import { commentServiceImpl } from "./comment-service.js";
 import { CommentTable } from "./comment-table.js";
@@ -18,7 +19,7 @@ import { RelayState } from "./relay-state.js";
 import { streamControlKey, TickerStreams, tickerServiceImpl } from "./ticker-service.js";
 
 export async function startCommentServerNow(options: CommentServerOptions = {}): Promise<CommentServer> {
-  const clock = options.clock ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const comments = options.comments ?? new CommentTable();
   if (options.placeholder ?? true) {
     comments.insert({
@@ -29,7 +30,7 @@ export async function startCommentServerNow(options: CommentServerOptions = {}):
       content: "",
       clientId: "",
       ip: "",
-      createdAt: Math.floor(clock() / 1000),
+      createdAt: Math.floor(clock.now() / 1000),
     });
   }
   const streams = new TickerStreams();
@@ -54,28 +55,14 @@ export async function startCommentServerNow(options: CommentServerOptions = {}):
     },
   });
   const server = createServer(front);
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
+  const { url, port, close } = await listenHttp(server, {
+    host: options.host,
+    port: options.port,
+    beforeClose: () => streams.killAll(),
   });
-  const port = (server.address() as AddressInfo).port;
-
-  let closing: Promise<void> | undefined;
-  const close = () => {
-    closing ??= new Promise<void>((resolve) => {
-      streams.killAll();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-    return closing;
-  };
 
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url,
     port,
     comments,
     calls,

@@ -4,7 +4,7 @@
  * neither `@connectrpc/connect-node` nor `@bufbuild/protobuf` unless this is used.
  */
 import type { JsonValue } from "@bufbuild/protobuf";
-import type { Clock } from "./clock.js";
+import type { TestClock as Clock } from "../clock.js";
 import type { CommentPaging } from "./comment-service.js";
 import type { CommentTable } from "./comment-table.js";
 import type { GrpcWebCall } from "./grpc-web-envoy.js";

@@ -6,7 +6,7 @@
 
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { type Clock, unixSeconds } from "./clock.js";
+import { type TestClock as Clock, unixSeconds } from "../clock.js";
 import { type CommentRow, type CommentTable, DatabaseError } from "./comment-table.js";
 import { CommentSchema, type CommentService, ResponseGetCommentsSchema } from "./generated/comment_pb.js";
 

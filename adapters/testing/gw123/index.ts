@@ -16,7 +16,6 @@
  * ```
  */
 
-export { type Clock, type ManualClock, manualClock } from "./clock.js";
 export type { CommentServer, CommentServerOptions } from "./comment-server.js";
 export { startCommentServer } from "./comment-server.js";
 export type { CommentPaging } from "./comment-service.js";

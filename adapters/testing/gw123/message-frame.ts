@@ -4,8 +4,8 @@
  */
 
 import { randomBytes } from "node:crypto";
+import type { TestClock as Clock } from "../clock.js";
 import { goJson, goStruct } from "../mqant/go-json.js";
-import type { Clock } from "./clock.js";
 
 /** A client frame as the server sees it; absent keys are "". */
 export interface RequestEvent {
@@ -46,7 +46,7 @@ export function decodeRequestEvent(text: string): RequestEvent | undefined {
 
 /** webEvent.NewEvent's id: `<hour>:<min>:<sec>:<ns % 1e6>`. */
 export function eventMsgId(clock: Clock): string {
-  const now = new Date(clock());
+  const now = new Date(clock.now());
   const ns = Number(process.hrtime.bigint() % 1_000_000n);
   return `${now.getHours()}:${now.getMinutes()}:${now.getSeconds()}:${ns}`;
 }

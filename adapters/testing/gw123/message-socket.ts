@@ -9,8 +9,8 @@ import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
+import { type TestClock as Clock, systemClock } from "../clock.js";
 import { goJson } from "../mqant/go-json.js";
-import type { Clock } from "./clock.js";
 import { envelope, sendJson } from "./http/echo.js";
 import { decodeRequestEvent, encodeServerEvent, eventMsgId, randomUint64 } from "./message-frame.js";
 
@@ -73,7 +73,7 @@ function rawResponse(socket: Socket, status: string): void {
 export async function startGw123MessageSocket(
   options: Gw123MessageSocketOptions = {},
 ): Promise<Gw123MessageSocket> {
-  const clock = options.clock ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const published: PublishedEvent[] = [];
   const listeners = new Set<(event: PublishedEvent) => void>();
   /** moduleName → latest socket. Entries are never removed, as upstream. */

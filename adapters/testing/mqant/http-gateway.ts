@@ -7,7 +7,7 @@
 
 import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenHttp } from "../http-listener.js";
 import { canonicalHeader, QueryError, requestToProto } from "./api-request.js";
 import { normaliseModules } from "./gate.js";
 import { type ApiResponse, encodeApiError, goStatusText, parseApiError } from "./http-api.js";
@@ -144,26 +144,9 @@ export async function startMqantHttpGateway(
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-
-  let closing: Promise<void> | undefined;
-  const close = () => {
-    closing ??= new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-    return closing;
-  };
+  const { url, port, close } = await listenHttp(server, { host: options.host, port: options.port });
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url,
     port,
     nodeIds,
     close,

@@ -5,7 +5,7 @@
  */
 
 import { randomInt } from "node:crypto";
-import type { Clock } from "../clock.js";
+import type { TestClock as Clock } from "../../clock.js";
 
 export interface User {
   readonly id: number;
@@ -80,7 +80,7 @@ export class SmsCodes {
     let n = randomInt(10_000);
     if (n < 1000) n += 1000;
     const code = String(n);
-    const at = this.clock();
+    const at = this.clock.now();
     this.#codes.set(mobile, { code, expiresAt: at + SMS_CODE_TTL_MS });
     this.sent.push({ mobile, code, at });
     return code;
@@ -89,7 +89,7 @@ export class SmsCodes {
   /** GET of the key: the live code, or "" when none was sent or it expired. */
   code(mobile: string): string {
     const entry = this.#codes.get(mobile);
-    if (!entry || this.clock() >= entry.expiresAt) return "";
+    if (!entry || this.clock.now() >= entry.expiresAt) return "";
     return entry.code;
   }
 }

@@ -5,8 +5,8 @@
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { type TestClock as Clock, unixSeconds } from "../../clock.js";
 import { goJson, goStruct } from "../../mqant/go-json.js";
-import { type Clock, unixSeconds } from "../clock.js";
 import type { CommentRow, CommentTable } from "../comment-table.js";
 import type { SmsCodes, UserTable } from "./accounts.js";
 import { bind, envelope, GoPanic, realIp, sendJson, WebError } from "./echo.js";

@@ -6,8 +6,8 @@
 
 import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import type { Clock } from "../clock.js";
+import { type TestClock as Clock, systemClock } from "../../clock.js";
+import { listenHttp } from "../../http-listener.js";
 import { CommentTable } from "../comment-table.js";
 import { type NewUser, type SentSms, SmsCodes, type User, UserTable } from "./accounts.js";
 import { methodNotAllowed, notFound, sendError, sendHtml, sendJson } from "./echo.js";
@@ -103,7 +103,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 export async function startGw123Http(options: Gw123HttpOptions = {}): Promise<Gw123Http> {
-  const clock = options.clock ?? Date.now;
+  const clock = options.clock ?? systemClock;
   const jwtKey = options.jwtKey ?? "gmq-test-jwt-key";
   const users = new UserTable();
   for (const user of options.users ?? []) users.add(user);
@@ -129,7 +129,7 @@ export async function startGw123Http(options: Gw123HttpOptions = {}): Promise<Gw
       sendJson(res, 200, { code: 401, msg: "授权失败" });
       return undefined;
     }
-    const verified = verifyJwt(parts[1]!, jwtKey, Math.floor(clock() / 1000));
+    const verified = verifyJwt(parts[1]!, jwtKey, Math.floor(clock.now() / 1000));
     if (!verified.ok) {
       sendJson(res, 200, { code: 401, msg: `授权失败1:${verified.error}` });
       return undefined;
@@ -187,33 +187,16 @@ export async function startGw123Http(options: Gw123HttpOptions = {}): Promise<Gw
   const server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-
-  let closing: Promise<void> | undefined;
-  const close = () => {
-    closing ??= new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-    return closing;
-  };
+  const { url, port, close } = await listenHttp(server, { host: options.host, port: options.port });
 
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url,
     port,
     comments: web.comments,
     users,
     sms: sms.sent,
     mintToken: ({ userId, issuedAt, expiresAt, key }) => {
-      const iat = issuedAt ?? Math.floor(clock() / 1000);
+      const iat = issuedAt ?? Math.floor(clock.now() / 1000);
       const user: Pick<User, "id" | "name" | "mobile" | "avatar"> = users.byId(atoi(String(userId))) ?? {
         id: 0,
         name: "",
