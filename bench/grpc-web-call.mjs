@@ -13,7 +13,7 @@
 //           and out, converted with the definition's fromJSON/toJSON).
 // Measured: `calls` sequential calls (1 in flight: p50/p99 round trip) and 3 × `calls` with
 // `concurrency` in flight (calls/s, p50/p99), after a warm-up; `rounds` rounds alternating the
-// clients, every figure the median over the rounds. Target (DESIGN.md): gmq p50 ≤ 1.1 × raw.
+// clients (each round starting with the next one), every figure the median over the rounds. Target (DESIGN.md): gmq p50 ≤ 1.1 × raw.
 //
 // Measures the built package (dist/, `npm run build`); the generated ts-proto definitions
 // (examples/comments/generated/comment.ts) are compiled with esbuild into .tmp/ first.
@@ -110,9 +110,13 @@ try {
     const total = inFlight === 1 ? CALLS : CALLS * 3;
     for (const call of Object.values(clients)) await measure(call, Math.ceil(total / 5), inFlight);
     const rounds = Object.fromEntries(Object.keys(clients).map((name) => [name, []]));
+    // Alternating rounds, each starting with the next client, so none is always measured last.
+    const order = Object.entries(clients);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, call] of Object.entries(clients))
+      for (let i = 0; i < order.length; i++) {
+        const [name, call] = order[(round + i) % order.length];
         rounds[name].push(await measure(call, total, inFlight));
+      }
     }
     const medians = Object.fromEntries(
       Object.entries(rounds).map(([name, list]) => [
