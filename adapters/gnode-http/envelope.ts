@@ -1,0 +1,86 @@
+/**
+ * gnode has no headers and keeps bodies as text, so a gmq message travels as a small JSON body:
+ *
+ *   {"gmq":1,"id":"<gmq id>","h":{"k":"v"},"t":"<payload as text>"}   (valid UTF-8 payloads)
+ *   {"gmq":1,"id":"<gmq id>","h":{"k":"v"},"b":"<payload base64>"}    (any other bytes)
+ *
+ * `gmq` first, so a receiver tells an envelope from another producer's body by its first bytes.
+ * Bodies without it (other producers) arrive as their UTF-8 bytes, with the node's id as id.
+ */
+import type { InboundMessage, OutboundMessage } from "gmq";
+
+const MARK = '{"gmq":1,';
+/** Pushed to wake a `/pop` that nobody waits for any more (see gnodeHttp); dropped on receipt. */
+export const WAKE = '{"gmq":1,"wake":1}';
+const encoder = new TextEncoder();
+const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+interface NodeBuffer {
+  from(data: Uint8Array | string, encoding?: string): Uint8Array & { toString(encoding: string): string };
+}
+const Buf = (globalThis as { Buffer?: NodeBuffer }).Buffer;
+
+function toBase64(bytes: Uint8Array): string {
+  if (Buf) return Buf.from(bytes).toString("base64");
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000)
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array {
+  if (Buf) return Buf.from(text, "base64");
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+/** The body to push for `message`. */
+export function encodeBody(message: OutboundMessage): string {
+  let text: string | undefined;
+  try {
+    text = strict.decode(message.payload);
+  } catch {}
+  const h =
+    message.headers && Object.keys(message.headers).length > 0
+      ? `,"h":${JSON.stringify(message.headers)}`
+      : "";
+  const p = text === undefined ? `"b":"${toBase64(message.payload)}"` : `"t":${JSON.stringify(text)}`;
+  return `${MARK}"id":${JSON.stringify(message.id)}${h},${p}}`;
+}
+
+/** A message as the node delivers it: `{"id":"<decimal>","body":"…","retry_count":n}`. */
+export interface Delivery {
+  readonly id: string;
+  readonly body: string;
+  readonly retry_count: number;
+}
+
+/**
+ * The inbound message inside a delivery; `gnode-id` (a decimal string) is added to its headers.
+ * `nack` per spec §6: with requeue, nothing (the node redelivers after TTR, counting toward the
+ * dead-letter queue); without, an ack (the message is dropped).
+ */
+export function decodeDelivery(topic: string, d: Delivery, ack: () => Promise<void>): InboundMessage {
+  let payload: Uint8Array | undefined;
+  let id = d.id;
+  let headers: Record<string, string> = { "gnode-id": d.id };
+  if (d.body.startsWith(MARK)) {
+    try {
+      const e = JSON.parse(d.body) as { id?: unknown; h?: Record<string, string>; t?: unknown; b?: unknown };
+      if (typeof e.t === "string") payload = encoder.encode(e.t);
+      else if (typeof e.b === "string") payload = fromBase64(e.b);
+      if (payload && typeof e.id === "string") id = e.id;
+      if (payload && e.h) headers = { ...e.h, "gnode-id": d.id };
+    } catch {}
+  }
+  const retries = d.retry_count;
+  return {
+    topic,
+    payload: payload ?? encoder.encode(d.body),
+    id,
+    headers,
+    deliveryCount: retries,
+    redelivered: retries > 0,
+    ack,
+    nack: ({ requeue }) => (requeue ? undefined : ack()),
+  };
+}
