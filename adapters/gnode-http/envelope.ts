@@ -54,30 +54,35 @@ export interface Delivery {
   readonly retry_count: number;
 }
 
+/** What an envelope holds, or undefined when `body` is not one (another producer's body). */
+export function unwrap(
+  body: string,
+): { payload: Uint8Array; id?: string; headers?: Record<string, string> } | undefined {
+  if (!body.startsWith(MARK)) return undefined;
+  try {
+    const e = JSON.parse(body) as { id?: unknown; h?: Record<string, string>; t?: unknown; b?: unknown };
+    const payload =
+      typeof e.t === "string" ? encoder.encode(e.t) : typeof e.b === "string" ? fromBase64(e.b) : undefined;
+    if (!payload) return undefined;
+    return { payload, ...(typeof e.id === "string" && { id: e.id }), ...(e.h && { headers: e.h }) };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The inbound message inside a delivery; `gnode-id` (a decimal string) is added to its headers.
  * `nack` per spec §6: with requeue, nothing (the node redelivers after TTR, counting toward the
  * dead-letter queue); without, an ack (the message is dropped).
  */
 export function decodeDelivery(topic: string, d: Delivery, ack: () => Promise<void>): InboundMessage {
-  let payload: Uint8Array | undefined;
-  let id = d.id;
-  let headers: Record<string, string> = { "gnode-id": d.id };
-  if (d.body.startsWith(MARK)) {
-    try {
-      const e = JSON.parse(d.body) as { id?: unknown; h?: Record<string, string>; t?: unknown; b?: unknown };
-      if (typeof e.t === "string") payload = encoder.encode(e.t);
-      else if (typeof e.b === "string") payload = fromBase64(e.b);
-      if (payload && typeof e.id === "string") id = e.id;
-      if (payload && e.h) headers = { ...e.h, "gnode-id": d.id };
-    } catch {}
-  }
+  const e = unwrap(d.body);
   const retries = d.retry_count;
   return {
     topic,
-    payload: payload ?? encoder.encode(d.body),
-    id,
-    headers,
+    payload: e ? e.payload : encoder.encode(d.body),
+    id: e?.id ?? d.id,
+    headers: { ...e?.headers, "gnode-id": d.id },
     deliveryCount: retries,
     redelivered: retries > 0,
     ack,

@@ -14,6 +14,8 @@ export interface TcpProxy {
   cutAfter(bytes: number): void;
   /** Forward the server's bytes one per write (true) or as they come (false). */
   split(on: boolean): void;
+  /** Keep the connections but stop forwarding the server's bytes (a silent, half-dead peer). */
+  hold(on: boolean): void;
   /** Connections made through it so far. */
   readonly connections: number;
   close(): Promise<void>;
@@ -24,6 +26,7 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
   let online = true;
   let cut: number | undefined;
   let splitting = false;
+  let holding = false;
   let connections = 0;
   const server = createServer((client) => {
     if (!online) return void client.destroy();
@@ -43,6 +46,7 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
     client.on("data", (chunk) => upstream.write(chunk));
     let queue = Promise.resolve();
     upstream.on("data", (chunk: Buffer) => {
+      if (holding) return;
       if (cut !== undefined) {
         const keep = chunk.subarray(0, cut);
         cut -= keep.length;
@@ -80,6 +84,9 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
     },
     split(on) {
       splitting = on;
+    },
+    hold(on) {
+      holding = on;
     },
     close: () =>
       new Promise<void>((resolve) => {
