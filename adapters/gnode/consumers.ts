@@ -124,13 +124,17 @@ export interface ChannelConsumer {
   decode(topic: string, payload: Buffer): InboundMessage;
 }
 
-/** `subscribe <channel>`, then 104 frames until the signal aborts; the socket pauses without credit. */
-export async function channelLoop(node: TcpNode, c: ChannelConsumer): Promise<void> {
-  let socket: NodeSocket | undefined;
-  let closed!: (error: GmqError) => void;
-  const ended = new Promise<GmqError>((resolve) => {
-    closed = resolve;
+/**
+ * `subscribe <channel>` on a socket of its own; resolves once the node confirmed, with a promise
+ * (`ended`) that settles when the socket ends (rejects) or the signal aborts (resolves). The socket stops
+ * reading while the subscription has no credit (the node then holds the channel back).
+ */
+export async function openChannel(node: TcpNode, c: ChannelConsumer): Promise<{ ended: Promise<void> }> {
+  let ended!: (error: GmqError) => void;
+  const closed = new Promise<GmqError>((resolve) => {
+    ended = resolve;
   });
+  let socket: NodeSocket | undefined;
   const channel = (payload: Buffer): void => {
     c.deliver(c.decode(c.appTopic, payload));
     if (c.flow.credit > 0 || !socket) return;
@@ -140,18 +144,19 @@ export async function channelLoop(node: TcpNode, c: ChannelConsumer): Promise<vo
       () => {},
     );
   };
-  await withSocket(
-    node,
-    c.signal,
-    async (s) => {
-      socket = s;
-      await s.request(`subscribe ${c.name}`);
-      const error = await Promise.race([
-        ended,
-        new Promise<undefined>((r) => c.signal.addEventListener("abort", () => r(undefined))),
-      ]);
-      if (error && !c.signal.aborted) throw error;
-    },
-    { channel, closed: (error: GmqError) => closed(error) },
-  );
+  socket = await node.open({ channel, closed: ended }, c.signal);
+  const s = socket;
+  const close = (): void => s.destroy(new GmqError("closed", "subscription ended"));
+  c.signal.addEventListener("abort", close, { once: true });
+  try {
+    await s.request(`subscribe ${c.name}`);
+  } catch (error) {
+    close();
+    throw error;
+  }
+  return {
+    ended: closed.then((error) => {
+      if (!c.signal.aborted) throw error;
+    }),
+  };
 }

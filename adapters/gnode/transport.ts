@@ -27,7 +27,7 @@ import { checkBodySize, checkName, delaySeconds, nameProblem, routeKeyFor } from
 import { openOnNodes, sleep } from "../gnode-http/node-streams.js";
 import { GNODE_REASONS } from "../gnode-http/reasons.js";
 import { type GnodeCommonOptions, resolveCommon, weightOf } from "../gnode-http/settings.js";
-import { channelLoop, type QueueConsumer, readLoop } from "./consumers.js";
+import { openChannel, type QueueConsumer, readLoop } from "./consumers.js";
 import { bytes } from "./node-socket.js";
 import { type GnodeNode, TcpNode } from "./tcp-node.js";
 
@@ -258,11 +258,12 @@ export function gnode(options: GnodeOptions): Transport {
         deliver: (message: InboundMessage) => sink.message(message),
         decode: decodeChannel,
       };
+      const open = new Map<TcpNode, { ended: Promise<void> }>();
       return openOnNodes(
         nodes,
         { signal, sink, retryMs },
-        async () => {},
-        (node) => channelLoop(node, consumer),
+        async (node) => void open.set(node, await openChannel(node, consumer)),
+        (node) => open.get(node)!.ended,
       );
     }
     const dead = pattern.startsWith(DEAD);

@@ -62,7 +62,8 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
       if (!splitting) return void client.write(chunk);
       for (const byte of chunk) {
         queue = queue.then(
-          () => new Promise<void>((resolve) => client.write(Buffer.from([byte]), () => setImmediate(resolve))),
+          () =>
+            new Promise<void>((resolve) => client.write(Buffer.from([byte]), () => setImmediate(resolve))),
         );
       }
     });
