@@ -96,22 +96,31 @@ export function nodeFailed(node: ClusterNode, retryMs: number): void {
   node.setup.reset();
 }
 
+/** The nodes publishes may go to now: those not down (all of them if every one is). */
+export function upNodes<N extends ClusterNode>(nodes: readonly N[]): readonly N[] {
+  if (nodes.length === 1) return nodes;
+  const now = Date.now();
+  const up = nodes.filter((node) => node.downUntil <= now);
+  return up.length > 0 ? up : nodes;
+}
+
 /**
- * Runs `work` on one node chosen by weight among those not down; a network failure marks that node
- * down and moves on to another. Rejects with the last failure once none is left.
+ * Runs `work` on `first`, or on one node chosen by weight among those not down; a network
+ * failure marks that node down and moves on to another. Rejects with the last failure once none
+ * is left.
  */
 export async function onSomeNode<N extends ClusterNode, R>(
   nodes: readonly N[],
   random: () => number,
   retryMs: number,
   work: (node: N) => Promise<R>,
+  first?: N,
 ): Promise<R> {
-  const now = Date.now();
-  let left = nodes.length === 1 ? nodes : nodes.filter((node) => node.downUntil <= now);
-  if (left.length === 0) left = nodes;
+  let left = upNodes(nodes);
   let last: unknown = new GmqError("disconnected", "no gmq node to send to");
   while (left.length > 0) {
-    const node = left.length === 1 ? left[0]! : pickWeighted(left, random);
+    const node = first ?? (left.length === 1 ? left[0]! : pickWeighted(left, random));
+    first = undefined;
     try {
       const result = await work(node);
       node.downUntil = 0;

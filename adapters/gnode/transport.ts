@@ -19,7 +19,7 @@ import {
   type TransportSink,
   type TransportSubscribeOptions,
 } from "gmq";
-import { nodeFailed, onSomeNode } from "../gnode-http/cluster.js";
+import { nodeFailed, onSomeNode, pickWeighted, upNodes } from "../gnode-http/cluster.js";
 import { CreditGate } from "../gnode-http/credit.js";
 import { encodeBody, unwrap } from "../gnode-http/envelope.js";
 import type { HttpIo } from "../gnode-http/http-node.js";
@@ -188,7 +188,12 @@ export function gnode(options: GnodeOptions): Transport {
     messages: readonly OutboundMessage[],
   ): Promise<readonly (unknown | undefined)[]> {
     const results: unknown[] = new Array(messages.length).fill(undefined);
-    const runs: { topic: string; at: number[]; items: Buffer[]; keys: string[] }[] = [];
+    /** One `mpub` per topic and node, each message's node chosen by weight. */
+    const runs = new Map<
+      string,
+      { topic: string; node: TcpNode; at: number[]; items: Buffer[]; keys: string[] }
+    >();
+    const up = upNodes(nodes);
     const sends: Promise<void>[] = [];
     messages.forEach((message, i) => {
       if (message.topic.startsWith(CHANNEL)) {
@@ -201,10 +206,12 @@ export function gnode(options: GnodeOptions): Transport {
       }
       try {
         const { topic, routeKey, body, delay } = prepare(message);
-        let run = runs[runs.length - 1];
-        if (run?.topic !== topic) {
-          run = { topic, at: [], items: [], keys: [] };
-          runs.push(run);
+        const node = up.length === 1 ? up[0]! : pickWeighted(up, random);
+        const key = `${topic} ${node.address}`;
+        let run = runs.get(key);
+        if (!run || run.items.length === 1000) {
+          run = { topic, node, at: [], items: [], keys: [] };
+          runs.set(key, run);
         }
         run.at.push(i);
         run.keys.push(routeKey);
@@ -213,7 +220,7 @@ export function gnode(options: GnodeOptions): Transport {
         results[i] = error;
       }
     });
-    for (const run of runs) {
+    for (const run of runs.values()) {
       const send = async (node: TcpNode) => {
         const reply = await node.socket.request(`mpub ${run.topic} ${run.items.length}`, run.items, true);
         // Bare numbers in a JSON array: read them as text, never as JS numbers.
@@ -224,8 +231,12 @@ export function gnode(options: GnodeOptions): Transport {
           });
         }
       };
-      const outcome = onSomeNode(nodes, random, retryMs, (node) =>
-        whenSetUp(node, run.topic, () => send(node)),
+      const outcome = onSomeNode(
+        nodes,
+        random,
+        retryMs,
+        (node) => whenSetUp(node, run.topic, () => send(node)),
+        run.node,
       );
       sends.push(
         outcome.catch((error: unknown) => {
