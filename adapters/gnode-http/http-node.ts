@@ -51,8 +51,14 @@ export class HttpNode implements ClusterNode {
     const query = init?.body ? "" : `?${new URLSearchParams(params)}`;
     let text: string;
     let status: number;
+    // A signal of its own: fetch keeps its abort listener until the signal is collected, and
+    // `signal` is often one shared by everything the transport sends.
+    const own = new AbortController();
+    const abort = (): void => own.abort(signal.reason);
+    signal.addEventListener("abort", abort, { once: true });
     try {
-      const response = await this.io.fetch(`${this.url}${path}${query}`, { ...init, signal });
+      if (signal.aborted) abort();
+      const response = await this.io.fetch(`${this.url}${path}${query}`, { ...init, signal: own.signal });
       status = response.status;
       text = await response.text();
     } catch (error) {
@@ -60,6 +66,8 @@ export class HttpNode implements ClusterNode {
       throw new GmqError("disconnected", `${what}: cannot reach ${this.url}: ${(error as Error).message}`, {
         cause: error,
       });
+    } finally {
+      signal.removeEventListener("abort", abort);
     }
     // A proxy in front of the node says it could not reach it.
     if (status >= 502 && status <= 504)

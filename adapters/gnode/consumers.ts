@@ -59,10 +59,9 @@ async function withSocket(
 
 /** Fails the socket when a blocked `pop` hears nothing (not even a heartbeat) for too long. */
 function watchHeartbeats(socket: NodeSocket, timeoutMs: number): () => void {
-  socket.lastFrameAt = Date.now();
   const timer = setInterval(
     () => {
-      if (Date.now() - socket.lastFrameAt > timeoutMs) {
+      if (socket.busy > 0 && Date.now() - socket.lastFrameAt > timeoutMs) {
         socket.destroy(
           new GmqError("disconnected", `gnode ${socket.address}: no heartbeat for ${timeoutMs} ms`, {
             reason: GNODE_REASONS.HEARTBEAT_LOST,
@@ -79,6 +78,15 @@ function watchHeartbeats(socket: NodeSocket, timeoutMs: number): () => void {
 /** `pop` (or `dead`) while there is credit, delivering each message; returns when the signal aborts. */
 export async function readLoop(node: TcpNode, c: QueueConsumer, dead: boolean): Promise<void> {
   await withSocket(node, c.signal, async (socket) => {
+    // One watch per socket (dead readers get no heartbeats): it looks only while a pop waits.
+    const stop = dead ? () => {} : watchHeartbeats(socket, c.heartbeatTimeoutMs);
+    try {
+      await loop(socket);
+    } finally {
+      stop();
+    }
+  });
+  async function loop(socket: NodeSocket): Promise<void> {
     const line = `${dead ? "dead" : "pop"} ${c.topic} ${c.bindKey}`;
     while (!c.signal.aborted) {
       try {
@@ -87,14 +95,8 @@ export async function readLoop(node: TcpNode, c: QueueConsumer, dead: boolean): 
         return;
       }
       try {
-        const stop = dead ? undefined : watchHeartbeats(socket, c.heartbeatTimeoutMs);
-        let payload: Buffer;
-        try {
-          payload = await socket.request(line);
-        } finally {
-          stop?.();
-        }
-        const d = parse(payload);
+        socket.lastFrameAt = Date.now();
+        const d = parse(await socket.request(line));
         if (d.body === WAKE) {
           if (!dead) await node.ack(d.id, c.topic, c.bindKey).catch(() => {});
           continue;
@@ -112,7 +114,7 @@ export async function readLoop(node: TcpNode, c: QueueConsumer, dead: boolean): 
         c.gate.done();
       }
     }
-  });
+  }
 }
 
 export interface ChannelConsumer {
