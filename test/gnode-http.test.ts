@@ -186,6 +186,19 @@ describe("gmq/gnode-http", () => {
     expect(next.got[0]!.deliveryCount).toBe(0);
   });
 
+  it("an idle /pop is refreshed by a wake-up body, so no client or proxy timeout abandons it", async () => {
+    const node = await startNode();
+    const c = client(node, { popRefreshMs: 100 });
+    const { got, sub } = collect(c, "idle");
+    await sub.ready;
+    await waitFor(() => node.topic("idle")!.pushNum >= 3, 5_000, "three wake-ups");
+    await waitFor(() => node.topic("idle")!.queues.default!.inFlight === 0, 5_000, "wake-ups acked");
+    await pushOk(node, "idle", "", '"real"');
+    await waitFor(() => got.length === 1, 5_000, "the message");
+    expect(got.map((m) => m.data)).toEqual(["real"]);
+    expect(node.topic("idle")!.queues.default!.consumers).toBe(1);
+  });
+
   it("a network cut mid-pop (no wake-up possible): the node redelivers what the lost /pop took after the TTR", async () => {
     const clock = createManualClock(Date.UTC(2030, 0, 1));
     const node = await startNode({ clock, scanIntervalMs: 0 });

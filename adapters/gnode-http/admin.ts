@@ -50,7 +50,6 @@ export function gnodeAdmin(url: string, options: { fetch?: typeof fetch } = {}):
   const closed = new AbortController().signal;
   const node = new HttpNode(url, 1, {
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
-    popInit: async () => undefined,
     closed,
     settings: () => ({ routing: "exact", msgTTR: 0, msgRetry: 0 }),
   });

@@ -15,23 +15,14 @@ export const WAKE = '{"gmq":1,"wake":1}';
 const encoder = new TextEncoder();
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-interface NodeBuffer {
-  from(data: Uint8Array | string, encoding?: string): Uint8Array & { toString(encoding: string): string };
-}
-const Buf = (globalThis as { Buffer?: NodeBuffer }).Buffer;
-
 function toBase64(bytes: Uint8Array): string {
-  if (Buf) return Buf.from(bytes).toString("base64");
   let binary = "";
   for (let i = 0; i < bytes.length; i += 0x8000)
     binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(binary);
 }
 
-function fromBase64(text: string): Uint8Array {
-  if (Buf) return Buf.from(text, "base64");
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-}
+const fromBase64 = (text: string): Uint8Array => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 
 /** The body to push for `message`. */
 export function encodeBody(message: OutboundMessage): string {

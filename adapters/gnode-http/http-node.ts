@@ -16,8 +16,7 @@ export interface GnodeReply {
 
 export interface HttpIo {
   readonly fetch: typeof fetch;
-  /** Extra init for `/pop` (Node: a dispatcher without client timeouts). */
-  popInit(): Promise<RequestInit | undefined>;
+
   /** Aborts when the transport is closed. */
   readonly closed: AbortSignal;
   settings(topic: string): TopicSettings;
@@ -63,15 +62,12 @@ export class HttpNode implements ClusterNode {
       text = await response.text();
     } catch (error) {
       if (signal.aborted) throw GmqError.from(signal.reason, "aborted");
-      throw new GmqError("disconnected", `${what}: cannot reach ${this.url}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new GmqError("disconnected", `${what}: ${(error as Error).message}`, { cause: error });
     } finally {
       signal.removeEventListener("abort", abort);
     }
     // A proxy in front of the node says it could not reach it.
-    if (status >= 502 && status <= 504)
-      throw new GmqError("disconnected", `${what}: HTTP ${status} from ${this.url}`);
+    if (status >= 502 && status <= 504) throw new GmqError("disconnected", `${what}: HTTP ${status}`);
     let reply: GnodeReply | undefined;
     try {
       reply = JSON.parse(text);
@@ -82,7 +78,7 @@ export class HttpNode implements ClusterNode {
       reply === null ||
       (reply.code !== 0 && reply.code !== 1)
     ) {
-      throw badReply(what, `HTTP ${status}: ${text.slice(0, 200)}`);
+      throw badReply(what, `HTTP ${status}: ${text.slice(0, 99)}`);
     }
     return reply;
   }
@@ -124,16 +120,15 @@ export class HttpNode implements ClusterNode {
       method: "POST",
       body: new URLSearchParams({ data }),
     })) as { msgId?: unknown } | null;
-    if (typeof reply?.msgId !== "string") throw badReply("gnode /push", "no msgId");
+    if (typeof reply?.msgId !== "string") throw badReply("gnode /push", "no id");
     return reply.msgId;
   }
 
   /** `/pop`: blocks until a message comes (there is no timeout and no "empty" reply). */
   async pop(topic: string, bindKey: string, signal: AbortSignal): Promise<Delivery> {
-    const init = await this.io.popInit();
-    const d = (await this.ok("/pop", { topic, bindKey }, signal, init)) as Delivery | null;
+    const d = (await this.ok("/pop", { topic, bindKey }, signal)) as Delivery | null;
     if (typeof d?.id !== "string" || typeof d.body !== "string" || typeof d.retry_count !== "number") {
-      throw badReply("gnode /pop", "not a message");
+      throw badReply("gnode /pop", "no message");
     }
     return d;
   }

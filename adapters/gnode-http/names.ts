@@ -17,9 +17,7 @@ export type Routing = "exact" | "regex";
 
 /** What is wrong with a topic or bind key, or undefined. */
 export function nameProblem(name: string): string | undefined {
-  return NAME.test(name)
-    ? undefined
-    : `must be 1-100 of A-Z a-z 0-9 . - (the gmq node's names), got "${name}"`;
+  return NAME.test(name) ? undefined : `must be 1-100 of A-Za-z0-9.- on the gmq node: "${name}"`;
 }
 
 /** A name as the node spells it, or `invalid_argument` naming `field`. */
@@ -51,7 +49,7 @@ export function routeKeyFor(key: string | undefined, routing: Routing, tcp: bool
   } catch {
     valid = false;
   }
-  if (!valid) throw GmqError.invalid("routeKey", `not a pattern the gmq node can use: "${key}"`);
+  if (!valid) throw GmqError.invalid("routeKey", `not an RE2 pattern: "${key}"`);
   return tcp ? key.replaceAll(" ", "\\x20") : key;
 }
 
@@ -65,10 +63,7 @@ export function delaySeconds(delayMs: number | undefined): number {
   if (delayMs === undefined) return 0;
   const seconds = Math.ceil(delayMs / 1000);
   if (!(seconds >= 0 && seconds <= MAX_DELAY_S)) {
-    throw GmqError.invalid(
-      "delayMs",
-      `must be 0 to ${MAX_DELAY_S} s (3 days) on the gmq node, got ${delayMs} ms`,
-    );
+    throw GmqError.invalid("delayMs", `must be at most ${MAX_DELAY_S} s on the gmq node`);
   }
   return seconds;
 }
@@ -81,12 +76,9 @@ export function checkBodySize(body: string, limit: number): void {
   if (body.length * 3 <= limit) return;
   const size = encoder.encode(body).byteLength;
   if (size > limit) {
-    throw new GmqError(
-      "payload_too_large",
-      `payload: ${size} bytes on the wire, over the ${limit} byte limit`,
-      {
-        field: "payload",
-      },
-    );
+    throw tooLarge(`${size} bytes, over ${limit}`);
   }
 }
+
+export const tooLarge = (why: string): GmqError =>
+  new GmqError("payload_too_large", `payload: ${why}`, { field: "payload" });

@@ -26,22 +26,23 @@ export type GnodeReason = (typeof GNODE_REASONS)[keyof typeof GNODE_REASONS];
 
 /** The GmqError for an error text from the node (HTTP `msg`, or a TCP 102 frame). */
 export function nodeError(text: string, what: string): GmqError {
+  // Literals rather than GNODE_REASONS: the constants stay out of bundles that do not use them.
   const [code, reason] = /is not match with queue/.test(text)
-    ? (["no_responder", GNODE_REASONS.NO_MATCHING_QUEUE] as const)
+    ? (["no_responder", "NO_MATCHING_QUEUE"] as const)
     : /^(E_INVALID_ACK - )?msgId:\d+ is not exist/.test(text)
-      ? (["timeout", GNODE_REASONS.ACK_EXPIRED] as const)
+      ? (["timeout", "ACK_EXPIRED"] as const)
       : /can't match queue|is not associated with queue/.test(text)
-        ? (["remote", GNODE_REASONS.QUEUE_MISSING] as const)
+        ? (["remote", "QUEUE_MISSING"] as const)
         : /^E_INVALID_PUBLISH - timeout/.test(text)
-          ? (["busy", GNODE_REASONS.CHANNEL_TIMEOUT] as const)
-          : (["remote", GNODE_REASONS.NODE_ERROR] as const);
+          ? (["busy", "CHANNEL_TIMEOUT"] as const)
+          : (["remote", "NODE_ERROR"] as const);
   return new GmqError(code, `${what}: ${text}`, { reason, details: { text } });
 }
 
 export const isQueueMissing = (error: unknown): boolean =>
-  GmqError.is(error) && error.reason === GNODE_REASONS.QUEUE_MISSING;
+  GmqError.is(error) && error.reason === "QUEUE_MISSING";
 
 export const isNetwork = (error: unknown): boolean => GmqError.is(error) && error.code === "disconnected";
 
 export const badReply = (what: string, detail: string): GmqError =>
-  new GmqError("protocol", `${what}: ${detail}`, { reason: GNODE_REASONS.BAD_REPLY });
+  new GmqError("protocol", `${what}: ${detail}`, { reason: "BAD_REPLY" });

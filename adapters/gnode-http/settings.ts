@@ -44,10 +44,10 @@ export interface Common {
   queues(topic: string): Set<string>;
 }
 
-function integer(value: unknown, field: string, min: number, max: number, fallback: number): number {
+export function integer(value: unknown, field: string, min: number, max: number, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
-    throw GmqError.invalid(field, `must be an integer from ${min} to ${max}`);
+    throw GmqError.invalid(field, `must be an integer in ${min}..${max}`);
   }
   return value as number;
 }
@@ -64,7 +64,7 @@ export function resolveCommon(options: GnodeCommonOptions, maxBodyLimit: number)
   const queues = new Map<string, Set<string>>();
   for (const [name, topic] of Object.entries(options.topics ?? {})) {
     const field = `topics.${name}`;
-    if (typeof topic !== "object" || topic === null) throw GmqError.invalid(field, "must be an object");
+
     const wire = checkName(name, field, slashAsDot);
     settings.set(wire, {
       routing: topic.routing === undefined ? fallback.routing : routing(topic.routing, `${field}.routing`),
@@ -76,9 +76,7 @@ export function resolveCommon(options: GnodeCommonOptions, maxBodyLimit: number)
       new Set((topic.queues ?? []).map((key, i) => checkName(key, `${field}.queues.${i}`, slashAsDot))),
     );
   }
-  if (options.random !== undefined && typeof options.random !== "function") {
-    throw GmqError.invalid("random", "must be a function");
-  }
+
   return {
     maxBodyBytes: integer(options.maxBodyBytes, "maxBodyBytes", 64, maxBodyLimit, 1024 * 1024),
     slashAsDot,
@@ -98,8 +96,5 @@ export function resolveCommon(options: GnodeCommonOptions, maxBodyLimit: number)
 
 /** A weight from a node spec: a non-negative integer (etcd gives it as a string). */
 export function weightOf(value: unknown, field: string): number {
-  const weight = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : (value ?? 1);
-  if (!Number.isInteger(weight) || (weight as number) < 0)
-    throw GmqError.invalid(field, "must be an integer ≥ 0");
-  return weight as number;
+  return integer(typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value, field, 0, 1e9, 1);
 }

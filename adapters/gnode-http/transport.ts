@@ -30,8 +30,8 @@ import { type Delivery, decodeDelivery, encodeBody, WAKE } from "./envelope.js";
 import { type HttpIo, HttpNode } from "./http-node.js";
 import { checkBodySize, checkName, delaySeconds, exactKey, nameProblem, routeKeyFor } from "./names.js";
 import { openOnNodes } from "./node-streams.js";
-import { GNODE_REASONS, isNetwork, isQueueMissing } from "./reasons.js";
-import { type GnodeCommonOptions, resolveCommon, weightOf } from "./settings.js";
+import { isNetwork, isQueueMissing } from "./reasons.js";
+import { type GnodeCommonOptions, integer, resolveCommon, weightOf } from "./settings.js";
 
 export interface GnodeHttpNode {
   /** The node's HTTP address, e.g. `http://127.0.0.1:9504`, or a same-origin proxy path. */
@@ -48,29 +48,26 @@ export interface GnodeHttpOptions extends GnodeCommonOptions {
   fetch?: typeof fetch;
   /** How long closing waits for `/pop`s under way to be woken and given back. Default 2000 ms. */
   closeGraceMs?: number;
+  /** A `/pop` idle this long is woken (a wake-up body pushed to its queue) and sent again, so no
+   *  client or proxy timeout ever abandons one (Node's fetch gives up after 300 s, nginx after
+   *  60 s by default). Default 50,000 ms. */
+  popRefreshMs?: number;
 }
 
-/** The urlencoded `/push` body the node reads at most (10 MiB), less room for the JSON around it. */
-const MAX_FORM_BYTES = 10 * 1024 * 1024;
+/** The node reads an urlencoded `/push` of at most 10 MiB: a body of 3 MiB stays under it once
+ *  escaped for JSON and urlencoded (all but the most escape-heavy payloads). */
+const MAX_HTTP_BODY = 3 * 1024 * 1024;
 
 export function gnodeHttp(options: GnodeHttpOptions): Transport {
   if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
-  const common = resolveCommon(options, MAX_FORM_BYTES - 1024);
+  const common = resolveCommon(options, MAX_HTTP_BODY);
   const specs = typeof options.url === "string" ? [options.url] : options.url;
-  if (!Array.isArray(specs) || specs.length === 0)
-    throw GmqError.invalid("url", "must be a URL or a non-empty list");
-  if (options.fetch !== undefined && typeof options.fetch !== "function") {
-    throw GmqError.invalid("fetch", "must be a function");
-  }
+  if (!Array.isArray(specs) || specs.length === 0) throw GmqError.invalid("url", "must list a node");
   const send: typeof fetch = options.fetch ?? ((input, init) => fetch(input, init));
   let closing = new AbortController();
-  let longPoll: Promise<{ init?: RequestInit; close(): void }> | undefined;
+
   const io: HttpIo = {
     fetch: send,
-    popInit: async () => {
-      longPoll ??= longPollAgent(options.fetch !== undefined);
-      return (await longPoll).init;
-    },
     get closed() {
       return closing.signal;
     },
@@ -83,12 +80,11 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
     return new HttpNode(url, weightOf(weight, `url.${i}.weight`), io);
   });
   const { slashAsDot, random, retryMs } = common;
-  const closeGraceMs = options.closeGraceMs ?? 2000;
-  if (!Number.isInteger(closeGraceMs) || closeGraceMs < 0)
-    throw GmqError.invalid("closeGraceMs", "must be an integer ≥ 0");
+  const closeGraceMs = integer(options.closeGraceMs, "closeGraceMs", 0, 600_000, 2000);
+  const refreshMs = integer(options.popRefreshMs, "popRefreshMs", 1, 3_600_000, 50_000);
   /** `/pop`s nobody waits for any more, until they are over and what they took is given back. */
   const abandoned = new Set<Promise<void>>();
-  const wireName = (name: string) => (slashAsDot ? name.replaceAll("/", ".") : name);
+  const rule = (name: string) => nameProblem(slashAsDot ? name.replaceAll("/", ".") : name);
 
   async function publish(message: OutboundMessage, { signal }: { signal: AbortSignal }): Promise<void> {
     const topic = checkName(message.topic, "topic", slashAsDot);
@@ -97,14 +93,6 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
     const body = encodeBody(message);
     checkBodySize(body, common.maxBodyBytes);
     const data = JSON.stringify({ topic, route_key: routeKey, body, delay: delaySeconds(message.delayMs) });
-    if (
-      data.length * 3 > MAX_FORM_BYTES &&
-      new URLSearchParams({ data }).toString().length > MAX_FORM_BYTES
-    ) {
-      throw new GmqError("payload_too_large", "payload: over the node's 10 MiB form limit once urlencoded", {
-        field: "payload",
-      });
-    }
     const queues = common.queues(topic);
     // Publishing to a bind key declares it, so nothing is refused before its consumers start.
     if (routing === "exact" && routeKey !== "") queues.add(routeKey);
@@ -114,8 +102,7 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
         await node.push(data, signal);
       } catch (error) {
         // A restarted node may have dropped its empty queues: declare them again, once.
-        if (!GmqError.is(error) || error.reason !== GNODE_REASONS.NO_MATCHING_QUEUE || queues.size === 0)
-          throw error;
+        if (!GmqError.is(error) || error.reason !== "NO_MATCHING_QUEUE" || queues.size === 0) throw error;
         node.setup.reset();
         await node.setup.ensure(topic, queues);
         await node.push(data, signal);
@@ -159,7 +146,8 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
         try {
           // Not tied to `signal`: an abandoned /pop would still take a message on the node.
           const popping = node.pop(topic, bindKey, io.closed);
-          const delivery = await untilAborted(popping, signal);
+          const refresh = setTimeout(() => push(node, WAKE).catch(() => {}), refreshMs);
+          const delivery = await untilAborted(popping, signal).finally(() => clearTimeout(refresh));
           if (delivery === undefined) return abandon(node, popping);
           if (delivery.body === WAKE) await node.ack(delivery.id, topic, bindKey).catch(() => {});
           else sink.message(inbound(node, delivery));
@@ -196,15 +184,10 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
       retain: false,
       routeKeys: true,
     },
-    naming: {
-      topic: (topic) => nameProblem(wireName(topic)),
-      pattern: (pattern) => nameProblem(wireName(pattern)),
-    },
+    naming: { topic: rule, pattern: rule },
     publish,
     subscribe,
     async disconnect() {
-      const agent = longPoll;
-      longPoll = undefined;
       if (abandoned.size > 0) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const grace = new Promise((resolve) => {
@@ -213,9 +196,8 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
         await Promise.race([Promise.all(abandoned), grace]);
         clearTimeout(timer);
       }
-      closing.abort(new GmqError("closed", "transport closed"));
+      closing.abort(new GmqError("closed", "closed"));
       closing = new AbortController();
-      (await agent)?.close();
     },
   };
 }
@@ -237,29 +219,4 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T | und
       },
     );
   });
-}
-
-/**
- * Node's fetch (undici) gives up on a reply after 300 s, which would abandon a `/pop` on the node:
- * pops go through an agent of the same undici with no client timeouts. Browsers have none.
- */
-async function longPollAgent(customFetch: boolean): Promise<{ init?: RequestInit; close(): void }> {
-  const none = { close() {} };
-  const g = globalThis as Record<symbol, { constructor?: new (o: object) => { close(): Promise<void> } }>;
-  const key = Symbol.for("undici.globalDispatcher.1");
-  if (
-    customFetch ||
-    typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== "string"
-  ) {
-    return none;
-  }
-  if (!g[key]) await fetch("data:,").catch(() => {});
-  const Agent = g[key]?.constructor;
-  if (typeof Agent !== "function") return none;
-  try {
-    const agent = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
-    return { init: { dispatcher: agent } as RequestInit, close: () => void agent.close().catch(() => {}) };
-  } catch {
-    return none;
-  }
 }

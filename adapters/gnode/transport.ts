@@ -66,7 +66,6 @@ export function gnode(options: GnodeOptions): Transport {
   let closing = new AbortController();
   const io: HttpIo = {
     fetch: options.fetch ?? ((input, init) => fetch(input, init)),
-    popInit: async () => undefined,
     get closed() {
       return closing.signal;
     },
