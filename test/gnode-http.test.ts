@@ -196,7 +196,7 @@ describe("gmq/gnode-http", () => {
     await pushOk(node, "idle", "", '"real"');
     await waitFor(() => got.length === 1, 5_000, "the message");
     expect(got.map((m) => m.data)).toEqual(["real"]);
-    expect(node.topic("idle")!.queues.default!.consumers).toBe(1);
+    await waitFor(() => node.topic("idle")!.queues.default!.consumers === 1, 5_000, "the next /pop");
   });
 
   it("a network cut mid-pop (no wake-up possible): the node redelivers what the lost /pop took after the TTR", async () => {
