@@ -117,7 +117,7 @@ export async function onSomeNode<N extends ClusterNode, R>(
   first?: N,
 ): Promise<R> {
   let left = upNodes(nodes);
-  let last: unknown = new GmqError("disconnected", "no gmq node to send to");
+  let last: unknown;
   while (left.length > 0) {
     const node = first ?? (left.length === 1 ? left[0]! : pickWeighted(left, random));
     first = undefined;
@@ -132,5 +132,5 @@ export async function onSomeNode<N extends ClusterNode, R>(
       left = left.filter((other) => other !== node);
     }
   }
-  throw last;
+  throw last ?? new GmqError("disconnected", "no gmq node to send to");
 }

@@ -137,28 +137,42 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
       push(node, WAKE).catch(() => {});
     };
     const popLoop = async (node: HttpNode): Promise<void> => {
-      while (!signal.aborted) {
-        try {
-          await gate.take(signal);
-        } catch {
-          return;
+      /** When the /pop under way was sent (0: none): one timer per loop wakes it when idle. */
+      let since = 0;
+      const refresh = setInterval(() => {
+        if (since > 0 && Date.now() - since >= refreshMs) {
+          since = Date.now();
+          push(node, WAKE).catch(() => {});
         }
-        try {
-          // Not tied to `signal`: an abandoned /pop would still take a message on the node.
-          const popping = node.pop(topic, bindKey, io.closed);
-          const refresh = setTimeout(() => push(node, WAKE).catch(() => {}), refreshMs);
-          const delivery = await untilAborted(popping, signal).finally(() => clearTimeout(refresh));
-          if (delivery === undefined) return abandon(node, popping);
-          if (delivery.body === WAKE) await node.ack(delivery.id, topic, bindKey).catch(() => {});
-          else sink.message(inbound(node, delivery));
-        } catch (error) {
-          if (isNetwork(error)) node.setup.reset();
-          if (!isQueueMissing(error)) throw error;
-          node.setup.reset(); // the node restarted and dropped the empty queue
-          await node.setup.ensure(topic, queues);
-        } finally {
-          gate.done();
+      }, refreshMs / 4);
+      try {
+        while (!signal.aborted) {
+          try {
+            await gate.take(signal);
+          } catch {
+            return;
+          }
+          try {
+            // Not tied to `signal`: an abandoned /pop would still take a message on the node.
+            const popping = node.pop(topic, bindKey, io.closed);
+            since = Date.now();
+            const delivery = await untilAborted(popping, signal);
+            since = 0;
+            if (delivery === undefined) return abandon(node, popping);
+            if (delivery.body === WAKE) await node.ack(delivery.id, topic, bindKey).catch(() => {});
+            else sink.message(inbound(node, delivery));
+          } catch (error) {
+            if (isNetwork(error)) node.setup.reset();
+            if (!isQueueMissing(error)) throw error;
+            node.setup.reset(); // the node restarted and dropped the empty queue
+            await node.setup.ensure(topic, queues);
+          } finally {
+            since = 0;
+            gate.done();
+          }
         }
+      } finally {
+        clearInterval(refresh);
       }
     };
     await openOnNodes(
