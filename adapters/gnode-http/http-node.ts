@@ -78,7 +78,7 @@ export class HttpNode implements ClusterNode {
       reply === null ||
       (reply.code !== 0 && reply.code !== 1)
     ) {
-      throw badReply(what, `HTTP ${status}: ${text.slice(0, 99)}`);
+      throw badReply(what, `HTTP ${status} ${text.slice(0, 99)}`);
     }
     return reply;
   }

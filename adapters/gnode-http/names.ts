@@ -17,7 +17,7 @@ export type Routing = "exact" | "regex";
 
 /** What is wrong with a topic or bind key, or undefined. */
 export function nameProblem(name: string): string | undefined {
-  return NAME.test(name) ? undefined : `must be 1-100 of A-Za-z0-9.- on the gmq node: "${name}"`;
+  return NAME.test(name) ? undefined : `must be 1-100 of A-Za-z0-9.-: "${name}"`;
 }
 
 /** A name as the node spells it, or `invalid_argument` naming `field`. */
@@ -53,9 +53,9 @@ export function routeKeyFor(key: string | undefined, routing: Routing, tcp: bool
   return tcp ? key.replaceAll(" ", "\\x20") : key;
 }
 
-/** The route key that reaches exactly one bind key. */
+/** The route key that reaches exactly one bind key (bind keys hold no regex syntax but `.`). */
 export function exactKey(bindKey: string, routing: Routing): string {
-  return routing === "exact" ? bindKey : `^${bindKey.replace(/[.\\^$|?*+()[\]{}-]/g, "\\$&")}$`;
+  return routing === "exact" ? bindKey : `^${bindKey.replaceAll(".", "\\.")}$`;
 }
 
 /** `delayMs` as the node's whole seconds, rounded up. */

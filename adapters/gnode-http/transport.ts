@@ -139,6 +139,10 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
     const popLoop = async (node: HttpNode): Promise<void> => {
       /** When the /pop under way was sent (0: none): one timer per loop wakes it when idle. */
       let since = 0;
+      const ended = new Promise<undefined>((resolve) => {
+        if (signal.aborted) resolve(undefined);
+        signal.addEventListener("abort", () => resolve(undefined), { once: true });
+      });
       const refresh = setInterval(() => {
         if (since > 0 && Date.now() - since >= refreshMs) {
           since = Date.now();
@@ -156,7 +160,7 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
             // Not tied to `signal`: an abandoned /pop would still take a message on the node.
             const popping = node.pop(topic, bindKey, io.closed);
             since = Date.now();
-            const delivery = await untilAborted(popping, signal);
+            const delivery = await Promise.race([popping, ended]);
             since = 0;
             if (delivery === undefined) return abandon(node, popping);
             if (delivery.body === WAKE) await node.ack(delivery.id, topic, bindKey).catch(() => {});
@@ -214,23 +218,4 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
       closing = new AbortController();
     },
   };
-}
-
-/** `work`'s value, or undefined if `signal` aborts first (`work` keeps running). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const stop = (): void => resolve(undefined);
-    signal.addEventListener("abort", stop, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener("abort", stop);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", stop);
-        reject(error);
-      },
-    );
-  });
 }
