@@ -51,6 +51,24 @@ const adapters = {
     }),
 };
 
+describe.each(Object.entries(adapters))("one node through %s", (_name, make) => {
+  it("consumers of one bind key compete: each message reaches exactly one of them", async () => {
+    const node = await startNode();
+    const [a, b, sender] = [client(make([node])), client(make([node])), client(make([node]))];
+    const seen: number[][] = [[], []];
+    await Promise.all(
+      [a, b].map(
+        (c, i) => c.subscribe<number>("work", (m) => void seen[i]!.push(m.data), { queue: "w" }).ready,
+      ),
+    );
+    for (let i = 0; i < 40; i++) await sender.publish("work", i, { routeKey: "w" });
+    await waitFor(() => seen[0]!.length + seen[1]!.length === 40, 10_000, "40 messages");
+    expect([...seen[0]!, ...seen[1]!].sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(seen[0]!.length).toBeGreaterThan(0);
+    expect(seen[1]!.length).toBeGreaterThan(0);
+  });
+});
+
 describe.each(Object.entries(adapters))("three nodes through %s", (_name, make) => {
   it("publishes spread by weight; one consumer pops on all three and acks each message where it came from", async () => {
     const nodes = await Promise.all([
