@@ -12,6 +12,8 @@ export const entries: Record<string, string> = {
   contract: "adapters/contract/index.ts",
   mqant: "adapters/mqant/index.ts",
   mqtt: "adapters/mqtt/index.ts",
+  "gnode-http": "adapters/gnode-http/index.ts",
+  gnode: "adapters/gnode/index.ts",
   "store-file": "adapters/store-file/index.ts",
   "store-indexeddb": "adapters/store-indexeddb/index.ts",
   hub: "adapters/hub/index.ts",

@@ -48,6 +48,9 @@ const BUNDLES = {
   "core + store-indexeddb": `${CORE} export { indexedDbStore } from "gmq/store-indexeddb";`,
   "core + websocket": `${CORE} export { websocket } from "gmq/websocket";`,
   "core + mqtt + store-indexeddb": `${CORE} export { mqtt } from "gmq/mqtt"; export { indexedDbStore } from "gmq/store-indexeddb";`,
+  "core + gnode-http": `${CORE} export { gnodeHttp } from "gmq/gnode-http";`,
+  // Node only (node:net): measured the same way, with Node's built-ins left out of the bundle.
+  "core + gnode": `${CORE} export { gnode } from "gmq/gnode";`,
   "core + grpc-web": `${CORE} export { grpcWeb, rpc } from "gmq/grpc-web";`,
   "core + http": `${CORE} export { http } from "gmq/http";`,
   // Third-party libraries as the adapters import them (adapters/mqtt, adapters/mqant: the mqtt
@@ -59,11 +62,11 @@ const BUNDLES = {
   // adapters/grpc-web: what it imports from nice-grpc-web.
   "lib: nice-grpc-web":
     'export { ClientError, createChannel, createClient as niceClient, FetchTransport, Metadata, Status } from "nice-grpc-web";',
-  // adapters/http: fetch only.
-  "lib: none": "",
   "core + lib: mqtt": `${CORE} export { default } from "mqtt";`,
   "core + lib: idb-keyval": `${CORE} export { createStore, promisifyRequest } from "idb-keyval";`,
   "core + lib: isomorphic-ws": `${CORE} export { default } from "isomorphic-ws";`,
+  // The gnode adapters use no third-party library (etcd3 is an optional, lazily imported one).
+  "lib: none": "export {};",
   "core + lib: nice-grpc-web": `${CORE} export { ClientError, createChannel, createClient as niceClient, FetchTransport, Metadata, Status } from "nice-grpc-web";`,
   "core + lib: none": CORE,
 };
@@ -73,6 +76,8 @@ const ADAPTERS = [
   { adapter: "gmq/mqant", bundle: "core + mqant", lib: "mqtt" },
   { adapter: "gmq/store-indexeddb", bundle: "core + store-indexeddb", lib: "idb-keyval" },
   { adapter: "gmq/websocket", bundle: "core + websocket", lib: "isomorphic-ws" },
+  { adapter: "gmq/gnode-http", bundle: "core + gnode-http", lib: "none" },
+  { adapter: "gmq/gnode", bundle: "core + gnode", lib: "none" },
   { adapter: "gmq/grpc-web", bundle: "core + grpc-web", lib: "nice-grpc-web", limit: 3 * KB },
   { adapter: "gmq/http", bundle: "core + http", lib: "none" },
 ];
@@ -89,6 +94,7 @@ async function measure(contents) {
     treeShaking: true,
     metafile: true,
     plugins: [gmqSources],
+    external: ["node:*", "etcd3"],
     absWorkingDir: root, // metafile paths relative to the project, wherever this runs from
     logLevel: "error",
   });

@@ -160,7 +160,8 @@ describe("WebSocket listener (items 1–3)", () => {
   });
 
   it("splits and coalesces frames at random with fragmentFrames, and the stream still parses", async () => {
-    const g = await gate({ fragmentFrames: true });
+    // Real-time deadlines: 30 large replies under a loaded machine must not meet a scaled-down RPC timeout.
+    const g = await gate({ fragmentFrames: true, timeScale: 1 });
     const c = cleanup.add(await RawClient.ws(g.wsUrl, "mqtt"));
     await c.connect();
     for (let i = 1; i <= 30; i++) c.send(publishPacket(`Big/HD_Get/${i}`, String(i * 100)));
@@ -182,7 +183,8 @@ describe("WebSocket listener (items 1–3)", () => {
   });
 
   it("works end to end with mqtt.js over WebSocket (3.1 and 3.1.1, QoS 1)", async () => {
-    const g = await gate({ fragmentFrames: true });
+    // Real-time deadlines: 30 large replies under a loaded machine must not meet a scaled-down RPC timeout.
+    const g = await gate({ fragmentFrames: true, timeScale: 1 });
     for (const opts of [
       { protocolVersion: 4 as const },
       { protocolVersion: 3 as const, protocolId: "MQIsdp" as const },
