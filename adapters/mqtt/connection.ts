@@ -138,8 +138,11 @@ export class MqttConnection {
     (this.client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     // Before mqtt.js sees the bytes: track frames, and under load hold our writes to the turn's end.
     this.client.stream.prependListener("data", (chunk: Uint8Array) => {
+      const before = this.frames.publishes;
       this.frames.feed(chunk);
-      if (this.ops.size >= BUSY) this.holdWrites();
+      // Several PUBLISH packets in one chunk: as many PUBACKs follow (the core acks QoS 1 once
+      // handled), written by us, not mqtt.js, so nothing else would coalesce them.
+      if (this.ops.size >= BUSY || this.frames.publishes - before > 1) this.holdWrites();
     });
     // mqtt.js asks this before it stores or acknowledges a QoS 1/2 message (it reads the option
     // at that time, so it is set here for 3.1.1 too, where its constructor would ignore it).
@@ -469,8 +472,9 @@ export class MqttConnection {
   }
 
   /**
-   * Under load, what a chunk from the broker causes (PUBACKs, the outbox's next publishes, a
-   * call's next request) is written once, when this turn of the event loop ends. mqtt.js releases
+   * Under load (many requests in flight, or several messages in one chunk), what a chunk from the
+   * broker causes (PUBACKs, the outbox's next publishes, a call's next request) is written once,
+   * when this turn of the event loop ends. mqtt.js releases
    * its writes on process.nextTick, before the promise callbacks that produce the rest, which
    * costs a syscall each. Not when idle: a lone request would wait for the turn to end.
    * Node only (setImmediate); a browser's WebSocket has no such syscall to save.

@@ -29,7 +29,7 @@ export class FrameTracker {
   private expected = 0;
   private type = 0;
   /** PUBLISH packets whose header byte has been seen. */
-  private publishes = 0;
+  publishes = 0;
   /** Numbers (0-based, ascending) of PUBLISH packets whose topic is not well-formed UTF-8. */
   private readonly badTopics: number[] = [];
   /** Topic of the PUBLISH being read: bytes of its length still to read (2, 1), then -1. */
