@@ -25,9 +25,10 @@ import {
   subackError,
   tlsError,
 } from "./errors.js";
+import { type FastPublish, fastPublisher } from "./fast-publish.js";
 import { FrameTracker } from "./frames.js";
 import { malformedPublish } from "./malformed.js";
-import { fromWire, toWire, type WireMode, type WirePublish } from "./message.js";
+import { fromWire, type WireMode, wireOptions, wirePayload } from "./message.js";
 import { PendingOperations } from "./operations.js";
 import type { ResolvedOptions } from "./options.js";
 
@@ -63,6 +64,8 @@ export class MqttConnection {
   /** The broker resumed a stored session (CONNACK session present). */
   sessionPresent = false;
   private readonly client: MqttClient;
+  /** QoS ≥ 1 PUBLISH built in one buffer, where proven (see fast-publish.ts). */
+  private readonly fast: FastPublish | undefined;
   private readonly acks: InboundAcks;
   private readonly frames: FrameTracker;
   private readonly ops = new PendingOperations();
@@ -130,6 +133,7 @@ export class MqttConnection {
       ...(options.tls as Pick<IClientOptions, "ca" | "cert" | "key" | "rejectUnauthorized">),
     };
     this.client = mqttjs.connect(params.url, clientOptions);
+    this.fast = fastPublisher(this.client, (this.client.constructor as { VERSION?: string }).VERSION);
     this.client.handleMessage = (packet, callback) => this.onPublish(packet, callback);
     // mqtt.js logs every packet through `debug`, whose check alone costs a few percent of a
     // publish. When its namespace is off (no DEBUG=mqttjs*), a no-op does the same for free.
@@ -196,13 +200,13 @@ export class MqttConnection {
   publish(message: OutboundMessage, signal: AbortSignal): Promise<void> {
     if (this.phase !== "open") return Promise.reject(this.deadError());
     if (signal.aborted) return Promise.reject(GmqError.from(signal.reason));
-    let wire: WirePublish;
+    let payload: Uint8Array;
     try {
-      wire = toWire(message, this.mode);
+      payload = wirePayload(message, this.mode);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (message.qos === 0) return this.publishQos0(message.topic, wire);
+    if (message.qos === 0) return this.publishQos0(message, payload);
     return new Promise((resolve, reject) => {
       const op = this.ops.track(signal, reject);
       const callback = (error?: Error) => {
@@ -219,7 +223,9 @@ export class MqttConnection {
           resolve();
         }
       };
-      this.client.publish(message.topic, wire.payload as never, wire.options, callback);
+      if (!this.fast?.(message, payload, this.mode.version, callback)) {
+        this.client.publish(message.topic, payload as never, wireOptions(message, this.mode), callback);
+      }
     });
   }
 
@@ -227,8 +233,10 @@ export class MqttConnection {
    * QoS 0 resolves once written. Without a callback mqtt.js adds no `drain` listener per message
    * (thousands of those make every drain O(n²)); one shared listener releases the waiters instead.
    */
-  private publishQos0(topic: string, wire: WirePublish): Promise<void> {
-    this.client.publish(topic, wire.payload as never, wire.options);
+  private publishQos0(message: OutboundMessage, payload: Uint8Array): Promise<void> {
+    if (!this.fast?.(message, payload, this.mode.version)) {
+      this.client.publish(message.topic, payload as never, wireOptions(message, this.mode));
+    }
     if (this.phase !== "open") return Promise.reject(this.deadError());
     if (!(this.client.stream as { writableNeedDrain?: boolean }).writableNeedDrain) return WRITTEN;
     return new Promise((resolve, reject) => {
