@@ -131,6 +131,7 @@ export async function startMosquitto() {
   }
   return {
     url: `mqtt://127.0.0.1:${port}`,
+    pid: child.pid,
     close: async () => {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");

@@ -103,7 +103,7 @@ export class MqttConnection {
     const { options, version, credentials, signal } = params;
     this.mode = { version, envelope: options.envelope };
     this.settleOpen = settle;
-    this.acks = new InboundAcks((bytes) => this.writeRaw(bytes), options.redeliveryDelayMs);
+    this.acks = new InboundAcks((bytes) => this.writeRaw(bytes), options.redeliveryDelayMs, this.deliver);
     this.frames = new FrameTracker(options.maxPacketBytes, (bytes) => this.oversize(bytes));
     if (signal.aborted) {
       this.phase = "closed";
@@ -451,33 +451,35 @@ export class MqttConnection {
       callback(HELD); // gone: the broker redelivers
       return;
     }
-    const inbound = fromWire(packet, this.mode, (error) =>
-      this.params.events.error(GmqError.from(error, "protocol")),
-    );
-    const deliver = (message: InboundMessage) => {
-      if (this.phase !== "closed") this.params.events.message(message);
-    };
     if (packet.qos !== 1) {
       // QoS 0 has no ack; QoS 2 is complete at the broker by now (see acks.ts).
-      deliver(inbound);
+      this.deliver(fromWire(packet, this.mode, this.onWireError));
       callback();
       return;
     }
     const id = packet.messageId!;
     if (!this.params.needsAck(packet.topic)) {
-      deliver(inbound);
+      this.deliver(fromWire(packet, this.mode, this.onWireError));
       if (this.acks.blocking) {
-        this.acks.hold(id, true); // its turn comes after the held ones
+        this.acks.pass(id); // its turn comes after the held ones
         callback(HELD);
       } else {
         callback();
       }
       return;
     }
-    const entry = this.acks.hold(id, false);
+    const held = this.acks.hold(id);
     callback(HELD);
-    deliver(this.acks.attach(inbound, entry, deliver));
+    this.deliver(fromWire(packet, this.mode, this.onWireError, held));
   }
+
+  private readonly deliver = (message: InboundMessage): void => {
+    if (this.phase !== "closed") this.params.events.message(message);
+  };
+
+  private readonly onWireError = (error: unknown): void => {
+    this.params.events.error(GmqError.from(error, "protocol"));
+  };
 
   /**
    * Under load (many requests in flight, or several messages in one chunk), what a chunk from the

@@ -60,12 +60,20 @@ export function wireOptions(message: OutboundMessage, mode: WireMode): IClientPu
   return base;
 }
 
-type Inbound = Omit<InboundMessage, "ack" | "nack">;
-
-/** The message as the core sees it. A malformed envelope is reported and delivered raw. */
-export function fromWire(packet: IPublishPacket, mode: WireMode, onError: (error: unknown) => void): Inbound {
+/**
+ * The message as the core sees it, written into `into` (a held message, which brings its own
+ * `ack`/`nack`) or a new object. A malformed envelope is reported and delivered raw.
+ */
+export function fromWire(
+  packet: IPublishPacket,
+  mode: WireMode,
+  onError: (error: unknown) => void,
+  into: object = {},
+): InboundMessage {
   // Built field by field, only with what is present: one object per message.
-  const inbound: Mutable<Inbound> = { topic: packet.topic, payload: packet.payload as Uint8Array };
+  const inbound = into as Mutable<InboundMessage>;
+  inbound.topic = packet.topic;
+  inbound.payload = packet.payload as Uint8Array;
   inbound.qos = packet.qos as QoS;
   if (packet.retain) inbound.retain = true;
   if (packet.dup) inbound.redelivered = true;
