@@ -39,7 +39,7 @@ import { SenderElection } from "./sender-election.js";
 import { StatusStream } from "./status.js";
 import type { OutboxRecord, OutboxStore } from "./store.js";
 import { type MessageHandler, Subscription, type SubscriptionSpec } from "./subscription.js";
-import type { InboundMessage, Transport } from "./transport.js";
+import type { InboundMessage, OutboundMessage, Transport } from "./transport.js";
 
 export interface ClientEvents {
   state: [change: StateChange];
@@ -127,6 +127,10 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
         if (this.listenerCount("outbox") > 0) this.emit("outbox", this.outbox.stats());
         this.election.tellOthers();
       },
+      onPersisted: () => {
+        this.election.persisted();
+        this.pump();
+      },
       onError,
     });
     this.election = new SenderElection(this.store, this.outbox, {
@@ -140,10 +144,6 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
       durable: this.store.durable,
       // While the first attempt is under way, wait for it rather than report `queued` at once.
       canSend: () => this.election.isSender && (this.state === "connected" || this.state === "connecting"),
-      persisted: () => {
-        this.election.persisted();
-        this.pump();
-      },
     };
     this.flushing = {
       outbox: this.outbox,
@@ -228,32 +228,19 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     const id = this.nextId();
     const qos = options.qos ?? 1;
     const now = Date.now();
-    const expiresAt = options.ttlMs === undefined ? undefined : now + options.ttlMs;
-    const extras = pick(options, "headers", "retain", "delayMs", "routeKey");
-    if (qos === 0) {
-      const message = { topic, payload, id, qos, ...extras };
-      return publishAtMostOnce(
-        this.wire,
-        this.connection.ready,
-        expiresAt ? { ...message, expiresAt } : message,
-        options,
-      );
-    }
+    // Built field by field with only what is present: the record is also the message a transport
+    // sends (QoS 0 too: createdAt is the outbox's own, and harmless), and what a store persists.
+    const record = { id, topic, payload, qos, createdAt: now } as Mutable<OutboxRecord>;
+    if (options.headers !== undefined) record.headers = options.headers;
+    if (options.retain !== undefined) record.retain = options.retain;
+    if (options.delayMs !== undefined) record.delayMs = options.delayMs;
+    if (options.routeKey !== undefined) record.routeKey = options.routeKey;
+    if (options.ttlMs !== undefined) record.expiresAt = now + options.ttlMs;
+    if (qos === 0)
+      return publishAtMostOnce(this.wire, this.connection.ready, record as OutboundMessage, options);
     if (this.storeFailure) throw this.storeFailure;
-    const record: OutboxRecord = {
-      id,
-      topic,
-      payload,
-      qos,
-      createdAt: now,
-      ...extras,
-      ...pick(options, "key"),
-    };
-    return publishThroughOutbox(
-      this.publisher,
-      expiresAt === undefined ? record : { ...record, expiresAt },
-      options,
-    );
+    if (options.key !== undefined) record.key = options.key;
+    return publishThroughOutbox(this.publisher, record, options);
   }
 
   subscribe<T = unknown>(pattern: string, options?: SubscribeOptions<T>): Subscription<T>;
@@ -465,7 +452,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
 
   /** Publishers still waiting for an ack learn that their message is queued instead. */
   private releaseWaitingPublishers(): void {
-    for (const entry of this.outbox.pending()) if (entry.persisted) entry.listener?.persisted();
+    for (const entry of this.outbox.pending()) if (entry.persisted) entry.stored();
   }
 
   private receive(message: InboundMessage): void {
@@ -484,8 +471,4 @@ export function createClient(options: ClientOptions): Client {
   return new Client(options);
 }
 
-function pick<T extends object, K extends keyof T>(source: T, ...keys: K[]): Partial<Pick<T, K>> {
-  const out: Partial<Pick<T, K>> = {};
-  for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
-  return out;
-}
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };

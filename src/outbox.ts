@@ -34,26 +34,34 @@ export interface OutboxLimits {
 
 type EntryState = "queued" | "sending" | "done";
 
-/** A record plus what the core needs to know about it while it waits. */
-export interface OutboxEntry {
-  readonly record: OutboxRecord;
+/**
+ * A record plus what the core needs to know about it while it waits. Whoever waits on it (a
+ * publish) extends it and overrides the hooks: one object per message, not an entry and a
+ * listener. Records loaded from the store have nobody waiting.
+ */
+export class OutboxEntry {
   readonly size: number;
-  state: EntryState;
+  state: EntryState = "queued";
   /** True once the store has it; the flusher never sends a record the store might lose. */
-  persisted: boolean;
-  /** Set by whoever waits on this record (the publish call); told how it ended. */
-  listener?: EntryListener;
-}
+  persisted = false;
 
-export interface EntryListener {
-  persisted(): void;
-  sent(): void;
-  dropped(event: DroppedEvent): void;
+  constructor(readonly record: OutboxRecord) {
+    this.size = record.payload.byteLength;
+  }
+
+  /** The store has it (and again whenever the client learns it cannot be sent now). */
+  stored(): void {}
+  /** The backend accepted it. */
+  sent(): void {}
+  /** It left unsent, for the event's reason. */
+  dropped(_event: DroppedEvent): void {}
 }
 
 export interface OutboxHooks {
   onDropped(event: DroppedEvent): void;
   onChange(): void;
+  /** A batch of records reached the store: wake the flusher (and other tabs). */
+  onPersisted(): void;
   onError(error: GmqError): void;
 }
 
@@ -104,12 +112,8 @@ export class Outbox {
     let added = false;
     for (const record of records) {
       if (this.entries.has(record.id)) continue;
-      const entry: OutboxEntry = {
-        record,
-        size: record.payload.byteLength,
-        state: "queued",
-        persisted: true,
-      };
+      const entry = new OutboxEntry(record);
+      entry.persisted = true;
       this.insert(entry);
       added = true;
     }
@@ -121,19 +125,17 @@ export class Outbox {
    * Adds a record: replaces an unsent one with the same key, enforces the limits, and starts the
    * store write. Throws `busy` when full and the policy is "reject".
    */
-  enqueue(record: OutboxRecord, listener: EntryListener): OutboxEntry {
-    const size = record.payload.byteLength;
+  enqueue(entry: OutboxEntry): void {
+    const { record } = entry;
     if (record.key !== undefined) {
       const older = this.byKey.get(record.key);
       if (older && older.state === "queued") this.drop(older, "replaced");
     }
-    this.makeRoom(size);
-    const entry: OutboxEntry = { record, size, state: "queued", persisted: false, listener };
+    this.makeRoom(entry.size);
     this.insert(entry);
     this.sendQueue.push(entry);
     this.writes.add(entry);
     this.hooks.onChange();
-    return entry;
   }
 
   private writeBatch(batch: OutboxEntry[]): void {
@@ -144,8 +146,9 @@ export class Outbox {
         for (const entry of batch) {
           if (entry.state === "done") continue;
           entry.persisted = true;
-          entry.listener?.persisted();
+          entry.stored();
         }
+        this.hooks.onPersisted();
       },
       (error: unknown) => {
         const failure = new GmqError(
@@ -186,7 +189,7 @@ export class Outbox {
   complete(entry: OutboxEntry): void {
     if (entry.state === "done") return;
     this.remove(entry);
-    entry.listener?.sent();
+    entry.sent();
     this.hooks.onChange();
   }
 
@@ -270,7 +273,7 @@ export class Outbox {
       reason,
       ...(error && { error }),
     };
-    entry.listener?.dropped(event);
+    entry.dropped(event);
     this.hooks.onDropped(event);
     this.hooks.onChange();
   }

@@ -3,7 +3,7 @@ import type { Link } from "./connection.js";
 import { createDeadline } from "./deadline.js";
 import { GmqError } from "./errors.js";
 import type { PublishOptions, PublishResult } from "./options.js";
-import type { DroppedEvent, EntryListener, Outbox, OutboxEntry } from "./outbox.js";
+import { type DroppedEvent, type Outbox, OutboxEntry } from "./outbox.js";
 import type { OutboxRecord } from "./store.js";
 import type { OutboundMessage, Transport } from "./transport.js";
 
@@ -13,8 +13,6 @@ export interface OutboxPublisher {
   readonly durable: boolean;
   /** Connected, and this context is the one that flushes. */
   canSend(): boolean;
-  /** A record reached the store: wake the flusher (and other tabs). */
-  persisted(): void;
 }
 
 /**
@@ -30,29 +28,32 @@ export function publishThroughOutbox(
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(abortError(signal, "publish"));
   return new Promise<PublishResult>((resolve, reject) => {
-    new PendingPublish(publisher, record, options, resolve, reject);
+    const pending = new PendingPublish(publisher, record, resolve, reject);
+    publisher.outbox.enqueue(pending); // may throw (full): the promise rejects
+    pending.watch(options);
   });
 }
 
 /**
- * One publish waiting on its outbox record: the record's listener, and the caller's signal and
- * timeout. A class, not closures: one is made for every message.
+ * One publish waiting on its outbox record: the record's entry itself, with the caller's signal
+ * and timeout. A class, not closures: one is made for every message.
  */
-class PendingPublish implements EntryListener, AbortWatcher {
+class PendingPublish extends OutboxEntry implements AbortWatcher {
   private settled = false;
-  private readonly entry: OutboxEntry;
-  private readonly signal: AbortSignal | undefined;
+  private signal: AbortSignal | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly publisher: OutboxPublisher,
-    private readonly record: OutboxRecord,
-    options: Pick<PublishOptions, "signal" | "timeoutMs">,
+    record: OutboxRecord,
     private readonly resolve: (result: PublishResult) => void,
     private readonly reject: (error: unknown) => void,
   ) {
-    this.entry = publisher.outbox.enqueue(record, this);
-    const { signal, timeoutMs } = options;
+    super(record);
+  }
+
+  /** Once enqueued: the caller's signal and timeout withdraw it. */
+  watch({ signal, timeoutMs }: Pick<PublishOptions, "signal" | "timeoutMs">): void {
     this.signal = signal;
     if (signal) watchAbort(signal, this);
     if (timeoutMs !== undefined) {
@@ -62,17 +63,16 @@ class PendingPublish implements EntryListener, AbortWatcher {
     }
   }
 
-  persisted(): void {
+  override stored(): void {
     if (!this.publisher.canSend()) this.succeed("queued");
-    this.publisher.persisted();
   }
 
-  sent(): void {
+  override sent(): void {
     this.detach();
     this.succeed("sent");
   }
 
-  dropped(event: DroppedEvent): void {
+  override dropped(event: DroppedEvent): void {
     this.detach();
     if (event.reason === "replaced") this.succeed("replaced");
     else this.fail(event.error ?? dropError(event));
@@ -85,7 +85,7 @@ class PendingPublish implements EntryListener, AbortWatcher {
 
   /** Takes the record back if it was not handed over yet; the publish fails either way. */
   private withdraw(reason: "aborted" | "timeout", error: GmqError): void {
-    if (!this.publisher.outbox.withdraw(this.entry, reason, error)) this.fail(error);
+    if (!this.publisher.outbox.withdraw(this, reason, error)) this.fail(error);
   }
 
   private detach(): void {
