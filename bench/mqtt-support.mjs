@@ -46,7 +46,7 @@ export async function loadPackage(fromSource) {
       platform: "node",
       target: "node20",
       // Like tsup: the core stays one shared module, everything from npm stays external.
-      external: ["gmq", "mqtt", "aedes", "ws", "isomorphic-ws", "eventemitter3", "idb-keyval"],
+      external: ["gmq", "mqtt", "aedes", "ws", "isomorphic-ws", "idb-keyval"],
     });
     for (const name of ["mqtt.js", "testing.js", "store-file.js"]) {
       const file = join(dir, name);

@@ -1,9 +1,9 @@
-import { EventEmitter } from "eventemitter3";
 import { abortError, abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
 import { Caller } from "./caller.js";
 import { type Codec, encodePayload, jsonCodec } from "./codec.js";
 import type { Connection, ConnectionHooks, ConnectionState, Link, StateChange } from "./connection.js";
 import { createDeadline } from "./deadline.js";
+import { Emitter } from "./emitter.js";
 import { GmqError } from "./errors.js";
 import { type FlushContext, flushOutbox } from "./flush.js";
 import { createIdGenerator, randomToken } from "./ids.js";
@@ -52,7 +52,7 @@ export interface ClientEvents {
  * The client: wires the connection state machine, the outbox, the router and the caller
  * together. The policies live in those pieces and in `options.ts`.
  */
-export class Client extends EventEmitter<ClientEvents> implements AsyncDisposable {
+export class Client extends Emitter<ClientEvents> implements AsyncDisposable {
   readonly clientId: string;
   readonly transport: Transport;
   private readonly config: ResolvedClientOptions;

@@ -1,5 +1,5 @@
-import { EventEmitter } from "eventemitter3";
 import type { Codec } from "./codec.js";
+import { Emitter } from "./emitter.js";
 import { GmqError } from "./errors.js";
 import { ACKED, type Message } from "./message.js";
 import type { QoS } from "./transport.js";
@@ -57,7 +57,7 @@ export interface SubscriptionOwner {
  * pull backend's flow control sees.
  */
 export class Subscription<T = unknown>
-  extends EventEmitter<SubscriptionEvents>
+  extends Emitter<SubscriptionEvents>
   implements AsyncIterable<Message<T>>
 {
   readonly pattern: string;

@@ -151,3 +151,28 @@ describe("Outbox.load", () => {
     expect(outbox.stats().count).toBe(1);
   });
 });
+
+describe("Emitter", () => {
+  it("keeps eventemitter3's semantics for on, once, off and emit", async () => {
+    const { Emitter } = await import("../src/emitter.js");
+    const events = new Emitter<{ tick: [n: number] }>();
+    const seen: string[] = [];
+    const second = (n: number) => seen.push(`second ${n}`);
+    const first = (n: number) => {
+      seen.push(`first ${n}`);
+      events.off("tick", second); // takes effect from the next emit
+    };
+    events.on("tick", first).on("tick", second);
+    events.once("tick", (n) => seen.push(`once ${n}`));
+    expect(events.listenerCount("tick")).toBe(3);
+    expect(events.emit("tick", 1)).toBe(true);
+    expect(events.emit("tick", 2)).toBe(true);
+    expect(seen).toEqual(["first 1", "second 1", "once 1", "first 2"]);
+    const onceOnly = () => seen.push("never");
+    events.once("tick", onceOnly).off("tick", onceOnly); // removed by the function given to once
+    events.removeAllListeners("tick");
+    expect(events.emit("tick", 3)).toBe(false);
+    expect(events.listenerCount("tick")).toBe(0);
+    expect(seen).toHaveLength(4);
+  });
+});
