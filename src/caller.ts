@@ -42,14 +42,17 @@ interface Inbox {
  * with a reply inbox (subscribed once per connection, on first use) and correlation ids.
  */
 export class Caller {
-  private readonly pending = new PendingCalls();
-  private inbox: Inbox | undefined;
+  readonly #pending = new PendingCalls();
+  #inbox: Inbox | undefined;
+  readonly #config: CallerConfig;
 
-  constructor(private readonly config: CallerConfig) {}
+  constructor(config: CallerConfig) {
+    this.#config = config;
+  }
 
   /** Calls still waiting for a reply. */
   get size(): number {
-    return this.pending.size;
+    return this.#pending.size;
   }
 
   /** `link` fixed: a call from the onConnect hook, before the client counts as connected. */
@@ -62,26 +65,26 @@ export class Caller {
     codec: Codec<any>,
   ): Promise<R> {
     const payload = encodePayload(codec, args === undefined ? null : args);
-    const ready = link ?? this.config.connection.ready;
+    const ready = link ?? this.#config.connection.ready;
     // The common case, kept lean: connected, reply inbox in place, replies over pub/sub.
     if (
       ready &&
-      this.inbox?.link === ready &&
-      this.inbox.subscribed &&
-      !this.config.transport.capabilities.requestReply
+      this.#inbox?.link === ready &&
+      this.#inbox.subscribed &&
+      !this.#config.transport.capabilities.requestReply
     ) {
-      return this.callOverPubSub<R>(ready, {
+      return this.#callOverPubSub<R>(ready, {
         service,
         method,
         payload,
         codec,
         signal: options.signal,
-        timeoutMs: options.timeoutMs ?? this.config.callTimeoutMs,
+        timeoutMs: options.timeoutMs ?? this.#config.callTimeoutMs,
         headers: options.headers,
       });
     }
     const codecName = args instanceof Uint8Array ? "bytes" : codec.name;
-    return this.callWhenReady<R>(link, service, method, payload, codecName, options, codec);
+    return this.#callWhenReady<R>(link, service, method, payload, codecName, options, codec);
   }
 
   /**
@@ -89,27 +92,27 @@ export class Caller {
    * the pending call holds its own timer and signal listener, and a lost connection fails it
    * through `failAll`.
    */
-  private callOverPubSub<R>(link: Link, request: PubSubCall): Promise<R> {
+  #callOverPubSub<R>(link: Link, request: PubSubCall): Promise<R> {
     const { service, method, payload, codec, signal, timeoutMs, headers } = request;
-    const correlationId = this.config.nextId();
-    const result = this.pending.expect<R>(correlationId, { timeoutMs, signal, service, method, codec });
+    const correlationId = this.#config.nextId();
+    const result = this.#pending.expect<R>(correlationId, { timeoutMs, signal, service, method, codec });
     const message: { -readonly [K in keyof OutboundMessage]: OutboundMessage[K] } = {
-      topic: requestTopic(this.config.rpcPrefix, service, method),
+      topic: requestTopic(this.#config.rpcPrefix, service, method),
       payload,
       id: correlationId,
       qos: 1,
-      replyTo: this.config.inboxTopic,
+      replyTo: this.#config.inboxTopic,
       correlationId,
     };
     if (headers) message.headers = headers;
-    this.config.transport
+    this.#config.transport
       .publish(message, { signal: link.signal })
-      .catch((error: unknown) => this.pending.fail(correlationId, GmqError.from(error, "remote")));
+      .catch((error: unknown) => this.#pending.fail(correlationId, GmqError.from(error, "remote")));
     return result;
   }
 
   /** Everything else: waits for the connection and the inbox within the call's deadline. */
-  private async callWhenReady<R>(
+  async #callWhenReady<R>(
     link: Link | undefined,
     service: string,
     method: string,
@@ -118,7 +121,7 @@ export class Caller {
     options: CallOptions,
     codec: Codec<any>,
   ): Promise<R> {
-    const { transport, connection, callTimeoutMs } = this.config;
+    const { transport, connection, callTimeoutMs } = this.#config;
     // A request-only transport known to be unreachable fails at once, never at the deadline.
     const failFast = transport.capabilities.connection === "request";
     const timeoutMs = options.timeoutMs ?? callTimeoutMs;
@@ -140,9 +143,9 @@ export class Caller {
         });
         return codec.decode(response.payload) as R;
       }
-      await this.ensureInbox(ready);
+      await this.#ensureInbox(ready);
       // The deadline, already watching the caller's signal and the clock, bounds the reply too.
-      return await this.callOverPubSub<R>(ready, {
+      return await this.#callOverPubSub<R>(ready, {
         service,
         method,
         payload,
@@ -164,19 +167,19 @@ export class Caller {
 
   /** A new connection: resubscribe the inbox if calls used it before. */
   async restore(link: Link): Promise<void> {
-    if (this.inbox) await this.ensureInbox(link);
+    if (this.#inbox) await this.#ensureInbox(link);
   }
 
   /** True when the message was a reply to one of our calls (consumed). */
   receive(message: InboundMessage): boolean {
-    if (message.topic !== this.config.inboxTopic) return false;
-    this.pending.settle(message);
+    if (message.topic !== this.#config.inboxTopic) return false;
+    this.#pending.settle(message);
     return true;
   }
 
   /** No reply can arrive any more (connection lost, client closed). */
   failAll(error: GmqError): void {
-    this.pending.failAll(error);
+    this.#pending.failAll(error);
   }
 
   /**
@@ -194,53 +197,53 @@ export class Caller {
     try {
       result = fn(message.data, { id: message.id, headers: message.headers, message });
     } catch (error) {
-      this.reply(message, encodeRemoteError(error), true);
+      this.#reply(message, encodeRemoteError(error), true);
       return;
     }
     if (!isThenable(result)) {
-      this.replyWith(message, result, codec);
+      this.#replyWith(message, result, codec);
       return;
     }
     Promise.resolve(result).then(
-      (value) => this.replyWith(message, value, codec),
-      (error: unknown) => this.reply(message, encodeRemoteError(error), true),
+      (value) => this.#replyWith(message, value, codec),
+      (error: unknown) => this.#reply(message, encodeRemoteError(error), true),
     );
   }
 
-  private replyWith(message: Message<unknown>, result: unknown, codec: Codec<any>): void {
+  #replyWith(message: Message<unknown>, result: unknown, codec: Codec<any>): void {
     let payload: Uint8Array;
     try {
       payload = encodePayload(codec, result === undefined ? null : result);
     } catch (error) {
-      this.reply(message, encodeRemoteError(error), true);
+      this.#reply(message, encodeRemoteError(error), true);
       return;
     }
-    this.reply(message, payload, false);
+    this.#reply(message, payload, false);
   }
 
-  private reply(message: Message<unknown>, payload: Uint8Array, failed: boolean): void {
+  #reply(message: Message<unknown>, payload: Uint8Array, failed: boolean): void {
     // Not `ready`: a request can arrive while the connection is still restoring subscriptions.
-    const link = this.config.connection.open;
+    const link = this.#config.connection.open;
     if (!link) return; // the caller fails with `disconnected`
     const reply = {
       topic: message.replyTo!,
       payload,
-      id: this.config.nextId(),
+      id: this.#config.nextId(),
       qos: 1 as const,
       ...(message.correlationId !== undefined && { correlationId: message.correlationId }),
       ...(failed && { headers: { [ERROR_HEADER]: "1" } }),
     };
-    this.config.transport.publish(reply, { signal: link.signal }).catch((error: unknown) => {
+    this.#config.transport.publish(reply, { signal: link.signal }).catch((error: unknown) => {
       // A reply cut off by the connection ending (the app closing, the link lost) is not news:
       // the caller hears `disconnected` or its timeout.
-      if (this.config.connection.open === link) this.config.onError(GmqError.from(error));
+      if (this.#config.connection.open === link) this.#config.onError(GmqError.from(error));
     });
   }
 
-  private ensureInbox(link: Link): Promise<void> {
-    if (this.inbox?.link !== link) {
-      const request = { pattern: this.config.inboxTopic, qos: 1 as const, manualAck: false };
-      const ready = this.config.transport.subscribe!(request, {
+  #ensureInbox(link: Link): Promise<void> {
+    if (this.#inbox?.link !== link) {
+      const request = { pattern: this.#config.inboxTopic, qos: 1 as const, manualAck: false };
+      const ready = this.#config.transport.subscribe!(request, {
         signal: link.signal,
         sink: IGNORED,
         flow: UNBOUNDED,
@@ -252,9 +255,9 @@ export class Caller {
         },
         () => {},
       );
-      this.inbox = inbox;
+      this.#inbox = inbox;
     }
-    return this.inbox.ready;
+    return this.#inbox.ready;
   }
 }
 

@@ -13,14 +13,17 @@ import type { Transport } from "./transport.js";
 /** The current state, and one event per real change (none once closed). */
 export class StateHolder {
   state: ConnectionState = "disconnected";
+  readonly #onState: (change: StateChange) => void;
 
-  constructor(private readonly onState: (change: StateChange) => void) {}
+  constructor(onState: (change: StateChange) => void) {
+    this.#onState = onState;
+  }
 
   set(to: ConnectionState, reason: string, attempt: number, error?: GmqError): void {
     const from = this.state;
     if (from === to || from === "closed") return;
     this.state = to;
-    this.onState({ from, to, reason, attempt, ...(error && { error }) });
+    this.#onState({ from, to, reason, attempt, ...(error && { error }) });
   }
 }
 
@@ -31,12 +34,12 @@ interface Waiter {
 
 /** Callers of `waitReady`, each bounded by its own signal. */
 export class WaiterList {
-  private readonly waiters = new Set<Waiter>();
+  readonly #waiters = new Set<Waiter>();
 
   wait(signal: AbortSignal): Promise<Link> {
     return new Promise((resolve, reject) => {
       const stop = abortWatcher(() => {
-        this.waiters.delete(waiter);
+        this.#waiters.delete(waiter);
         reject(GmqError.from(signal.reason, "aborted"));
       });
       const waiter: Waiter = {
@@ -51,18 +54,18 @@ export class WaiterList {
       };
       if (signal.aborted) return stop.aborted(signal);
       watchAbort(signal, stop);
-      this.waiters.add(waiter);
+      this.#waiters.add(waiter);
     });
   }
 
   resolveAll(link: Link): void {
-    for (const waiter of this.waiters) waiter.resolve(link);
-    this.waiters.clear();
+    for (const waiter of this.#waiters) waiter.resolve(link);
+    this.#waiters.clear();
   }
 
   rejectAll(error: GmqError): void {
-    for (const waiter of this.waiters) waiter.reject(error);
-    this.waiters.clear();
+    for (const waiter of this.#waiters) waiter.reject(error);
+    this.#waiters.clear();
   }
 }
 
@@ -81,7 +84,7 @@ export abstract class ConnectionCore implements Connection {
   lastError: GmqError | undefined;
   /** Ends the current link with an error (set per link). */
   protected loseCurrent: ((error: GmqError) => void) | undefined;
-  private wakeSleep: (() => void) | undefined;
+  #wakeSleep: (() => void) | undefined;
 
   constructor(
     protected readonly transport: Transport,
@@ -111,7 +114,7 @@ export abstract class ConnectionCore implements Connection {
   }
 
   wake(): void {
-    this.wakeSleep?.();
+    this.#wakeSleep?.();
   }
 
   interrupt(reason: string, cause?: GmqError): void {
@@ -152,11 +155,11 @@ export abstract class ConnectionCore implements Connection {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.wakeSleep = undefined;
+        this.#wakeSleep = undefined;
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.wakeSleep = done;
+      this.#wakeSleep = done;
       if (this.closing.signal.aborted) done();
     });
   }

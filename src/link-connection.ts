@@ -35,7 +35,7 @@ export class LinkConnection extends ConnectionCore {
   protected async run(): Promise<void> {
     while (!this.closing.signal.aborted) {
       if (this.holder.state !== "reconnecting") this.holder.set("connecting", "connecting", this.attempt);
-      const failure = await this.connectOnce();
+      const failure = await this.#connectOnce();
       if (this.closing.signal.aborted) break;
       if (failure) this.lastError = failure;
       const givesUp = await this.givesUp(failure);
@@ -55,7 +55,7 @@ export class LinkConnection extends ConnectionCore {
 
   /** One connection from attempt to loss. Resolves with the error if it never got ready, and
    *  with undefined after a connection that was ready is lost. */
-  private async connectOnce(): Promise<GmqError | undefined> {
+  async #connectOnce(): Promise<GmqError | undefined> {
     const generation = ++this.generation;
     const controller = new AbortController();
     const link: Link = { generation, signal: controller.signal };

@@ -40,31 +40,31 @@ export interface AckOwner {
  * all of them acked, or one nack as soon as any of them nacks.
  */
 export class AckTracker {
-  private remaining: number;
-  private settled = false;
+  #remaining: number;
+  #settled = false;
+  readonly #inbound: InboundMessage;
+  readonly #owner: AckOwner;
 
-  constructor(
-    private readonly inbound: InboundMessage,
-    deliveries: number,
-    private readonly owner: AckOwner,
-  ) {
-    this.remaining = deliveries;
+  constructor(inbound: InboundMessage, deliveries: number, owner: AckOwner) {
+    this.#inbound = inbound;
+    this.#owner = owner;
+    this.#remaining = deliveries;
   }
 
   ack(): Promise<void> {
-    if (this.settled || --this.remaining > 0) return ACKED;
-    this.settled = true;
-    this.owner.acked?.(this.inbound);
+    if (this.#settled || --this.#remaining > 0) return ACKED;
+    this.#settled = true;
+    this.#owner.acked?.(this.#inbound);
     // Most messages were acked by the adapter already: no promise to make for them.
-    return this.inbound.ack ? settle(() => this.inbound.ack!()) : ACKED;
+    return this.#inbound.ack ? settle(() => this.#inbound.ack!()) : ACKED;
   }
 
   nack(requeue: boolean): Promise<void> {
-    if (this.settled) return ACKED;
-    this.settled = true;
-    const id = this.inbound.id;
-    if (requeue && id !== undefined) this.owner.requeued(id);
-    return this.inbound.nack ? settle(() => this.inbound.nack!({ requeue })) : ACKED;
+    if (this.#settled) return ACKED;
+    this.#settled = true;
+    const id = this.#inbound.id;
+    if (requeue && id !== undefined) this.#owner.requeued(id);
+    return this.#inbound.nack ? settle(() => this.#inbound.nack!({ requeue })) : ACKED;
   }
 }
 

@@ -39,71 +39,77 @@ export function publishThroughOutbox(
  * and timeout. A class, not closures: one is made for every message.
  */
 class PendingPublish extends OutboxEntry implements AbortWatcher {
-  private settled = false;
-  private signal: AbortSignal | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  #settled = false;
+  #signal: AbortSignal | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #publisher: OutboxPublisher;
+  readonly #resolve: (result: PublishResult) => void;
+  readonly #reject: (error: unknown) => void;
 
   constructor(
-    private readonly publisher: OutboxPublisher,
+    publisher: OutboxPublisher,
     record: OutboxRecord,
-    private readonly resolve: (result: PublishResult) => void,
-    private readonly reject: (error: unknown) => void,
+    resolve: (result: PublishResult) => void,
+    reject: (error: unknown) => void,
   ) {
     super(record);
+    this.#publisher = publisher;
+    this.#resolve = resolve;
+    this.#reject = reject;
   }
 
   /** Once enqueued: the caller's signal and timeout withdraw it. */
   watch({ signal, timeoutMs }: Pick<PublishOptions, "signal" | "timeoutMs">): void {
-    this.signal = signal;
+    this.#signal = signal;
     if (signal) watchAbort(signal, this);
     if (timeoutMs !== undefined) {
-      this.timer = setTimeout(() => {
-        this.withdraw("timeout", new GmqError("timeout", `publish timed out after ${timeoutMs} ms`));
+      this.#timer = setTimeout(() => {
+        this.#withdraw("timeout", new GmqError("timeout", `publish timed out after ${timeoutMs} ms`));
       }, timeoutMs);
     }
   }
 
   override stored(): void {
-    if (!this.publisher.canSend()) this.succeed("queued");
+    if (!this.#publisher.canSend()) this.#succeed("queued");
   }
 
   override sent(): void {
-    this.detach();
-    this.succeed("sent");
+    this.#detach();
+    this.#succeed("sent");
   }
 
   override dropped(event: DroppedEvent): void {
-    this.detach();
-    if (event.reason === "replaced") this.succeed("replaced");
-    else this.fail(event.error ?? dropError(event));
+    this.#detach();
+    if (event.reason === "replaced") this.#succeed("replaced");
+    else this.#fail(event.error ?? dropError(event));
   }
 
   /** The caller's signal aborted. */
   aborted(signal: AbortSignal): void {
-    this.withdraw("aborted", abortError(signal, "publish"));
+    this.#withdraw("aborted", abortError(signal, "publish"));
   }
 
   /** Takes the record back if it was not handed over yet; the publish fails either way. */
-  private withdraw(reason: "aborted" | "timeout", error: GmqError): void {
-    if (!this.publisher.outbox.withdraw(this, reason, error)) this.fail(error);
+  #withdraw(reason: "aborted" | "timeout", error: GmqError): void {
+    if (!this.#publisher.outbox.withdraw(this, reason, error)) this.#fail(error);
   }
 
-  private detach(): void {
-    if (this.signal) unwatchAbort(this.signal, this);
+  #detach(): void {
+    if (this.#signal) unwatchAbort(this.#signal, this);
   }
 
-  private succeed(status: PublishResult["status"]): void {
-    if (this.settle()) this.resolve({ id: this.record.id, status, durable: this.publisher.durable });
+  #succeed(status: PublishResult["status"]): void {
+    if (this.#settle()) this.#resolve({ id: this.record.id, status, durable: this.#publisher.durable });
   }
 
-  private fail(error: unknown): void {
-    if (this.settle()) this.reject(error);
+  #fail(error: unknown): void {
+    if (this.#settle()) this.#reject(error);
   }
 
-  private settle(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+  #settle(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     return true;
   }
 }

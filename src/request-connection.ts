@@ -13,15 +13,15 @@ import { GmqError } from "./errors.js";
  * answer that arrives meanwhile ends the wait early.
  */
 export class RequestConnection extends ConnectionCore {
-  private usable = false;
+  #usable = false;
 
   get ready(): Link | undefined {
-    return this.usable ? this.link : undefined;
+    return this.#usable ? this.link : undefined;
   }
 
   /** A request got an answer from the backend (even an error answer): it is reachable. */
   reachable(): void {
-    if (this.usable) {
+    if (this.#usable) {
       this.attempt = 0;
       this.holder.set("connected", "the backend answered", 0);
     } else {
@@ -48,12 +48,12 @@ export class RequestConnection extends ConnectionCore {
   }
 
   protected override linkGone(): void {
-    this.usable = false;
+    this.#usable = false;
   }
 
   protected async run(): Promise<void> {
     while (!this.closing.signal.aborted) {
-      const error = await this.linkOnce();
+      const error = await this.#linkOnce();
       if (this.closing.signal.aborted) break;
       this.lastError = error;
       const givesUp = await this.givesUp(error);
@@ -68,7 +68,7 @@ export class RequestConnection extends ConnectionCore {
   }
 
   /** One period of believed reachability, from its setup to the failure that ends it. */
-  private async linkOnce(): Promise<GmqError> {
+  async #linkOnce(): Promise<GmqError> {
     const controller = new AbortController();
     const link: Link = { generation: ++this.generation, signal: controller.signal };
     let lost!: (error: GmqError) => void;
@@ -93,11 +93,11 @@ export class RequestConnection extends ConnectionCore {
       }
       return error;
     }
-    this.usable = true;
+    this.#usable = true;
     this.waiters.resolveAll(link);
     this.hooks.up(link);
     const error = await gone;
-    this.usable = false;
+    this.#usable = false;
     controller.abort(error);
     if (this.link === link) this.link = undefined;
     if (!this.closing.signal.aborted) {

@@ -62,17 +62,25 @@ function expire(call: PendingCall): void {
 
 /** One call waiting for its reply, with its own timer and (when given) the caller's signal. */
 class PendingCall implements AbortWatcher {
-  private readonly timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #calls: Map<string, PendingCall>;
+  readonly #correlationId: string;
+  readonly #resolveCall: (result: unknown) => void;
+  readonly #rejectCall: (error: GmqError) => void;
 
   constructor(
-    private readonly calls: Map<string, PendingCall>,
-    private readonly correlationId: string,
+    calls: Map<string, PendingCall>,
+    correlationId: string,
     readonly options: ExpectOptions,
-    private readonly resolveCall: (result: unknown) => void,
-    private readonly rejectCall: (error: GmqError) => void,
+    resolveCall: (result: unknown) => void,
+    rejectCall: (error: GmqError) => void,
   ) {
+    this.#calls = calls;
+    this.#correlationId = correlationId;
+    this.#resolveCall = resolveCall;
+    this.#rejectCall = rejectCall;
     const { timeoutMs, signal } = options;
-    if (timeoutMs !== undefined) this.timer = setTimeout(expire, timeoutMs, this);
+    if (timeoutMs !== undefined) this.#timer = setTimeout(expire, timeoutMs, this);
     if (signal) watchAbort(signal, this);
   }
 
@@ -86,40 +94,40 @@ class PendingCall implements AbortWatcher {
 
   /** The reply came: the call resolves with its decoded payload, or fails with the remote error. */
   answer(message: InboundMessage): void {
-    this.end();
+    this.#end();
     if (isErrorReply(message)) {
-      this.rejectCall(decodeRemoteError(message.payload));
+      this.#rejectCall(decodeRemoteError(message.payload));
       return;
     }
     let result: unknown;
     try {
       result = this.options.codec.decode(message.payload);
     } catch (error) {
-      this.rejectCall(GmqError.from(error, "remote"));
+      this.#rejectCall(GmqError.from(error, "remote"));
       return;
     }
-    this.resolveCall(result);
+    this.#resolveCall(result);
   }
 
   reject(error: GmqError): void {
-    this.end();
-    this.rejectCall(error);
+    this.#end();
+    this.#rejectCall(error);
   }
 
   /** Forgets the call: no reply is awaited any more. */
-  private end(): void {
-    this.calls.delete(this.correlationId);
-    clearTimeout(this.timer);
+  #end(): void {
+    this.#calls.delete(this.#correlationId);
+    clearTimeout(this.#timer);
     if (this.options.signal) unwatchAbort(this.options.signal, this);
   }
 }
 
 /** Matches replies to outstanding calls by correlation id. */
 export class PendingCalls {
-  private readonly pending = new Map<string, PendingCall>();
+  readonly #pending = new Map<string, PendingCall>();
 
   get size(): number {
-    return this.pending.size;
+    return this.#pending.size;
   }
 
   /** Registers a call; the promise settles with its decoded reply, or fails with the remote
@@ -131,13 +139,13 @@ export class PendingCalls {
     }
     return new Promise<R>((resolve, reject) => {
       const call = new PendingCall(
-        this.pending,
+        this.#pending,
         correlationId,
         options,
         resolve as (result: unknown) => void,
         reject,
       );
-      this.pending.set(correlationId, call);
+      this.#pending.set(correlationId, call);
     });
   }
 
@@ -146,18 +154,18 @@ export class PendingCalls {
     const id = message.correlationId;
     if (id === undefined) return false;
     // A late or duplicate reply finds nobody waiting any more; it is consumed all the same.
-    this.pending.get(id)?.answer(message);
+    this.#pending.get(id)?.answer(message);
     return true;
   }
 
   /** The request could not be sent. */
   fail(correlationId: string, error: GmqError): void {
-    this.pending.get(correlationId)?.reject(error);
+    this.#pending.get(correlationId)?.reject(error);
   }
 
   /** The connection dropped: no reply can arrive on the new one. */
   failAll(error: GmqError): void {
-    for (const call of [...this.pending.values()]) call.reject(error);
+    for (const call of [...this.#pending.values()]) call.reject(error);
   }
 }
 

@@ -63,68 +63,75 @@ class HeldMessage {
 }
 
 export class InboundAcks {
-  private readonly pubacks: Entry[] = [];
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
-  private closed = false;
+  readonly #pubacks: Entry[] = [];
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #closed = false;
+  readonly #write: (bytes: Uint8Array) => void;
+  readonly #redeliveryDelayMs: number;
+  readonly #deliver: (message: InboundMessage) => void;
 
   /** `deliver` hands a message to the app; a requeued one comes back through it. */
   constructor(
-    private readonly write: (bytes: Uint8Array) => void,
-    private readonly redeliveryDelayMs: number,
-    private readonly deliver: (message: InboundMessage) => void,
-  ) {}
+    write: (bytes: Uint8Array) => void,
+    redeliveryDelayMs: number,
+    deliver: (message: InboundMessage) => void,
+  ) {
+    this.#write = write;
+    this.#redeliveryDelayMs = redeliveryDelayMs;
+    this.#deliver = deliver;
+  }
 
   /** A QoS 1 ack is held ahead: mqtt.js must not ack the next one itself. */
   get blocking(): boolean {
-    return this.pubacks.length > 0;
+    return this.#pubacks.length > 0;
   }
 
   /** Queue the PUBACK of a QoS 1 message that may go out once its turn comes. */
   pass(messageId: number): void {
-    this.pubacks.push({ messageId, done: true });
-    this.flush();
+    this.#pubacks.push({ messageId, done: true });
+    this.#flush();
   }
 
   /** Queue the PUBACK of a QoS 1 message until the app acks it: the message to fill in and
    *  deliver, with `ack` and `nack` bound to that PUBACK. */
   hold(messageId: number): Omit<InboundMessage, "topic" | "payload"> {
     const entry: Entry = { messageId, done: false };
-    this.pubacks.push(entry);
+    this.#pubacks.push(entry);
     return new HeldMessage(this, entry);
   }
 
   /** The connection is gone: held acks die with it (the broker redelivers those messages). */
   close(): void {
-    this.closed = true;
-    this.pubacks.length = 0;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.#closed = true;
+    this.#pubacks.length = 0;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
   }
 
   settle(entry: Entry): void {
-    if (this.closed || entry.done) return;
+    if (this.#closed || entry.done) return;
     entry.done = true;
-    this.flush();
+    this.#flush();
   }
 
   /** nack with requeue: the PUBACK stays held; the app gets the message again, marked redelivered. */
   redeliver(message: InboundMessage, entry: Entry): void {
-    if (this.closed) return;
+    if (this.#closed) return;
     const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (this.closed) return;
+      this.#timers.delete(timer);
+      if (this.#closed) return;
       const again = Object.assign(new HeldMessage(this, entry), message, { redelivered: true });
-      this.deliver(again as unknown as InboundMessage);
-    }, this.redeliveryDelayMs);
-    this.timers.add(timer);
+      this.#deliver(again as unknown as InboundMessage);
+    }, this.#redeliveryDelayMs);
+    this.#timers.add(timer);
   }
 
-  private flush(): void {
+  #flush(): void {
     let sent = 0;
-    while (sent < this.pubacks.length && this.pubacks[sent]!.done) {
-      this.write(puback(this.pubacks[sent]!.messageId));
+    while (sent < this.#pubacks.length && this.#pubacks[sent]!.done) {
+      this.#write(puback(this.#pubacks[sent]!.messageId));
       sent++;
     }
-    if (sent > 0) this.pubacks.splice(0, sent);
+    if (sent > 0) this.#pubacks.splice(0, sent);
   }
 }

@@ -15,32 +15,32 @@ interface SignalWatch {
 }
 
 export class PendingOperations {
-  private readonly pending = new Set<Operation>();
-  private readonly watches = new Map<AbortSignal, SignalWatch>();
+  readonly #pending = new Set<Operation>();
+  readonly #watches = new Map<AbortSignal, SignalWatch>();
 
   /** Operations waiting for their acknowledgement. */
   get size(): number {
-    return this.pending.size;
+    return this.#pending.size;
   }
 
   /** One abort listener per signal, however many operations share it (the core passes the
    *  connection's signal to every publish; a listener each would trip Node's leak warning). */
   track(signal: AbortSignal, reject: (error: GmqError) => void): Operation {
     const op = { reject, signal };
-    this.pending.add(op);
-    let watch = this.watches.get(signal);
+    this.#pending.add(op);
+    let watch = this.#watches.get(signal);
     if (!watch) {
       const ops = new Set<Operation>();
       const listener = () => {
-        this.watches.delete(signal);
+        this.#watches.delete(signal);
         const error = GmqError.from(signal.reason ?? new GmqError("aborted", "operation aborted"));
         for (const each of ops) {
-          this.pending.delete(each);
+          this.#pending.delete(each);
           each.reject(error);
         }
       };
       watch = { ops, listener };
-      this.watches.set(signal, watch);
+      this.#watches.set(signal, watch);
       signal.addEventListener("abort", listener, { once: true });
     }
     watch.ops.add(op);
@@ -49,12 +49,12 @@ export class PendingOperations {
 
   /** Takes the operation out to settle it; false when it was settled already. */
   untrack(op: Operation): boolean {
-    if (!this.pending.delete(op)) return false;
-    const watch = this.watches.get(op.signal);
+    if (!this.#pending.delete(op)) return false;
+    const watch = this.#watches.get(op.signal);
     if (watch) {
       watch.ops.delete(op);
       if (watch.ops.size === 0) {
-        this.watches.delete(op.signal);
+        this.#watches.delete(op.signal);
         op.signal.removeEventListener("abort", watch.listener);
       }
     }
@@ -62,9 +62,9 @@ export class PendingOperations {
   }
 
   rejectAll(error: GmqError): void {
-    for (const op of this.pending) op.reject(error);
-    this.pending.clear();
-    for (const [signal, watch] of this.watches) signal.removeEventListener("abort", watch.listener);
-    this.watches.clear();
+    for (const op of this.#pending) op.reject(error);
+    this.#pending.clear();
+    for (const [signal, watch] of this.#watches) signal.removeEventListener("abort", watch.listener);
+    this.#watches.clear();
   }
 }
