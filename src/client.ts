@@ -1,13 +1,18 @@
 import { abortError, abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
 import { Caller } from "./caller.js";
 import { type Codec, encodePayload, jsonCodec } from "./codec.js";
-import type { Connection, ConnectionHooks, ConnectionState, Link, StateChange } from "./connection.js";
+import {
+  Connection,
+  type ConnectionHooks,
+  type ConnectionState,
+  type Link,
+  type StateChange,
+} from "./connection.js";
 import { createDeadline } from "./deadline.js";
 import { Emitter } from "./emitter.js";
 import { GmqError } from "./errors.js";
 import { type FlushContext, flushOutbox } from "./flush.js";
 import { createIdGenerator, randomToken } from "./ids.js";
-import { LinkConnection } from "./link-connection.js";
 import { memoryStore } from "./memory-store.js";
 import type { Message } from "./message.js";
 import { Naming } from "./naming.js";
@@ -31,7 +36,6 @@ import {
 import { type DroppedEvent, Outbox, type OutboxStats } from "./outbox.js";
 import { Positions } from "./positions.js";
 import { type OutboxPublisher, publishAtMostOnce, publishThroughOutbox } from "./publish.js";
-import { RequestConnection } from "./request-connection.js";
 import { Router } from "./router.js";
 import { INBOX_PREFIX, requestTopic } from "./rpc.js";
 import { watchRuntime } from "./runtime.js";
@@ -103,15 +107,12 @@ export class Client extends Emitter<ClientEvents> implements AsyncDisposable {
       up: () => this.#pump(),
       down: (_link, error) => this.#down(error),
     };
-    const connectionOptions = { reconnect: config.reconnect, connectTimeoutMs: config.connectTimeoutMs };
-    if (this.transport.capabilities.connection === "request") {
-      const connection = new RequestConnection(this.transport, connectionOptions, hooks);
-      this.#connection = connection;
-      this.#wire = observeRequests(this.transport, connection);
-    } else {
-      this.#connection = new LinkConnection(this.transport, connectionOptions, hooks);
-      this.#wire = this.transport;
-    }
+    const connection = new Connection(this.transport, config, hooks);
+    this.#connection = connection;
+    this.#wire =
+      this.transport.capabilities.connection === "request"
+        ? observeRequests(this.transport, connection)
+        : this.transport;
 
     this.#positions = new Positions(this.#store, onError);
     this.router = new Router(this.#wire, {
