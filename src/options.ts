@@ -197,8 +197,12 @@ function validateTransport(transport: Transport | undefined): void {
   if (typeof transport?.publish !== "function" || typeof caps !== "object" || caps === null) {
     throw GmqError.invalid("transport", "must implement the Transport contract (publish, capabilities)");
   }
-  checkValue(caps.connection, ["link", "request"], "transport.capabilities.connection", true);
-  checkValue(caps.inbound, ["routed", "stream", "push", "none"], "transport.capabilities.inbound", true);
+  check(
+    caps,
+    { connection: ["link", "request"], inbound: ["routed", "stream", "push", "none"] },
+    "transport.capabilities",
+    true,
+  );
   // The methods every transport, and its shape, need.
   const needs: [keyof Transport, unknown, string][] = [
     ["disconnect", true, "every transport"],

@@ -19,6 +19,8 @@ const KINDS = {
   name: [(v: unknown) => typeof v === "string" && v !== "", "a non-empty string"],
   string: [(v: unknown) => typeof v === "string", "a string"],
   boolean: [(v: unknown) => typeof v === "boolean", "a boolean"],
+  number: [(v: unknown) => typeof v === "number", "a number"],
+  bytes: [(v: unknown) => v instanceof Uint8Array, "a Uint8Array"],
   function: [(v: unknown) => typeof v === "function", "a function"],
   object: [isObject, "an object"],
   qos: [(v: unknown) => v === 0 || v === 1 || v === 2, "0, 1 or 2"],
@@ -46,20 +48,26 @@ function fail(value: unknown, rule: Rule, field: string): never {
   throw GmqError.invalid(field, `must be ${what}, got ${got(value)}`);
 }
 
-/** Checks one value (undefined passes, unless `required`: options are optional). */
-export function checkValue(value: unknown, rule: Rule, field: string, required = false): void {
+/** Checks one value, named `prefix + name` in an error (undefined passes unless `required`). */
+export function checkValue(value: unknown, rule: Rule, name: string, prefix = "", required = false): void {
   if (value === undefined && !required) return;
-  if (!(typeof rule === "object" ? rule.includes(value) : KINDS[rule][0](value))) fail(value, rule, field);
+  if (!(typeof rule === "object" ? rule.includes(value) : KINDS[rule][0](value)))
+    fail(value, rule, prefix + name);
   if (rule === "headers") {
-    for (const name in value as object) {
-      checkValue((value as Record<string, unknown>)[name], "string", `${field}.${name}`);
+    for (const header in value as object) {
+      checkValue((value as Record<string, unknown>)[header], "string", `${prefix}${name}.${header}`);
     }
   }
 }
 
 /** Checks the fields of `value` that `rules` names; `value` itself must be an object. */
-export function check(value: unknown, rules: Readonly<Record<string, Rule>>, field = "options"): void {
+export function check(
+  value: unknown,
+  rules: Readonly<Record<string, Rule>>,
+  field = "options",
+  required = false,
+): void {
   if (!isObject(value)) fail(value, "object", field);
   const prefix = field === "options" ? "" : `${field}.`;
-  for (const name in rules) checkValue(value[name], rules[name]!, prefix + name);
+  for (const name in rules) checkValue(value[name], rules[name]!, name, prefix, required);
 }
