@@ -1,3 +1,5 @@
+import type { DedupWindow } from "./dedup.js";
+import { GmqError } from "./errors.js";
 import type { InboundMessage } from "./transport.js";
 
 /** A message as a subscriber sees it. */
@@ -146,10 +148,31 @@ export interface MessageOwner<T> {
   settle(): void;
 }
 
-export function createMessage<T>(
+/** A subscription as `dispatch` sees it. */
+interface Member extends MessageOwner<any> {
+  readonly isClosed: boolean;
+  deliver(message: Message<any>): void;
+}
+
+/**
+ * Hands one inbound message to every live member (once per message id, when `dedup` is given),
+ * all sharing one ack. What nobody takes, or a duplicate, is acked at once. False for a duplicate.
+ */
+export function dispatch(
   inbound: InboundMessage,
-  owner: MessageOwner<T>,
-  tracker: AckTracker,
-): Message<T> {
-  return new Delivered(inbound, owner, tracker);
+  members: Iterable<Member>,
+  dedup: DedupWindow | undefined,
+  owner: AckOwner,
+  onError: (error: GmqError) => void,
+): boolean {
+  let live = 0;
+  for (const member of members) if (!member.isClosed) live++;
+  const duplicate = live > 0 && inbound.id !== undefined && dedup?.seen(inbound.id) === true;
+  if (live === 0 || duplicate) {
+    void Promise.resolve(inbound.ack?.()).catch((error: unknown) => onError(GmqError.from(error)));
+    return !duplicate;
+  }
+  const tracker = new AckTracker(inbound, live, owner);
+  for (const member of members) if (!member.isClosed) member.deliver(new Delivered(inbound, member, tracker));
+  return true;
 }

@@ -1,8 +1,8 @@
 import type { BackoffOptions } from "./backoff.js";
 import type { Link } from "./connection.js";
 import { DedupWindow } from "./dedup.js";
-import { GmqError } from "./errors.js";
-import { type AckOwner, AckTracker, createMessage } from "./message.js";
+import type { GmqError } from "./errors.js";
+import { type AckOwner, dispatch } from "./message.js";
 import type { Positions } from "./positions.js";
 import type { Subscription, SubscriptionOwner } from "./subscription.js";
 import { TopicTree } from "./topic-tree.js";
@@ -147,21 +147,8 @@ export class Router implements SubscriptionOwner, AckOwner {
 
   /** Delivers one inbound message from the link to every matching local subscription. */
   route(inbound: InboundMessage): void {
-    const matching = this.#match(inbound.topic);
-    let live = 0;
-    for (const subscription of matching) if (!subscription.isClosed) live++;
-    const id = inbound.id;
-    if (live === 0 || (id !== undefined && this.#dedup.seen(id))) {
-      if (live > 0) this.duplicatesDropped++;
-      void Promise.resolve(inbound.ack?.()).catch((error: unknown) =>
-        this.#config.onError(GmqError.from(error)),
-      );
-      return;
-    }
-    const tracker = new AckTracker(inbound, live, this);
-    for (const subscription of matching) {
-      if (subscription.isClosed) continue;
-      subscription.deliver(createMessage(inbound, subscription, tracker));
+    if (!dispatch(inbound, this.#match(inbound.topic), this.#dedup, this, this.#config.onError)) {
+      this.duplicatesDropped++;
     }
   }
 

@@ -4,7 +4,7 @@ import type { Link } from "./connection.js";
 import { DedupWindow } from "./dedup.js";
 import { GmqError, isPermanent } from "./errors.js";
 import { WireFlow } from "./flow.js";
-import { type AckOwner, AckTracker, createMessage } from "./message.js";
+import { type AckOwner, dispatch } from "./message.js";
 import type { Positions } from "./positions.js";
 import type { Subscription } from "./subscription.js";
 import type {
@@ -111,22 +111,9 @@ export class WireSubscription implements AckOwner {
 
   /** A message of this stream: straight to the members, once per id. */
   deliver(inbound: InboundMessage): void {
-    let live = 0;
-    for (const member of this.members) if (!member.isClosed) live++;
-    const id = inbound.id;
-    if (id !== undefined && this.#context.dedupWindow > 0) {
-      this.#dedup ??= new DedupWindow(this.#context.dedupWindow);
-      if (this.#dedup.seen(id)) live = 0;
-    }
-    if (live === 0) {
-      void Promise.resolve(inbound.ack?.()).catch((error: unknown) =>
-        this.#context.onError(GmqError.from(error)),
-      );
-      return;
-    }
-    const tracker = new AckTracker(inbound, live, this);
-    for (const member of this.members)
-      if (!member.isClosed) member.deliver(createMessage(inbound, member, tracker));
+    const { dedupWindow, onError } = this.#context;
+    this.#dedup ??= dedupWindow > 0 ? new DedupWindow(dedupWindow) : undefined;
+    dispatch(inbound, this.members, this.#dedup, this, onError);
   }
 
   async #run(link: Link, settled: () => void): Promise<void> {
