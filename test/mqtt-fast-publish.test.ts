@@ -120,6 +120,7 @@ describe("encodePublish", () => {
 describe("fastPublisher", () => {
   afterEach(() => useFastPublish(true));
   const client = {} as mqttjs.MqttClient;
+  const write = () => {};
 
   test("only on the mqtt.js versions it is proven on, and the installed one is", () => {
     const installed = (require("mqtt/package.json") as { version: string }).version;
@@ -127,15 +128,15 @@ describe("fastPublisher", () => {
       PROVEN.has(installed),
       `mqtt ${installed} is not in PROVEN: run the mqtt tests on it and add it (fast-publish.ts)`,
     ).toBe(true);
-    expect(fastPublisher(client, installed)).toBeTypeOf("function");
-    expect(fastPublisher(client, "5.15.1")).toBeUndefined();
-    expect(fastPublisher(client, "6.0.0")).toBeUndefined();
-    expect(fastPublisher(client, undefined)).toBeUndefined();
+    expect(fastPublisher(client, installed, write)).toBeTypeOf("function");
+    expect(fastPublisher(client, "5.15.1", write)).toBeUndefined();
+    expect(fastPublisher(client, "6.0.0", write)).toBeUndefined();
+    expect(fastPublisher(client, undefined, write)).toBeUndefined();
   });
 
   test("useFastPublish(false) sends every message through mqtt.js's public publish", () => {
     useFastPublish(false);
-    expect(fastPublisher(client, [...PROVEN][0])).toBeUndefined();
+    expect(fastPublisher(client, [...PROVEN][0], write)).toBeUndefined();
   });
 
   test("declines while mqtt.js is not connected or out of packet ids", () => {
@@ -147,9 +148,11 @@ describe("fastPublisher", () => {
       outgoing: {},
       outgoingStore: { put: () => {} },
       _nextId: () => null,
-      stream: { write: () => true },
     };
-    const publish = fastPublisher(state as unknown as mqttjs.MqttClient, [...PROVEN][0])!;
+    const written: Uint8Array[] = [];
+    const publish = fastPublisher(state as unknown as mqttjs.MqttClient, [...PROVEN][0], (packet) =>
+      written.push(packet),
+    )!;
     const message: OutboundMessage = { topic: "t", payload: new Uint8Array(1), id: ID, qos: 1 };
     expect(publish(message, message.payload, 5, () => {})).toBe(false);
     state.connected = true;
@@ -157,5 +160,6 @@ describe("fastPublisher", () => {
     state._nextId = () => 7 as never;
     expect(publish(message, message.payload, 5, () => {})).toBe(true);
     expect(Object.keys(state.outgoing)).toEqual(["7"]);
+    expect(written.map((packet) => Buffer.from(packet).toString("hex"))).toEqual([encoded(message, v5, 7)]);
   });
 });

@@ -53,6 +53,8 @@ export interface ConnectionParams {
   readonly events: ConnectionEvents;
 }
 
+const nextTick = (globalThis as { process?: { nextTick?: (fn: () => void) => void } }).process?.nextTick;
+
 /** A QoS 0 publish the socket took at once: one settled promise serves them all. */
 const WRITTEN: Promise<void> = Promise.resolve();
 
@@ -76,6 +78,8 @@ export class MqttConnection {
   #phase: "opening" | "open" | "closed" = "opening";
   /** The socket is corked until the current turn ends (see holdWrites). */
   #holding = false;
+  /** Our writes are corked until the next tick (see #write). */
+  #corked = false;
   #refusal: number | undefined;
   /** Inbound PUBLISH packets numbered in arrival order (see FrameTracker), and the malformed ones. */
   #publishesParsed = 0;
@@ -132,7 +136,11 @@ export class MqttConnection {
       ...(options.tls as Pick<IClientOptions, "ca" | "cert" | "key" | "rejectUnauthorized">),
     };
     this.#client = mqttjs.connect(params.url, clientOptions);
-    this.#fast = fastPublisher(this.#client, (this.#client.constructor as { VERSION?: string }).VERSION);
+    this.#fast = fastPublisher(
+      this.#client,
+      (this.#client.constructor as { VERSION?: string }).VERSION,
+      this.#write,
+    );
     this.#client.handleMessage = (packet, callback) => this.#onPublish(packet, callback);
     // mqtt.js logs every packet through `debug`, whose check alone costs a few percent of a
     // publish. When its namespace is off (no DEBUG=mqttjs*), a no-op does the same for free.
@@ -501,8 +509,30 @@ export class MqttConnection {
   }
 
   #writeRaw(bytes: Uint8Array): void {
-    if (this.#phase === "open" && this.#client.connected) this.#client.stream.write(bytes as never);
+    if (this.#phase === "open" && this.#client.connected) this.#write(bytes);
   }
+
+  /**
+   * Our own writes (one-buffer PUBLISH packets, held PUBACKs) are corked until the next tick, as
+   * mqtt.js corks its own: what one turn writes (a reply and its request's PUBACK) leaves in one
+   * syscall. Node only; a browser's WebSocket has no such syscall to save.
+   */
+  readonly #write = (bytes: Uint8Array): void => {
+    const stream = this.#client.stream as {
+      cork?: () => void;
+      uncork?: () => void;
+      write(b: Uint8Array): void;
+    };
+    if (!this.#corked && stream.cork && nextTick) {
+      this.#corked = true;
+      stream.cork();
+      nextTick(() => {
+        this.#corked = false;
+        stream.uncork!();
+      });
+    }
+    stream.write(bytes);
+  };
 
   /** Runs one acknowledged request (SUBSCRIBE, UNSUBSCRIBE) and settles it exactly once. */
   #operation(signal: AbortSignal, start: (done: (error?: unknown) => void) => void): Promise<void> {

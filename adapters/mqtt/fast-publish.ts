@@ -59,7 +59,11 @@ export type FastPublish = (
 ) => boolean;
 
 /** The fast path for this client, or undefined where it is not proven. */
-export function fastPublisher(client: MqttClient, version: string | undefined): FastPublish | undefined {
+export function fastPublisher(
+  client: MqttClient,
+  version: string | undefined,
+  write: (packet: Uint8Array) => void,
+): FastPublish | undefined {
   if (!enabled || !Buffer || version === undefined || !PROVEN.has(version)) return undefined;
   const inner = client as unknown as Internals;
   return (message, payload, protocol, callback) => {
@@ -69,7 +73,7 @@ export function fastPublisher(client: MqttClient, version: string | undefined): 
     if (message.qos === 0) {
       const packet = encodePublish(message, payload, protocol, 0);
       if (!packet) return false;
-      client.stream.write(packet as never);
+      write(packet);
       return true;
     }
     const messageId = inner._nextId();
@@ -79,7 +83,7 @@ export function fastPublisher(client: MqttClient, version: string | undefined): 
     inner.outgoing[messageId] = { volatile: false, cmd: "publish", cb: callback! };
     // handleAck deletes the stored packet; a stub is all it reads (a fresh client never replays).
     inner.outgoingStore.put({ cmd: "publish", messageId, qos: message.qos }, noop);
-    client.stream.write(packet as never);
+    write(packet);
     return true;
   };
 }

@@ -17,6 +17,10 @@ interface SignalWatch {
 export class PendingOperations {
   readonly #pending = new Set<Operation>();
   readonly #watches = new Map<AbortSignal, SignalWatch>();
+  /** The last signal whose operations all settled keeps its listener: one request at a time on
+   *  the connection's signal (a call, then the next) would otherwise add and remove a listener
+   *  each time, which costs more than the request's own bookkeeping. */
+  #idle: AbortSignal | undefined;
 
   /** Operations waiting for their acknowledgement. */
   get size(): number {
@@ -33,6 +37,7 @@ export class PendingOperations {
       const ops = new Set<Operation>();
       const listener = () => {
         this.#watches.delete(signal);
+        if (this.#idle === signal) this.#idle = undefined;
         const error = GmqError.from(signal.reason ?? new GmqError("aborted", "operation aborted"));
         for (const each of ops) {
           this.#pending.delete(each);
@@ -53,9 +58,9 @@ export class PendingOperations {
     const watch = this.#watches.get(op.signal);
     if (watch) {
       watch.ops.delete(op);
-      if (watch.ops.size === 0) {
-        this.#watches.delete(op.signal);
-        op.signal.removeEventListener("abort", watch.listener);
+      if (watch.ops.size === 0 && this.#idle !== op.signal) {
+        if (this.#idle) this.#unwatch(this.#idle);
+        this.#idle = op.signal;
       }
     }
     return true;
@@ -66,5 +71,15 @@ export class PendingOperations {
     this.#pending.clear();
     for (const [signal, watch] of this.#watches) signal.removeEventListener("abort", watch.listener);
     this.#watches.clear();
+    this.#idle = undefined;
+  }
+
+  /** Removes a signal's listener, if its operations all settled. */
+  #unwatch(signal: AbortSignal): void {
+    const watch = this.#watches.get(signal);
+    if (this.#idle === signal) this.#idle = undefined;
+    if (!watch || watch.ops.size > 0) return;
+    this.#watches.delete(signal);
+    signal.removeEventListener("abort", watch.listener);
   }
 }
