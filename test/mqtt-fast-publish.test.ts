@@ -148,6 +148,7 @@ describe("fastPublisher", () => {
       outgoing: {},
       outgoingStore: { put: () => {} },
       _nextId: () => null,
+      stream: { write: () => true },
     };
     const written: Uint8Array[] = [];
     const publish = fastPublisher(state as unknown as mqttjs.MqttClient, [...PROVEN][0], (packet) =>

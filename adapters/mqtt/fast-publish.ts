@@ -58,7 +58,8 @@ export type FastPublish = (
   callback?: (error?: Error) => void,
 ) => boolean;
 
-/** The fast path for this client, or undefined where it is not proven. */
+/** The fast path for this client, or undefined where it is not proven. `write` sends a QoS ≥ 1
+ *  packet (the connection corks those until the next tick). */
 export function fastPublisher(
   client: MqttClient,
   version: string | undefined,
@@ -73,7 +74,9 @@ export function fastPublisher(
     if (message.qos === 0) {
       const packet = encodePublish(message, payload, protocol, 0);
       if (!packet) return false;
-      write(packet);
+      // Straight to the socket, not corked: a QoS 0 publish resolves once written unless the
+      // stream asks to wait for drain, which a burst held back by a cork always would.
+      client.stream.write(packet as never);
       return true;
     }
     const messageId = inner._nextId();
