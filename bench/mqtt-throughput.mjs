@@ -225,7 +225,12 @@ try {
       if (broker.version !== 5) continue;
       const name = `${broker.name}, QoS ${qos}`;
       if (qos === 1) {
-        judge(`publish throughput, ${name}, delivered: gmq/raw mqtt.js`, "≥ 90%", gmqDelivered / rawDelivered, 0.9);
+        judge(
+          `publish throughput, ${name}, delivered: gmq/raw mqtt.js`,
+          "≥ 90%",
+          gmqDelivered / rawDelivered,
+          0.9,
+        );
         judge(
           `publish throughput, ${name}, delivered: gmq/raw mqtt.js carrying the same id`,
           "≥ 95%",
@@ -233,7 +238,12 @@ try {
           0.95,
         );
       } else {
-        judge(`QoS 0 hand-off to the socket, ${name}: gmq/raw mqtt.js (no callbacks)`, "≥ 50%", gmqAcked / rawAcked, 0.5);
+        judge(
+          `QoS 0 hand-off to the socket, ${name}: gmq/raw mqtt.js (no callbacks)`,
+          "≥ 50%",
+          gmqAcked / rawAcked,
+          0.5,
+        );
       }
     }
     raw.pub.end(true);

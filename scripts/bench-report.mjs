@@ -195,7 +195,7 @@ const md = [
   "",
   markdownTable(size.adapters),
   "",
-  'Largest modules of the core bundle (everything `gmq` exports):',
+  "Largest modules of the core bundle (everything `gmq` exports):",
   "",
   markdownTable(size.coreModules.slice(0, 15)),
   "",
