@@ -1,4 +1,4 @@
-import { check, checkValue } from "./validate.js";
+import { GmqError } from "./errors.js";
 
 /**
  * The outbox store contract: where queued publishes wait until the backend accepts them. Small
@@ -73,33 +73,52 @@ export interface SharedOutbox {
   onChange(listener: () => void): () => void;
 }
 
-/** A record's fields: those it must have, and those it may have. */
-const RECORD = { id: "string", topic: "string", payload: "bytes", qos: [1, 2], createdAt: "number" } as const;
-const RECORD_OPTIONAL = {
-  expiresAt: "number",
-  key: "string",
-  routeKey: "string",
-  delayMs: "number",
-  headers: "headers",
-  retain: "boolean",
-} as const;
-
 /**
  * Checks the records a store is asked to `put`, throwing GmqError `invalid_argument` naming the
- * field (e.g. `records[0].payload`). Stores call it before a record joins a batch, so one bad
- * record fails only its own call (and never a whole transaction or fsync group shared with other
- * callers).
+ * field. Stores call it before a record joins a batch, so one bad record fails only its own call
+ * (and never a whole transaction or fsync group shared with other callers).
  */
 export function checkOutboxRecords(records: readonly OutboxRecord[]): void {
+  // A plain loop and an error built only on failure: this runs for every record of every put.
   for (let i = 0; i < records.length; i++) {
     const record = records[i];
-    const field = `records[${i}]`;
-    check(record, RECORD, field, true);
-    check(record, RECORD_OPTIONAL, field);
+    const problem = recordProblem(record);
+    if (problem) {
+      const [name, message] = problem;
+      throw GmqError.invalid(name ? `records[${i}].${name}` : `records[${i}]`, message);
+    }
   }
+}
+
+/** What is wrong with a record, as [field, message], or undefined. */
+function recordProblem(record: OutboxRecord | undefined): [string, string] | undefined {
+  if (typeof record !== "object" || record === null) return ["", "must be an object"];
+  if (typeof record.id !== "string") return ["id", "must be a string"];
+  if (typeof record.topic !== "string") return ["topic", "must be a string"];
+  if (!(record.payload instanceof Uint8Array)) return ["payload", "must be a Uint8Array"];
+  if (record.qos !== 1 && record.qos !== 2) return ["qos", "must be 1 or 2"];
+  if (typeof record.createdAt !== "number") return ["createdAt", "must be a number"];
+  if (record.expiresAt !== undefined && typeof record.expiresAt !== "number")
+    return ["expiresAt", "must be a number"];
+  if (record.key !== undefined && typeof record.key !== "string") return ["key", "must be a string"];
+  if (record.routeKey !== undefined && typeof record.routeKey !== "string")
+    return ["routeKey", "must be a string"];
+  if (record.delayMs !== undefined && typeof record.delayMs !== "number")
+    return ["delayMs", "must be a number"];
+  if (record.headers !== undefined) {
+    if (typeof record.headers !== "object" || record.headers === null)
+      return ["headers", "must be an object of strings"];
+    for (const name in record.headers) {
+      if (Object.hasOwn(record.headers, name) && typeof record.headers[name] !== "string")
+        return [`headers.${name}`, "must be a string"];
+    }
+  }
+  return undefined;
 }
 
 /** Checks the ids a store is asked to `delete`. */
 export function checkOutboxIds(ids: readonly string[]): void {
-  for (let i = 0; i < ids.length; i++) checkValue(ids[i], "string", `ids[${i}]`, "", true);
+  ids.forEach((id, i) => {
+    if (typeof id !== "string") throw GmqError.invalid(`ids[${i}]`, "must be a string");
+  });
 }
