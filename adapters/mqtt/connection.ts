@@ -66,7 +66,7 @@ export class MqttConnection {
   /** The broker resumed a stored session (CONNACK session present). */
   sessionPresent = false;
   readonly #client: MqttClient;
-  /** QoS ≥ 1 PUBLISH built in one buffer, where proven (see fast-publish.ts). */
+  /** PUBLISH packets built in one buffer, where proven (see fast-publish.ts). */
   readonly #fast: FastPublish | undefined;
   readonly #acks: InboundAcks;
   readonly #frames: FrameTracker;
@@ -491,9 +491,9 @@ export class MqttConnection {
   /**
    * Under load (many requests in flight, or several messages in one chunk), what a chunk from the
    * broker causes (PUBACKs, the outbox's next publishes, a call's next request) is written once,
-   * when this turn of the event loop ends. mqtt.js releases
-   * its writes on process.nextTick, before the promise callbacks that produce the rest, which
-   * costs a syscall each. Not when idle: a lone request would wait for the turn to end.
+   * when this turn of the event loop ends. mqtt.js releases its writes on process.nextTick,
+   * before the promise callbacks that produce the rest, which costs a syscall each. Not when
+   * idle: a lone request would wait for the turn to end.
    * Node only (setImmediate); a browser's WebSocket has no such syscall to save.
    */
   #holdWrites(): void {
