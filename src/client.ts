@@ -237,6 +237,9 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     if (options.delayMs !== undefined) record.delayMs = options.delayMs;
     if (options.routeKey !== undefined) record.routeKey = options.routeKey;
     if (options.ttlMs !== undefined) record.expiresAt = now + options.ttlMs;
+    // What only the backend's rules can judge (a delay range, a route key pattern, a body size)
+    // fails here, at once, not when the outbox sends it.
+    this.transport.checkPublish?.(record as OutboundMessage);
     if (qos === 0)
       return publishAtMostOnce(this.#wire, this.#connection.ready, record as OutboundMessage, options);
     if (this.#storeFailure) throw this.#storeFailure;

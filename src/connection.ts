@@ -82,6 +82,10 @@ export class Connection {
   readonly #request: boolean;
   #link: Link | undefined;
   #usable = false;
+  /** Request-only: a request got an answer while the link was still being set up. */
+  #answered = false;
+  /** The transport asked for the next attempt at once (`DisconnectOptions.reconnectNow`). */
+  #reconnectNow = false;
   #generation = 0;
   #running = false;
   #attempt = 0;
@@ -131,6 +135,8 @@ export class Connection {
     if (this.#usable) {
       this.#attempt = 0;
       this.#set("connected", "the backend answered", 0);
+    } else if (this.#link) {
+      this.#answered = true; // during the setup (e.g. a login in onConnect): connected once it ends
     } else {
       this.wake();
     }
@@ -225,7 +231,11 @@ export class Connection {
         return;
       }
       if (failure && !this.#request) this.#set("reconnecting", failure.message, this.#attempt + 1, failure);
-      await this.#sleep(backoffDelay(this.#attempt++, this.#options.reconnect || undefined));
+      const delay = backoffDelay(this.#attempt++, this.#options.reconnect || undefined);
+      // Asked to come back at once: only after a link that was up (attempt 1 now), never in a loop.
+      const now = this.#reconnectNow && this.#attempt === 1;
+      this.#reconnectNow = false;
+      if (!now) await this.#sleep(delay);
     }
   }
 
@@ -252,9 +262,10 @@ export class Connection {
       onMessage: (message) => {
         if (alive) hooks.onMessage(message);
       },
-      onDisconnect: (cause) => {
+      onDisconnect: (cause, options) => {
         if (!alive) return;
         alive = false;
+        if (options?.reconnectNow) this.#reconnectNow = true;
         const error = GmqError.from(cause ?? new GmqError("disconnected", "connection lost"), "disconnected");
         controller.abort(error);
         lost(error);
@@ -272,6 +283,7 @@ export class Connection {
     try {
       if (request) {
         this.#link = link;
+        this.#answered = false;
         this.#set("connecting", this.#attempt > 0 ? "retrying" : "ready to send");
         await withDeadline(deadline, setup);
       } else {
@@ -293,7 +305,10 @@ export class Connection {
     }
     const connectedAt = Date.now();
     this.#usable = true;
-    if (!request) this.#set("connected", "connected");
+    if (!request || this.#answered) {
+      if (request) this.#attempt = 0;
+      this.#set("connected", request ? "the backend answered" : "connected");
+    }
     this.#settleWaiters(link);
     hooks.up(link);
     const error = await gone;
@@ -314,7 +329,8 @@ export class Connection {
     if (alive && !closing.aborted) await transport.disconnect().catch(ignore);
     alive = false;
     controller.abort(error);
-    return request ? error : undefined;
+    // A permanent loss (credentials revoked mid-session…) is judged like a failed attempt.
+    return request || isPermanent(error) ? error : undefined;
   }
 
   /** Gives up after a failure no retry fixes, unless the transport says a retry may succeed. */

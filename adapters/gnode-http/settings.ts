@@ -1,7 +1,7 @@
 /** The options both gnode adapters share, their defaults and their checks. */
-import { GmqError } from "gmq";
+import { GmqError, type OutboundMessage } from "gmq";
 import type { TopicSettings } from "./cluster.js";
-import { checkName, type Routing } from "./names.js";
+import { checkName, delaySeconds, type Routing, routeKeyFor, tooLarge } from "./names.js";
 
 export interface GnodeTopicOptions {
   /** `exact` (default): a route key names one bind key. `regex`: it is an RE2 pattern searched in
@@ -42,6 +42,20 @@ export interface Common {
   settings(topic: string): TopicSettings;
   /** Bind keys to declare on a topic (wire names): configured ones plus those used since. */
   queues(topic: string): Set<string>;
+}
+
+/**
+ * What a node would refuse in a queue message, checked before it is queued (the transport's
+ * `checkPublish`): its topic, route key and delay, and a payload that alone is over the body limit
+ * (the exact size, envelope included, is checked when it is sent).
+ */
+export function checkQueueMessage(common: Common, message: OutboundMessage, tcp: boolean): void {
+  const topic = checkName(message.topic, "topic", common.slashAsDot);
+  routeKeyFor(message.routeKey, common.settings(topic).routing, tcp);
+  delaySeconds(message.delayMs);
+  if (message.payload.byteLength > common.maxBodyBytes) {
+    throw tooLarge(`${message.payload.byteLength} bytes, over ${common.maxBodyBytes}`);
+  }
 }
 
 export function integer(value: unknown, field: string, min: number, max: number, fallback: number): number {

@@ -31,7 +31,7 @@ import { type HttpIo, HttpNode } from "./http-node.js";
 import { checkBodySize, checkName, delaySeconds, exactKey, nameProblem, routeKeyFor } from "./names.js";
 import { openOnNodes } from "./node-streams.js";
 import { isNetwork, isQueueMissing } from "./reasons.js";
-import { type GnodeCommonOptions, integer, resolveCommon, weightOf } from "./settings.js";
+import { checkQueueMessage, type GnodeCommonOptions, integer, resolveCommon, weightOf } from "./settings.js";
 
 export interface GnodeHttpNode {
   /** The node's HTTP address, e.g. `http://127.0.0.1:9504`, or a same-origin proxy path. */
@@ -203,6 +203,7 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
       routeKeys: true,
     },
     naming: { topic: rule, pattern: rule },
+    checkPublish: (message) => checkQueueMessage(common, message, false),
     publish,
     subscribe,
     async disconnect() {

@@ -26,7 +26,12 @@ import type { HttpIo } from "../gnode-http/http-node.js";
 import { checkBodySize, checkName, delaySeconds, nameProblem, routeKeyFor } from "../gnode-http/names.js";
 import { openOnNodes, sleep } from "../gnode-http/node-streams.js";
 import { GNODE_REASONS } from "../gnode-http/reasons.js";
-import { type GnodeCommonOptions, resolveCommon, weightOf } from "../gnode-http/settings.js";
+import {
+  checkQueueMessage,
+  type GnodeCommonOptions,
+  resolveCommon,
+  weightOf,
+} from "../gnode-http/settings.js";
 import { openChannel, type QueueConsumer, readLoop } from "./consumers.js";
 import { bytes } from "./node-socket.js";
 import { type GnodeNode, TcpNode } from "./tcp-node.js";
@@ -325,6 +330,9 @@ export function gnode(options: GnodeOptions): Transport {
         p.startsWith(CHANNEL)
           ? channelProblem(p)
           : nameProblem(wire(p.startsWith(DEAD) ? p.slice(DEAD.length) : p, slashAsDot)),
+    },
+    checkPublish: (message) => {
+      if (!message.topic.startsWith(CHANNEL)) checkQueueMessage(common, message, true);
     },
     connect,
     publish,
