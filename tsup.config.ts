@@ -12,6 +12,7 @@ export const entries: Record<string, string> = {
   contract: "adapters/contract/index.ts",
   mqant: "adapters/mqant/index.ts",
   mqtt: "adapters/mqtt/index.ts",
+  "mqtt-browser": "adapters/mqtt/browser.ts",
   "gnode-http": "adapters/gnode-http/index.ts",
   gnode: "adapters/gnode/index.ts",
   "store-file": "adapters/store-file/index.ts",

@@ -23,9 +23,9 @@ import {
   publishError,
   reasonName,
   subackError,
-  tlsError,
+  type tlsError,
 } from "./errors.js";
-import { type FastPublish, fastPublisher } from "./fast-publish.js";
+import type { FastPublish, fastPublisher } from "./fast-publish.js";
 import { FrameTracker } from "./frames.js";
 import { malformedPublish } from "./malformed.js";
 import { fromWire, type WireMode, wireOptions, wirePayload } from "./message.js";
@@ -51,6 +51,17 @@ export interface ConnectionParams {
   /** Whether an inbound QoS ≥ 1 message on this topic waits for the app's ack. */
   needsAck(topic: string): boolean;
   readonly events: ConnectionEvents;
+  readonly platform: PlatformParts;
+}
+
+/**
+ * What only Node needs: the one-buffer PUBLISH writer (on a TCP or Node WebSocket stream) and the
+ * TLS error mapping (browsers hide certificate errors behind a bare WebSocket failure). The Node
+ * entry passes them; the browser build leaves them out of the bundle.
+ */
+export interface PlatformParts {
+  readonly fastPublisher?: typeof fastPublisher;
+  readonly tlsError?: typeof tlsError;
 }
 
 const nextTick = (globalThis as { process?: { nextTick?: (fn: () => void) => void } }).process?.nextTick;
@@ -136,7 +147,7 @@ export class MqttConnection {
       ...(options.tls as Pick<IClientOptions, "ca" | "cert" | "key" | "rejectUnauthorized">),
     };
     this.#client = mqttjs.connect(params.url, clientOptions);
-    this.#fast = fastPublisher(
+    this.#fast = params.platform.fastPublisher?.(
       this.#client,
       (this.#client.constructor as { VERSION?: string }).VERSION,
       this.#write,
@@ -324,7 +335,7 @@ export class MqttConnection {
       this.#failOpen(
         this.#refusal !== undefined
           ? connackError(this.#refusal)
-          : (tlsError(error, this.#params.url) ?? nativeError(error, "protocol")),
+          : (this.#params.platform.tlsError?.(error, this.#params.url) ?? nativeError(error, "protocol")),
       );
       return;
     }

@@ -16,7 +16,7 @@ import {
 } from "gmq";
 // Default import: mqtt's browser ESM build has no named exports.
 import mqttjs, { type IStore, type Packet } from "mqtt";
-import { MqttConnection } from "./connection.js";
+import { MqttConnection, type PlatformParts } from "./connection.js";
 import { toWire, type WireCredentials } from "./credentials.js";
 import { isVersionRefusal } from "./errors.js";
 import {
@@ -77,7 +77,10 @@ class MqttTransport implements Transport {
   #lastCredentials: MqttCredentials | undefined;
   #freshCredentials: MqttCredentials | undefined;
 
-  constructor(options: MqttOptions) {
+  readonly #platform: PlatformParts;
+
+  constructor(options: MqttOptions, platform: PlatformParts) {
+    this.#platform = platform;
     this.#options = resolveOptions(options);
     this.capabilities = capabilitiesOf(this.#options);
     // MQTT topic grammar is the core's default; `$share/<group>/` names a queue group.
@@ -181,6 +184,7 @@ class MqttTransport implements Transport {
       ...(!this.#options.clean && { incomingStore: this.#qos2Store }),
       signal,
       needsAck: (topic) => this.#needsAck(topic),
+      platform: this.#platform,
       events: {
         message: (message) => sink.onMessage(message),
         error: (error) => sink.onError(error),
@@ -261,6 +265,6 @@ function sameCredentials(a: MqttCredentials, b: MqttCredentials | undefined): bo
 }
 
 /** An MQTT 3.1.1/5 transport over TCP, TLS, WebSocket or secure WebSocket. */
-export function mqtt(options: MqttOptions): Transport {
-  return new MqttTransport(options);
+export function createMqtt(options: MqttOptions, platform: PlatformParts): Transport {
+  return new MqttTransport(options, platform);
 }
