@@ -12,11 +12,16 @@ export const entries: Record<string, string> = {
   contract: "adapters/contract/index.ts",
   mqant: "adapters/mqant/index.ts",
   mqtt: "adapters/mqtt/index.ts",
+  "mqtt-browser": "adapters/mqtt/browser.ts",
+  "gnode-http": "adapters/gnode-http/index.ts",
+  gnode: "adapters/gnode/index.ts",
   "store-file": "adapters/store-file/index.ts",
   "store-indexeddb": "adapters/store-indexeddb/index.ts",
   hub: "adapters/hub/index.ts",
   websocket: "adapters/websocket/index.ts",
   "websocket-gw123": "adapters/websocket-gw123/index.ts",
+  "grpc-web": "adapters/grpc-web/index.ts",
+  http: "adapters/http/index.ts",
 };
 
 export default defineConfig({

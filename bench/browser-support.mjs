@@ -1,6 +1,6 @@
 // Browser side of the benches (and of scripts/size.mjs): resolving `gmq` / `gmq/<name>` to the
 // sources for esbuild, bundling a page, serving it, and headless Chromium from the system.
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { CHROMIUM_ARGS } from "../scripts/chromium-args.mjs";
@@ -8,13 +8,17 @@ import { CHROMIUM_ARGS } from "../scripts/chromium-args.mjs";
 const root = fileURLToPath(new URL("..", import.meta.url));
 export const CHROMIUM = "/usr/bin/chromium";
 
-/** As examples/chat/bundle.ts: `gmq` → src/index.ts, `gmq/<name>` → adapters/<name>/index.ts. */
+/** As examples/chat/bundle.ts: `gmq` → src/index.ts, `gmq/<name>` → adapters/<name>/index.ts, or
+ *  adapters/<name>/browser.ts where the package has a browser build of that entry. */
 export const gmqSources = {
   name: "gmq-sources",
   setup(builder) {
-    builder.onResolve({ filter: /^gmq(\/[\w-]+)?$/ }, ({ path }) => ({
-      path: path === "gmq" ? join(root, "src/index.ts") : join(root, "adapters", path.slice(4), "index.ts"),
-    }));
+    builder.onResolve({ filter: /^gmq(\/[\w-]+)?$/ }, ({ path }) => {
+      if (path === "gmq") return { path: join(root, "src/index.ts") };
+      const dir = join(root, "adapters", path.slice(4));
+      const browser = join(dir, "browser.ts");
+      return { path: existsSync(browser) ? browser : join(dir, "index.ts") };
+    });
   },
 };
 

@@ -58,14 +58,16 @@ function stubTransport() {
   return {
     name: "stub",
     capabilities: {
+      connection: "link",
+      inbound: "routed",
       wildcards: true,
-      subscribe: true,
       requestReply: false,
       ack: false,
       delay: false,
       binary: true,
       queues: false,
       headers: true,
+      retain: false,
     },
     async connect(s) {
       sink = s;

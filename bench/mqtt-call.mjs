@@ -1,15 +1,18 @@
 // MQTT request/reply: gmq `call`/`handle` over the mqtt adapter vs a hand-written request/reply
 // on raw mqtt.js, same broker, same run.
 //
-//   node bench/mqtt-call.mjs [--calls 3000] [--payload 64] [--concurrency 100] [--rounds 5] [--from-source] [--json <file>]
+//   node bench/mqtt-call.mjs [--calls 3000] [--payload 64] [--concurrency 100] [--rounds 5]
+//                            [--brokers aedes,mosquitto] [--from-source] [--json <file>]
 //
 // For each broker (embedded aedes 3.1.1, gmq with its envelope; Mosquitto 5 when installed):
 // a responder client that echoes, and a caller client. Raw mqtt.js on MQTT 5 uses response topic
 // + correlation data; on 3.1.1 a small binary frame (correlation id, reply topic, body), both at
 // QoS 1 like gmq. Measured: `calls` sequential calls (1 in flight: p50/p99 round trip) and
 // 3 × `calls` with `concurrency` in flight (calls/s, p50/p99), after a warm-up; `rounds` alternating
-// raw/gmq rounds of each, every figure the median over the rounds.
-// Budget (DESIGN.md): gmq call latency ≤ 1.1 × raw.
+// raw/gmq rounds of each, every figure the median over the rounds. "CPU µs/call" is this
+// process's CPU time (caller and responder together, not the broker) per call.
+// Budget (DESIGN.md): p50 at 1 in flight on Mosquitto MQTT 5 ≤ 1.1 × raw; the other rows are for
+// information.
 //
 // Measures the built package (dist/, `npm run build`); --from-source bundles src/ instead.
 import { randomBytes } from "node:crypto";
@@ -22,6 +25,7 @@ import {
   percentile,
   printTable,
   startBrokers,
+  withCpu,
   writeJson,
 } from "./mqtt-support.mjs";
 
@@ -31,6 +35,7 @@ const { values: args } = parseArgs({
     payload: { type: "string", default: "64" },
     concurrency: { type: "string", default: "100" },
     rounds: { type: "string", default: "5" },
+    brokers: { type: "string", default: "aedes,mosquitto" },
     "from-source": { type: "boolean", default: false },
     json: { type: "string" },
   },
@@ -150,8 +155,9 @@ async function measure(rpc, total, concurrency) {
   return { rate: (total / elapsed) * 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-const brokers = await startBrokers(testing);
+const brokers = await startBrokers(testing, args.brokers);
 const rows = [];
+const targets = [];
 const ms = (value) => value.toFixed(3);
 try {
   for (const broker of brokers) {
@@ -166,13 +172,14 @@ try {
       const rawRounds = [];
       const gmqRounds = [];
       for (let round = 0; round < ROUNDS; round++) {
-        rawRounds.push(await measure(raw, total, inFlight));
-        gmqRounds.push(await measure(gmq, total, inFlight));
+        rawRounds.push(await withCpu(() => measure(raw, total, inFlight)));
+        gmqRounds.push(await withCpu(() => measure(gmq, total, inFlight)));
       }
       const medianOf = (rounds) => ({
         rate: median(rounds.map((x) => x.rate)),
         p50: median(rounds.map((x) => x.p50)),
         p99: median(rounds.map((x) => x.p99)),
+        cpu: (median(rounds.map((x) => x.cpuMs)) * 1000) / total,
       });
       const r = medianOf(rawRounds);
       const g = medianOf(gmqRounds);
@@ -188,9 +195,17 @@ try {
         "raw p99 ms": ms(r.p99),
         "gmq p99 ms": ms(g.p99),
         "p50 gmq/raw": `${latency.toFixed(2)}x`,
-        target: "≤ 1.1x",
-        ok: latency <= 1.1 ? "PASS" : "FAIL",
+        "raw CPU µs/call": r.cpu.toFixed(1),
+        "gmq CPU µs/call": g.cpu.toFixed(1),
       });
+      if (broker.version === 5 && inFlight === 1) {
+        targets.push({
+          what: `call round trip p50, ${broker.name}, 1 in flight: gmq/hand-written request/response`,
+          target: "≤ 1.1x",
+          measured: `${latency.toFixed(2)}x`,
+          result: latency <= 1.1 ? "PASS" : "FAIL",
+        });
+      }
     }
     await raw.close();
     await gmq.close();
@@ -204,9 +219,13 @@ console.log(
   `\nMQTT call round trip: ${CALLS} sequential, ${CALLS * 3} at ${CONCURRENCY} in flight, payload ${PAYLOAD} B, median of ${ROUNDS} rounds, package from ${source}\n${machineLine()}\n`,
 );
 printTable(rows);
+if (targets.length > 0) {
+  console.log("");
+  printTable(targets);
+}
 writeJson(
   args.json,
   "mqtt-call",
   { calls: CALLS, payload: PAYLOAD, concurrency: CONCURRENCY, rounds: ROUNDS, source },
-  { rows },
+  { rows, targets },
 );

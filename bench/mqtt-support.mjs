@@ -131,6 +131,7 @@ export async function startMosquitto() {
   }
   return {
     url: `mqtt://127.0.0.1:${port}`,
+    pid: child.pid,
     close: async () => {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
@@ -142,20 +143,23 @@ export async function startMosquitto() {
 
 /**
  * The brokers to measure on, each with the options gmq and raw mqtt.js use there: aedes speaks
- * 3.1.1 only (gmq with its envelope), Mosquitto speaks 5 (gmq with user properties).
+ * 3.1.1 only (gmq with its envelope), Mosquitto speaks 5 (gmq with user properties). `only` is a
+ * comma-separated list (`--brokers mosquitto` on the bench command lines).
  */
-export async function startBrokers(testing) {
-  const aedes = await testing.startBroker();
-  const brokers = [
-    {
+export async function startBrokers(testing, only = "aedes,mosquitto") {
+  const wanted = new Set(only.split(","));
+  const brokers = [];
+  if (wanted.has("aedes")) {
+    const aedes = await testing.startBroker();
+    brokers.push({
       name: "aedes 3.1.1",
       url: aedes.tcpUrl,
       version: 4,
       gmq: { protocolVersion: 4, envelope: true, sharedSubscriptions: false },
       close: () => aedes.close(),
-    },
-  ];
-  const mosquitto = await startMosquitto();
+    });
+  }
+  const mosquitto = wanted.has("mosquitto") ? await startMosquitto() : undefined;
   if (mosquitto)
     brokers.push({
       name: "mosquitto 5",
@@ -165,6 +169,14 @@ export async function startBrokers(testing) {
       close: mosquitto.close,
     });
   return brokers;
+}
+
+/** Runs `work` and returns what it returned with the process's CPU time (user + system, ms). */
+export async function withCpu(work) {
+  const before = process.cpuUsage();
+  const result = await work();
+  const used = process.cpuUsage(before);
+  return { ...result, cpuMs: (used.user + used.system) / 1000 };
 }
 
 export function percentile(sorted, p) {

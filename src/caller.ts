@@ -1,10 +1,10 @@
+import { type AbortWatcher, abortError, unwatchAbort, watchAbort } from "./abort-watch.js";
 import { type Codec, encodePayload } from "./codec.js";
 import type { Connection, Link } from "./connection.js";
-import { createDeadline } from "./deadline.js";
 import { GmqError } from "./errors.js";
 import type { Message } from "./message.js";
 import type { CallOptions, HandleContext } from "./options.js";
-import { ERROR_HEADER, encodeRemoteError, PendingCalls, requestTopic } from "./rpc.js";
+import { decodeRemoteError, ERROR_HEADER, encodeRemoteError, requestTopic } from "./rpc.js";
 import type { FlowControl, InboundMessage, OutboundMessage, StreamSink, Transport } from "./transport.js";
 
 export interface CallerConfig {
@@ -17,18 +17,6 @@ export interface CallerConfig {
   readonly onError: (error: GmqError) => void;
 }
 
-/** One call as `callOverPubSub` sends it. */
-interface PubSubCall {
-  readonly service: string;
-  readonly method: string;
-  readonly payload: Uint8Array;
-  readonly codec: Codec<any>;
-  readonly signal: AbortSignal | undefined;
-  /** Undefined: bounded by `signal` alone (a deadline's). */
-  readonly timeoutMs: number | undefined;
-  readonly headers: Readonly<Record<string, string>> | undefined;
-}
-
 /** The reply inbox's subscription on one connection. */
 interface Inbox {
   readonly link: Link;
@@ -37,19 +25,104 @@ interface Inbox {
   subscribed: boolean;
 }
 
+/** A call's timer fires: a plain function with the call as argument, no closure per call. */
+function expire(call: PendingCall, ms: number): void {
+  call.fail(new GmqError("timeout", `${call.what} timed out after ${ms} ms`));
+}
+
+/**
+ * One call until it settles: its timer, the caller's signal, and, made only when something waits
+ * on the call's behalf (the connection, a native request), a signal that aborts once it settled.
+ * Every call is in `calls` until then, so a lost connection fails them all.
+ */
+class PendingCall implements AbortWatcher {
+  readonly promise: Promise<unknown>;
+  #resolve!: (value: unknown) => void;
+  #reject!: (error: GmqError) => void;
+  readonly #timer: ReturnType<typeof setTimeout>;
+  #controller: AbortController | undefined;
+
+  constructor(
+    readonly calls: Map<string, PendingCall>,
+    readonly id: string,
+    readonly what: string,
+    readonly codec: Codec<unknown>,
+    readonly signal: AbortSignal | undefined,
+    timeoutMs: number,
+    /** A call on a link still being set up (onConnect) fails with it; later ones by failAll. */
+    readonly link: Link | undefined,
+  ) {
+    this.promise = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    calls.set(id, this);
+    this.#timer = setTimeout(expire, timeoutMs, this, timeoutMs);
+    if (signal) watchAbort(signal, this);
+    if (link) watchAbort(link.signal, this);
+  }
+
+  /** Aborts once the call has settled. */
+  get settled(): AbortSignal {
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
+  }
+
+  /** The caller's signal aborted, or the link was lost. */
+  aborted(signal: AbortSignal): void {
+    this.fail(
+      signal === this.signal ? abortError(signal, this.what) : GmqError.from(signal.reason, "disconnected"),
+    );
+  }
+
+  /** The reply came: the call resolves with its decoded payload, or fails with the remote error. */
+  answer(message: InboundMessage): void {
+    if (message.headers?.[ERROR_HEADER] !== undefined) this.fail(decodeRemoteError(message.payload));
+    else this.decode(message.payload);
+  }
+
+  decode(payload: Uint8Array): void {
+    let result: unknown;
+    try {
+      result = this.codec.decode(payload);
+    } catch (error) {
+      this.fail(GmqError.from(error, "remote"));
+      return;
+    }
+    if (this.#end()) this.#resolve(result);
+  }
+
+  fail(error: GmqError): void {
+    if (this.#end()) this.#reject(error);
+  }
+
+  /** Forgets the call (no answer is awaited any more); false if it had settled already. */
+  #end(): boolean {
+    if (!this.calls.delete(this.id)) return false;
+    clearTimeout(this.#timer);
+    if (this.signal) unwatchAbort(this.signal, this);
+    if (this.link) unwatchAbort(this.link.signal, this);
+    this.#controller?.abort();
+    return true;
+  }
+}
+
 /**
  * Both sides of `call`: natively where the transport has request/reply, otherwise over pub/sub
  * with a reply inbox (subscribed once per connection, on first use) and correlation ids.
  */
 export class Caller {
-  private readonly pending = new PendingCalls();
-  private inbox: Inbox | undefined;
+  readonly #pending = new Map<string, PendingCall>();
+  readonly #config: CallerConfig;
+  #inbox: Inbox | undefined;
 
-  constructor(private readonly config: CallerConfig) {}
+  constructor(config: CallerConfig) {
+    this.#config = config;
+  }
 
-  /** Calls still waiting for a reply. */
+  /** Calls still waiting for an answer. */
   get size(): number {
-    return this.pending.size;
+    return this.#pending.size;
   }
 
   /** `link` fixed: a call from the onConnect hook, before the client counts as connected. */
@@ -62,121 +135,95 @@ export class Caller {
     codec: Codec<any>,
   ): Promise<R> {
     const payload = encodePayload(codec, args === undefined ? null : args);
-    const ready = link ?? this.config.connection.ready;
+    const what = `call ${service}.${method}`;
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(abortError(signal, what));
+    const config = this.#config;
+    const timeoutMs = options.timeoutMs ?? config.callTimeoutMs;
+    if (link?.signal.aborted) return Promise.reject(GmqError.from(link.signal.reason, "disconnected"));
+    const call = new PendingCall(this.#pending, config.nextId(), what, codec, signal, timeoutMs, link);
+    const ready = link ?? config.connection.ready;
+    const native = config.transport.capabilities.requestReply;
     // The common case, kept lean: connected, reply inbox in place, replies over pub/sub.
-    if (
-      ready &&
-      this.inbox?.link === ready &&
-      this.inbox.subscribed &&
-      !this.config.transport.capabilities.requestReply
-    ) {
-      return this.callOverPubSub<R>(ready, {
-        service,
-        method,
-        payload,
-        codec,
-        signal: options.signal,
-        timeoutMs: options.timeoutMs ?? this.config.callTimeoutMs,
-        headers: options.headers,
-      });
+    if (ready && !native && this.#inbox?.link === ready && this.#inbox.subscribed) {
+      this.#request(ready, call, service, method, payload, options.headers);
+    } else {
+      const codecName = args instanceof Uint8Array ? "bytes" : codec.name;
+      void this.#whenReady(link, call, service, method, payload, options.headers, codecName, timeoutMs);
     }
-    const codecName = args instanceof Uint8Array ? "bytes" : codec.name;
-    return this.callWhenReady<R>(link, service, method, payload, codecName, options, codec);
+    return call.promise as Promise<R>;
   }
 
-  /**
-   * A request published to the service's topic; the reply comes to our inbox. No deadline object:
-   * the pending call holds its own timer and signal listener, and a lost connection fails it
-   * through `failAll`.
-   */
-  private callOverPubSub<R>(link: Link, request: PubSubCall): Promise<R> {
-    const { service, method, payload, codec, signal, timeoutMs, headers } = request;
-    const correlationId = this.config.nextId();
-    const result = this.pending.expect<R>(correlationId, { timeoutMs, signal, service, method, codec });
-    const message: { -readonly [K in keyof OutboundMessage]: OutboundMessage[K] } = {
-      topic: requestTopic(this.config.rpcPrefix, service, method),
-      payload,
-      id: correlationId,
-      qos: 1,
-      replyTo: this.config.inboxTopic,
-      correlationId,
-    };
-    if (headers) message.headers = headers;
-    this.config.transport
-      .publish(message, { signal: link.signal })
-      .catch((error: unknown) => this.pending.fail(correlationId, GmqError.from(error, "remote")));
-    return result;
-  }
-
-  /** Everything else: waits for the connection and the inbox within the call's deadline. */
-  private async callWhenReady<R>(
+  /** Waits for the connection (and the inbox) on the call's behalf, then sends it. */
+  async #whenReady(
     link: Link | undefined,
+    call: PendingCall,
     service: string,
     method: string,
     payload: Uint8Array,
-    codecName: string,
-    options: CallOptions,
-    codec: Codec<any>,
-  ): Promise<R> {
-    const { transport, connection, callTimeoutMs } = this.config;
-    // A request-only transport known to be unreachable fails at once, never at the deadline.
-    const failFast = transport.capabilities.connection === "request";
-    const timeoutMs = options.timeoutMs ?? callTimeoutMs;
-    const deadline = createDeadline({ signal: options.signal, timeoutMs, what: `call ${service}.${method}` });
-    const work = async (): Promise<R> => {
-      const ready = link ?? (await connection.waitReady(deadline.signal, failFast));
-      deadline.follow(ready.signal);
-      const { signal } = deadline;
-      if (transport.capabilities.requestReply) {
-        const headers = options.headers && { headers: options.headers };
-        const response = await transport.call!({
-          service,
-          method,
-          payload,
-          codec: codecName,
-          timeoutMs,
-          signal,
-          ...headers,
-        });
-        return codec.decode(response.payload) as R;
-      }
-      await this.ensureInbox(ready);
-      // The deadline, already watching the caller's signal and the clock, bounds the reply too.
-      return await this.callOverPubSub<R>(ready, {
-        service,
-        method,
-        payload,
-        codec,
-        signal,
-        timeoutMs: undefined,
-        headers: options.headers,
-      });
-    };
+    headers: Readonly<Record<string, string>> | undefined,
+    codec: string,
+    timeoutMs: number,
+  ): Promise<void> {
+    const { transport, connection } = this.#config;
     try {
-      deadline.throwIfDone();
-      return await Promise.race([work(), deadline.done]);
+      // A request-only transport known to be unreachable fails at once, never at the deadline.
+      const failFast = transport.capabilities.connection === "request";
+      const ready = link ?? (await connection.waitReady(call.settled, failFast));
+      if (transport.capabilities.requestReply) {
+        const request = { service, method, payload, codec, timeoutMs, signal: call.settled };
+        const response = await transport.call!(headers ? { ...request, headers } : request);
+        call.decode(response.payload);
+        return;
+      }
+      await this.#ensureInbox(ready);
+      this.#request(ready, call, service, method, payload, headers);
     } catch (error) {
-      throw GmqError.from(error, "remote");
-    } finally {
-      deadline.dispose();
+      call.fail(GmqError.from(error, "remote"));
     }
+  }
+
+  /** A request published to the service's topic; the reply comes to our inbox. */
+  #request(
+    link: Link,
+    call: PendingCall,
+    service: string,
+    method: string,
+    payload: Uint8Array,
+    headers: Readonly<Record<string, string>> | undefined,
+  ): void {
+    const config = this.#config;
+    const message: { -readonly [K in keyof OutboundMessage]: OutboundMessage[K] } = {
+      topic: requestTopic(config.rpcPrefix, service, method),
+      payload,
+      id: call.id,
+      qos: 1,
+      replyTo: config.inboxTopic,
+      correlationId: call.id,
+    };
+    if (headers) message.headers = headers;
+    config.transport
+      .publish(message, link)
+      .catch((error: unknown) => call.fail(GmqError.from(error, "remote")));
   }
 
   /** A new connection: resubscribe the inbox if calls used it before. */
   async restore(link: Link): Promise<void> {
-    if (this.inbox) await this.ensureInbox(link);
+    if (this.#inbox) await this.#ensureInbox(link);
   }
 
-  /** True when the message was a reply to one of our calls (consumed). */
+  /** True when the message was a reply to one of our calls (consumed; a late or duplicate one
+   *  finds nobody waiting any more). */
   receive(message: InboundMessage): boolean {
-    if (message.topic !== this.config.inboxTopic) return false;
-    this.pending.settle(message);
+    if (message.topic !== this.#config.inboxTopic) return false;
+    const id = message.correlationId;
+    if (id !== undefined) this.#pending.get(id)?.answer(message);
     return true;
   }
 
-  /** No reply can arrive any more (connection lost, client closed). */
+  /** No answer can arrive any more (connection lost, client closed). */
   failAll(error: GmqError): void {
-    this.pending.failAll(error);
+    for (const call of [...this.#pending.values()]) call.fail(error);
   }
 
   /**
@@ -194,53 +241,54 @@ export class Caller {
     try {
       result = fn(message.data, { id: message.id, headers: message.headers, message });
     } catch (error) {
-      this.reply(message, encodeRemoteError(error), true);
+      this.#reply(message, encodeRemoteError(error), true);
       return;
     }
     if (!isThenable(result)) {
-      this.replyWith(message, result, codec);
+      this.#replyWith(message, result, codec);
       return;
     }
     Promise.resolve(result).then(
-      (value) => this.replyWith(message, value, codec),
-      (error: unknown) => this.reply(message, encodeRemoteError(error), true),
+      (value) => this.#replyWith(message, value, codec),
+      (error: unknown) => this.#reply(message, encodeRemoteError(error), true),
     );
   }
 
-  private replyWith(message: Message<unknown>, result: unknown, codec: Codec<any>): void {
+  #replyWith(message: Message<unknown>, result: unknown, codec: Codec<any>): void {
     let payload: Uint8Array;
     try {
       payload = encodePayload(codec, result === undefined ? null : result);
     } catch (error) {
-      this.reply(message, encodeRemoteError(error), true);
+      this.#reply(message, encodeRemoteError(error), true);
       return;
     }
-    this.reply(message, payload, false);
+    this.#reply(message, payload, false);
   }
 
-  private reply(message: Message<unknown>, payload: Uint8Array, failed: boolean): void {
+  #reply(message: Message<unknown>, payload: Uint8Array, failed: boolean): void {
     // Not `ready`: a request can arrive while the connection is still restoring subscriptions.
-    const link = this.config.connection.open;
+    const config = this.#config;
+    const link = config.connection.open;
     if (!link) return; // the caller fails with `disconnected`
     const reply = {
       topic: message.replyTo!,
       payload,
-      id: this.config.nextId(),
+      id: config.nextId(),
       qos: 1 as const,
       ...(message.correlationId !== undefined && { correlationId: message.correlationId }),
       ...(failed && { headers: { [ERROR_HEADER]: "1" } }),
     };
-    this.config.transport.publish(reply, { signal: link.signal }).catch((error: unknown) => {
+    config.transport.publish(reply, link).catch((error: unknown) => {
       // A reply cut off by the connection ending (the app closing, the link lost) is not news:
       // the caller hears `disconnected` or its timeout.
-      if (this.config.connection.open === link) this.config.onError(GmqError.from(error));
+      if (config.connection.open === link) config.onError(GmqError.from(error));
     });
   }
 
-  private ensureInbox(link: Link): Promise<void> {
-    if (this.inbox?.link !== link) {
-      const request = { pattern: this.config.inboxTopic, qos: 1 as const, manualAck: false };
-      const ready = this.config.transport.subscribe!(request, {
+  #ensureInbox(link: Link): Promise<void> {
+    if (this.#inbox?.link !== link) {
+      const request = { pattern: this.#config.inboxTopic, qos: 1 as const, manualAck: false };
+      const ready = this.#config.transport.subscribe!(request, {
         signal: link.signal,
         sink: IGNORED,
         flow: UNBOUNDED,
@@ -252,9 +300,9 @@ export class Caller {
         },
         () => {},
       );
-      this.inbox = inbox;
+      this.#inbox = inbox;
     }
-    return this.inbox.ready;
+    return this.#inbox.ready;
   }
 }
 

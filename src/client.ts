@@ -2,12 +2,17 @@ import { EventEmitter } from "eventemitter3";
 import { abortError, abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
 import { Caller } from "./caller.js";
 import { type Codec, encodePayload, jsonCodec } from "./codec.js";
-import type { Connection, ConnectionHooks, ConnectionState, Link, StateChange } from "./connection.js";
+import {
+  Connection,
+  type ConnectionHooks,
+  type ConnectionState,
+  type Link,
+  type StateChange,
+} from "./connection.js";
 import { createDeadline } from "./deadline.js";
 import { GmqError } from "./errors.js";
 import { type FlushContext, flushOutbox } from "./flush.js";
 import { createIdGenerator, randomToken } from "./ids.js";
-import { LinkConnection } from "./link-connection.js";
 import { memoryStore } from "./memory-store.js";
 import type { Message } from "./message.js";
 import { Naming } from "./naming.js";
@@ -31,7 +36,6 @@ import {
 import { type DroppedEvent, Outbox, type OutboxStats } from "./outbox.js";
 import { Positions } from "./positions.js";
 import { type OutboxPublisher, publishAtMostOnce, publishThroughOutbox } from "./publish.js";
-import { RequestConnection } from "./request-connection.js";
 import { Router } from "./router.js";
 import { INBOX_PREFIX, requestTopic } from "./rpc.js";
 import { watchRuntime } from "./runtime.js";
@@ -39,7 +43,7 @@ import { SenderElection } from "./sender-election.js";
 import { StatusStream } from "./status.js";
 import type { OutboxRecord, OutboxStore } from "./store.js";
 import { type MessageHandler, Subscription, type SubscriptionSpec } from "./subscription.js";
-import type { InboundMessage, Transport } from "./transport.js";
+import type { InboundMessage, OutboundMessage, Transport } from "./transport.js";
 
 export interface ClientEvents {
   state: [change: StateChange];
@@ -55,148 +59,145 @@ export interface ClientEvents {
 export class Client extends EventEmitter<ClientEvents> implements AsyncDisposable {
   readonly clientId: string;
   readonly transport: Transport;
-  private readonly config: ResolvedClientOptions;
+  readonly #config: ResolvedClientOptions;
   /** The transport as the client uses it (request outcomes observed on request-only ones). */
-  private readonly wire: Transport;
-  private readonly naming: Naming;
-  private readonly store: OutboxStore;
-  private readonly codec: Codec<any>;
-  private readonly connection: Connection;
+  readonly #wire: Transport;
+  readonly #naming: Naming;
+  readonly #store: OutboxStore;
+  readonly #codec: Codec<any>;
+  readonly #connection: Connection;
   private readonly router: Router;
-  private readonly positions: Positions;
-  private readonly outbox: Outbox;
+  readonly #positions: Positions;
+  readonly #outbox: Outbox;
   private readonly caller: Caller;
-  private readonly election: SenderElection;
-  private readonly nextId: () => string;
-  private readonly loaded: Promise<void>;
-  private readonly statuses = new Set<StatusStream>();
-  private readonly stopWatching: () => void;
-  private storeFailure: GmqError | undefined;
-  private closing: Promise<void> | undefined;
-  private readonly closed = new AbortController();
-  private isClosed = false;
-  private readonly publisher: OutboxPublisher;
-  private readonly flushing: FlushContext;
+  readonly #election: SenderElection;
+  readonly #nextId: () => string;
+  readonly #loaded: Promise<void>;
+  readonly #statuses = new Set<StatusStream>();
+  readonly #stopWatching: () => void;
+  #storeFailure: GmqError | undefined;
+  #closing: Promise<void> | undefined;
+  readonly #closed = new AbortController();
+  #isClosed = false;
+  readonly #publisher: OutboxPublisher;
+  readonly #flushing: FlushContext;
 
   constructor(options: ClientOptions) {
     super();
     const config = resolveClientOptions(options);
-    this.config = config;
+    this.#config = config;
     this.transport = config.transport;
-    this.naming = new Naming(this.transport);
-    this.store = config.store ?? memoryStore();
-    this.codec = config.codec ?? jsonCodec;
+    this.#naming = new Naming(this.transport);
+    this.#store = config.store ?? memoryStore();
+    this.#codec = config.codec ?? jsonCodec;
     this.clientId = config.clientId ?? randomToken(12);
-    this.nextId = createIdGenerator();
+    this.#nextId = createIdGenerator();
     const onError = (error: GmqError) => this.emit("error", error);
 
     const hooks: ConnectionHooks = {
       onState: (change) => {
         // Publishers waiting on an attempt that failed learn their message is queued.
-        if (change.to !== "connecting" && change.to !== "connected") this.releaseWaitingPublishers();
+        if (change.to !== "connecting" && change.to !== "connected") this.#releaseWaitingPublishers();
         this.emit("state", change);
-        for (const stream of this.statuses) stream.push(change);
+        for (const stream of this.#statuses) stream.push(change);
       },
       onError,
-      onMessage: (message) => this.receive(message),
-      setup: (link) => this.setup(link),
-      up: () => this.pump(),
-      down: (_link, error) => this.down(error),
+      onMessage: (message) => this.#receive(message),
+      setup: (link) => this.#setup(link),
+      up: () => this.#pump(),
+      down: (_link, error) => this.#down(error),
     };
-    const connectionOptions = { reconnect: config.reconnect, connectTimeoutMs: config.connectTimeoutMs };
-    if (this.transport.capabilities.connection === "request") {
-      const connection = new RequestConnection(this.transport, connectionOptions, hooks);
-      this.connection = connection;
-      this.wire = observeRequests(this.transport, connection);
-    } else {
-      this.connection = new LinkConnection(this.transport, connectionOptions, hooks);
-      this.wire = this.transport;
-    }
+    const connection = new Connection(this.transport, config, hooks);
+    this.#connection = connection;
+    this.#wire =
+      this.transport.capabilities.connection === "request"
+        ? observeRequests(this.transport, connection)
+        : this.transport;
 
-    this.positions = new Positions(this.store, onError);
-    this.router = new Router(this.wire, {
+    this.#positions = new Positions(this.#store, onError);
+    this.router = new Router(this.#wire, {
       dedupWindow: config.dedupWindow,
       reconnect: config.reconnect,
-      positions: this.positions,
+      positions: this.#positions,
       onError,
     });
-    this.outbox = new Outbox(this.store, config.outbox, {
+    this.#outbox = new Outbox(this.#store, config.outbox, {
       onDropped: (event) => this.emit("dropped", event),
       onChange: () => {
         // Stats cost a little per message; only compute them for someone who listens.
-        if (this.listenerCount("outbox") > 0) this.emit("outbox", this.outbox.stats());
-        this.election.tellOthers();
+        if (this.listenerCount("outbox") > 0) this.emit("outbox", this.#outbox.stats());
+        this.#election.tellOthers();
+      },
+      onPersisted: () => {
+        this.#election.persisted();
+        this.#pump();
       },
       onError,
     });
-    this.election = new SenderElection(this.store, this.outbox, {
-      becameSender: () => this.pump(),
-      changed: () => this.pump(),
+    this.#election = new SenderElection(this.#store, this.#outbox, {
+      becameSender: () => this.#pump(),
+      changed: () => this.#pump(),
       onError,
     });
     // Made once: every publish passes it on.
-    this.publisher = {
-      outbox: this.outbox,
-      durable: this.store.durable,
+    this.#publisher = {
+      outbox: this.#outbox,
+      durable: this.#store.durable,
       // While the first attempt is under way, wait for it rather than report `queued` at once.
-      canSend: () => this.election.isSender && (this.state === "connected" || this.state === "connecting"),
-      persisted: () => {
-        this.election.persisted();
-        this.pump();
-      },
+      canSend: () => this.#election.isSender && (this.state === "connected" || this.state === "connecting"),
     };
-    this.flushing = {
-      outbox: this.outbox,
-      transport: this.wire,
+    this.#flushing = {
+      outbox: this.#outbox,
+      transport: this.#wire,
       maxInFlight: config.maxInFlight,
-      again: () => this.pump(),
+      again: () => this.#pump(),
       linkBroken: (error) =>
-        this.connection.interrupt(`publish failed on a live connection: ${error.message}`, error),
+        this.#connection.interrupt(`publish failed on a live connection: ${error.message}`, error),
     };
     this.caller = new Caller({
-      transport: this.wire,
-      connection: this.connection,
-      nextId: this.nextId,
+      transport: this.#wire,
+      connection: this.#connection,
+      nextId: this.#nextId,
       inboxTopic: `${INBOX_PREFIX}/${this.clientId}`,
       rpcPrefix: config.rpcPrefix,
       callTimeoutMs: config.callTimeoutMs,
       onError,
     });
-    this.loaded = this.outbox.load().catch((error: unknown) => {
-      this.storeFailure = GmqError.from(error, "storage");
-      onError(this.storeFailure);
+    this.#loaded = this.#outbox.load().catch((error: unknown) => {
+      this.#storeFailure = GmqError.from(error, "storage");
+      onError(this.#storeFailure);
     });
-    this.loaded.then(() => this.pump());
-    this.election.start(this.loaded, this.closed.signal);
-    this.stopWatching = watchRuntime({
+    this.#loaded.then(() => this.#pump());
+    this.#election.start(this.#loaded, this.#closed.signal);
+    this.#stopWatching = watchRuntime({
       wake: () => {
-        this.connection.wake();
-        this.pump();
+        this.#connection.wake();
+        this.#pump();
       },
-      offline: () => this.connection.interrupt("the runtime went offline"),
+      offline: () => this.#connection.interrupt("the runtime went offline"),
     });
-    if (config.autoConnect) this.connection.start();
+    if (config.autoConnect) this.#connection.start();
   }
 
   get state(): ConnectionState {
-    return this.connection.state;
+    return this.#connection.state;
   }
 
   /** Starts connecting (if not already; again after a permanent failure) and resolves once
    *  connected — on a request-only transport, once requests can be sent — with the outbox
    *  loaded from its store (so `outboxStats()` counts what an earlier run left). */
   async connect(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
-    this.assertOpen();
+    this.#assertOpen();
     const deadline = createDeadline({ ...options, what: "connect" });
     try {
       await Promise.race([
-        Promise.all([this.connection.waitReady(deadline.signal), this.loaded]),
+        Promise.all([this.#connection.waitReady(deadline.signal), this.#loaded]),
         deadline.done,
       ]);
-      if (this.storeFailure) throw this.storeFailure;
+      if (this.#storeFailure) throw this.#storeFailure;
     } catch (error) {
       // A deadline that passed while attempts failed says what the last one failed with.
-      const last = this.connection.lastError;
+      const last = this.#connection.lastError;
       if (GmqError.is(error) && error.code === "timeout" && last) {
         throw new GmqError("timeout", `${error.message}; the last attempt failed: ${last.message}`, {
           cause: last,
@@ -214,46 +215,36 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     // Not `async`: a QoS 1 publish returns the outbox's own promise, one promise less per message.
     // Invalid arguments still reject rather than throw, as they did when this was async.
     try {
-      return this.publishNow(topic, data, options);
+      return this.#publishNow(topic, data, options);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  private publishNow(topic: string, data: unknown, options: PublishOptions): Promise<PublishResult> {
-    this.naming.topic(topic);
+  #publishNow(topic: string, data: unknown, options: PublishOptions): Promise<PublishResult> {
+    this.#naming.topic(topic);
     validatePublishOptions(options, this.transport);
-    this.assertOpen();
-    const payload = encodePayload(options.codec ?? this.codec, data);
-    const id = this.nextId();
+    this.#assertOpen();
+    const payload = encodePayload(options.codec ?? this.#codec, data);
+    const id = this.#nextId();
     const qos = options.qos ?? 1;
     const now = Date.now();
-    const expiresAt = options.ttlMs === undefined ? undefined : now + options.ttlMs;
-    const extras = pick(options, "headers", "retain", "delayMs", "routeKey");
-    if (qos === 0) {
-      const message = { topic, payload, id, qos, ...extras };
-      return publishAtMostOnce(
-        this.wire,
-        this.connection.ready,
-        expiresAt ? { ...message, expiresAt } : message,
-        options,
-      );
-    }
-    if (this.storeFailure) throw this.storeFailure;
-    const record: OutboxRecord = {
-      id,
-      topic,
-      payload,
-      qos,
-      createdAt: now,
-      ...extras,
-      ...pick(options, "key"),
-    };
-    return publishThroughOutbox(
-      this.publisher,
-      expiresAt === undefined ? record : { ...record, expiresAt },
-      options,
-    );
+    // Built field by field with only what is present: the record is also the message a transport
+    // sends (QoS 0 too: createdAt is the outbox's own, and harmless), and what a store persists.
+    const record = { id, topic, payload, qos, createdAt: now } as Mutable<OutboxRecord>;
+    if (options.headers !== undefined) record.headers = options.headers;
+    if (options.retain !== undefined) record.retain = options.retain;
+    if (options.delayMs !== undefined) record.delayMs = options.delayMs;
+    if (options.routeKey !== undefined) record.routeKey = options.routeKey;
+    if (options.ttlMs !== undefined) record.expiresAt = now + options.ttlMs;
+    // What only the backend's rules can judge (a delay range, a route key pattern, a body size)
+    // fails here, at once, not when the outbox sends it.
+    this.transport.checkPublish?.(record as OutboundMessage);
+    if (qos === 0)
+      return publishAtMostOnce(this.#wire, this.#connection.ready, record as OutboundMessage, options);
+    if (this.#storeFailure) throw this.#storeFailure;
+    if (options.key !== undefined) record.key = options.key;
+    return publishThroughOutbox(this.#publisher, record, options);
   }
 
   subscribe<T = unknown>(pattern: string, options?: SubscribeOptions<T>): Subscription<T>;
@@ -277,14 +268,14 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
       throw GmqError.invalid("handler", "must be a function");
     }
     validateSubscribeOptions(options, this.transport);
-    const shared = this.naming.pattern(pattern);
+    const shared = this.#naming.pattern(pattern);
     const queue = options.queue ?? shared.group;
     if (queue !== undefined && !this.transport.capabilities.queues) {
       throw GmqError.unsupported("queue", this.transport.name, "has no queue subscriptions");
     }
-    this.assertOpen();
-    const codec = (options.codec ?? this.codec) as Codec<T>;
-    return this.track(
+    this.#assertOpen();
+    const codec = (options.codec ?? this.#codec) as Codec<T>;
+    return this.#track(
       {
         pattern,
         filter: shared.filter,
@@ -302,7 +293,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
   }
 
   /** A subscription from its checked spec: routed, ended by `signal`, connecting if need be. */
-  private track<T>(spec: SubscriptionSpec<T>, signal: AbortSignal | undefined): Subscription<T> {
+  #track<T>(spec: SubscriptionSpec<T>, signal: AbortSignal | undefined): Subscription<T> {
     const subscription = new Subscription<T>(spec, this.router);
     const aborted = (watched: AbortSignal) =>
       void subscription.end(undefined, abortError(watched, "subscribe"));
@@ -317,7 +308,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
       // Forget the listener when the subscription ends some other way.
       void subscription.ended.then(() => unwatchAbort(signal, stop));
     }
-    this.connection.start();
+    this.#connection.start();
     return subscription;
   }
 
@@ -333,7 +324,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
   call<R = unknown>(service: string, method: string, args?: unknown, options: CallOptions = {}): Promise<R> {
     // Like publish: bad input (a name, an option, args the codec cannot encode) rejects.
     try {
-      return this.callOn(undefined, service, method, args, options);
+      return this.#callOn(undefined, service, method, args, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -346,8 +337,8 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     fn: (args: A, context: HandleContext) => R | Promise<R>,
     options: HandleOptions = {},
   ): Subscription<A> {
-    this.naming.service(service);
-    this.naming.method(method);
+    this.#naming.service(service);
+    this.#naming.method(method);
     if (typeof fn !== "function") throw GmqError.invalid("fn", "must be a function");
     validateHandleOptions(options);
     const caps = this.transport.capabilities;
@@ -359,18 +350,18 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     if (queue !== undefined && !caps.queues) {
       throw GmqError.unsupported("queue", this.transport.name, "has no queue subscriptions");
     }
-    this.assertOpen();
-    const topic = requestTopic(this.config.rpcPrefix, service, method);
-    return this.track<A>(
+    this.#assertOpen();
+    const topic = requestTopic(this.#config.rpcPrefix, service, method);
+    return this.#track<A>(
       {
         pattern: topic,
         filter: topic,
         queue,
         qos: 1,
         manualAck: false,
-        codec: options.codec ?? this.codec,
+        codec: options.codec ?? this.#codec,
         // Calls are served concurrently: the handler returns before the answer is ready.
-        handler: (message) => this.caller.answer(message, fn, options.codec ?? this.codec),
+        handler: (message) => this.caller.answer(message, fn, options.codec ?? this.#codec),
         args: undefined,
         maxBuffered: DEFAULTS.maxBuffered,
         serve: native ? { service, method } : undefined,
@@ -380,103 +371,107 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
   }
 
   outboxStats(): OutboxStats {
-    return this.outbox.stats();
+    return this.#outbox.stats();
   }
 
   /** State changes as a stream, starting with the current state; ends when the client closes. */
   status(): AsyncIterableIterator<StateChange> {
-    const stream = new StatusStream(this.connection.state, () => this.statuses.delete(stream));
-    this.statuses.add(stream);
+    const stream = new StatusStream(this.#connection.state, () => this.#statuses.delete(stream));
+    this.#statuses.add(stream);
     return stream;
   }
 
   /** Stops everything. Queued records stay in a durable store for the next run. */
   close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
-  private async shutdown(): Promise<void> {
-    this.isClosed = true;
-    this.closed.abort(new GmqError("closed", "client is closed"));
-    this.stopWatching();
-    this.election.stop();
+  async #shutdown(): Promise<void> {
+    this.#isClosed = true;
+    this.#closed.abort(new GmqError("closed", "client is closed"));
+    this.#stopWatching();
+    this.#election.stop();
     this.router.detach();
-    await this.connection.close();
+    await this.#connection.close();
     this.caller.failAll(new GmqError("closed", "client is closed"));
     await this.router.closeAll();
-    await this.loaded;
-    await this.positions.drain();
-    if (!this.store.durable) this.outbox.abandon();
-    await this.store.close().catch((error: unknown) => this.emit("error", GmqError.from(error, "storage")));
-    for (const stream of this.statuses) stream.end();
+    await this.#loaded;
+    await this.#positions.drain();
+    if (!this.#store.durable) this.#outbox.abandon();
+    await this.#store.close().catch((error: unknown) => this.emit("error", GmqError.from(error, "storage")));
+    for (const stream of this.#statuses) stream.end();
   }
 
-  private assertOpen(): void {
+  #assertOpen(): void {
     // A flag, not `closed.signal.aborted`: Node's AbortSignal getter is slow for every publish.
-    if (this.isClosed) throw new GmqError("closed", "client is closed");
+    if (this.#isClosed) throw new GmqError("closed", "client is closed");
   }
 
-  private callOn<R>(
+  #callOn<R>(
     link: Link | undefined,
     service: string,
     method: string,
     args: unknown,
     options: CallOptions,
   ): Promise<R> {
-    this.naming.service(service);
-    this.naming.method(method);
+    this.#naming.service(service);
+    this.#naming.method(method);
     validateCallOptions(options);
-    this.assertOpen();
+    this.#assertOpen();
     const caps = this.transport.capabilities;
     if (!caps.requestReply && !(caps.inbound === "routed" && caps.headers)) {
       throw GmqError.unsupported("call", this.transport.name, "has no request/reply");
     }
-    return this.caller.call<R>(link, service, method, args, options, options.codec ?? this.codec);
+    return this.caller.call<R>(link, service, method, args, options, options.codec ?? this.#codec);
   }
 
-  private async setup(link: Link): Promise<void> {
+  async #setup(link: Link): Promise<void> {
     await this.caller.restore(link);
-    const hook = this.config.onConnect;
+    const hook = this.#config.onConnect;
     if (hook) {
       await hook({
         clientId: this.clientId,
         signal: link.signal,
-        call: (service, method, args, options = {}) => this.callOn(link, service, method, args, options),
+        call: (service, method, args, options = {}) => this.#callOn(link, service, method, args, options),
       });
     }
     await this.router.restore(link);
   }
 
-  private down(error: GmqError): void {
+  #down(error: GmqError): void {
     this.router.detach(error);
-    this.caller.failAll(
-      error.code === "closed"
-        ? error
-        : new GmqError("disconnected", `connection lost: ${error.message}`, { cause: error }),
-    );
-    this.outbox.requeueInFlight();
-    this.releaseWaitingPublishers();
+    // No answer can come on a lost link. A request-only transport's requests are each their own:
+    // one that failed says nothing about the others, which settle by their own outcome.
+    if (this.transport.capabilities.connection === "link" || error.code === "closed") {
+      this.caller.failAll(
+        error.code === "closed"
+          ? error
+          : new GmqError("disconnected", `connection lost: ${error.message}`, { cause: error }),
+      );
+    }
+    this.#outbox.requeueInFlight();
+    this.#releaseWaitingPublishers();
   }
 
   /** Publishers still waiting for an ack learn that their message is queued instead. */
-  private releaseWaitingPublishers(): void {
-    for (const entry of this.outbox.pending()) if (entry.persisted) entry.listener?.persisted();
+  #releaseWaitingPublishers(): void {
+    for (const entry of this.#outbox.pending()) if (entry.persisted) entry.stored();
   }
 
-  private receive(message: InboundMessage): void {
+  #receive(message: InboundMessage): void {
     if (!this.caller.receive(message)) this.router.route(message);
   }
 
   /** Sends what waits in the outbox, when connected and the sender for this outbox. */
-  private pump(): void {
-    const link = this.connection.ready;
-    if (!link || !this.election.isSender || this.storeFailure) return;
-    flushOutbox(this.flushing, link);
+  #pump(): void {
+    const link = this.#connection.ready;
+    if (!link || !this.#election.isSender || this.#storeFailure) return;
+    flushOutbox(this.#flushing, link);
   }
 }
 
@@ -484,8 +479,4 @@ export function createClient(options: ClientOptions): Client {
   return new Client(options);
 }
 
-function pick<T extends object, K extends keyof T>(source: T, ...keys: K[]): Partial<Pick<T, K>> {
-  const out: Partial<Pick<T, K>> = {};
-  for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
-  return out;
-}
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };

@@ -68,11 +68,3 @@ export function encodePayload(codec: Codec<any>, value: unknown): Uint8Array {
   if (value instanceof Uint8Array) return value;
   return codec.encode(value);
 }
-
-export function validateCodec(codec: unknown, field = "codec"): void {
-  if (codec === undefined) return;
-  const c = codec as Partial<Codec>;
-  if (typeof c !== "object" || typeof c.encode !== "function" || typeof c.decode !== "function") {
-    throw GmqError.invalid(field, "must have encode(value) and decode(bytes) functions");
-  }
-}

@@ -1,5 +1,6 @@
 import { abortError, abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
 import { GmqError } from "./errors.js";
+import { check } from "./validate.js";
 
 /**
  * One place that turns a user's `signal` and `timeoutMs` into a single AbortSignal whose
@@ -25,23 +26,8 @@ export interface DeadlineOptions {
   what?: string;
 }
 
-export function validateTimeout(timeoutMs: unknown, field = "timeoutMs"): void {
-  if (timeoutMs === undefined) return;
-  if (typeof timeoutMs !== "number" || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
-    throw GmqError.invalid(field, `must be a finite number >= 0, got ${String(timeoutMs)}`);
-  }
-}
-
-export function validateSignal(signal: unknown, field = "signal"): void {
-  if (signal === undefined) return;
-  if (typeof signal !== "object" || signal === null || typeof (signal as AbortSignal).aborted !== "boolean") {
-    throw GmqError.invalid(field, "must be an AbortSignal");
-  }
-}
-
 export function createDeadline(options: DeadlineOptions = {}): Deadline {
-  validateTimeout(options.timeoutMs);
-  validateSignal(options.signal);
+  check(options, { timeoutMs: "ms", signal: "signal" });
   const controller = new AbortController();
   const what = options.what ?? "operation";
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -7,29 +7,32 @@
  */
 export class DedupWindow {
   /** id → the sequence number it was recorded under. */
-  private readonly ids = new Map<string, number>();
-  private readonly ring: (string | undefined)[];
-  private sequence = 0;
+  readonly #ids = new Map<string, number>();
+  readonly #ring: (string | undefined)[];
+  #sequence = 0;
+  readonly #size: number;
 
-  constructor(private readonly size: number) {
-    this.ring = new Array(size);
+  constructor(size: number) {
+    this.#size = size;
+    this.#ring = new Array(size);
   }
 
   /** True when `id` was seen already; otherwise records it. */
   seen(id: string): boolean {
-    if (this.ids.has(id)) return true;
-    if (this.size === 0) return false;
-    const slot = this.sequence % this.size;
-    const oldest = this.ring[slot];
+    if (this.#ids.has(id)) return true;
+    if (this.#size === 0) return false;
+    const slot = this.#sequence % this.#size;
+    const oldest = this.#ring[slot];
     // A forgotten and re-recorded id has a newer sequence: only its own slot may evict it.
-    if (oldest !== undefined && this.ids.get(oldest) === this.sequence - this.size) this.ids.delete(oldest);
-    this.ring[slot] = id;
-    this.ids.set(id, this.sequence++);
+    if (oldest !== undefined && this.#ids.get(oldest) === this.#sequence - this.#size)
+      this.#ids.delete(oldest);
+    this.#ring[slot] = id;
+    this.#ids.set(id, this.#sequence++);
     return false;
   }
 
   /** Forget an id so a redelivery is processed again (the first delivery was nacked). */
   forget(id: string): void {
-    this.ids.delete(id);
+    this.#ids.delete(id);
   }
 }

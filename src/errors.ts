@@ -30,7 +30,6 @@ export const ERROR_CODES = [
   "tls",
   "busy",
   "payload_too_large",
-  "tls",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

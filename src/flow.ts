@@ -7,13 +7,16 @@ import type { FlowControl } from "./transport.js";
  * its local subscriptions can.
  */
 export class WireFlow implements FlowControl {
-  private readonly waiters = new Set<() => void>();
+  readonly #waiters = new Set<() => void>();
+  readonly #members: ReadonlySet<{ readonly credit: number }>;
 
-  constructor(private readonly members: ReadonlySet<{ readonly credit: number }>) {}
+  constructor(members: ReadonlySet<{ readonly credit: number }>) {
+    this.#members = members;
+  }
 
   get credit(): number {
     let credit = Number.POSITIVE_INFINITY;
-    for (const member of this.members) if (member.credit < credit) credit = member.credit;
+    for (const member of this.#members) if (member.credit < credit) credit = member.credit;
     return credit === Number.POSITIVE_INFINITY ? 0 : Math.max(0, credit);
   }
 
@@ -22,7 +25,7 @@ export class WireFlow implements FlowControl {
     if (this.credit > 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const stop = abortWatcher(() => {
-        this.waiters.delete(wake);
+        this.#waiters.delete(wake);
         reject(GmqError.from(signal.reason, "aborted"));
       });
       const wake = (): void => {
@@ -30,15 +33,15 @@ export class WireFlow implements FlowControl {
         resolve();
       };
       watchAbort(signal, stop);
-      this.waiters.add(wake);
+      this.#waiters.add(wake);
     });
   }
 
   /** A member settled a message or left: wake whoever waits if there is room now. */
   changed(): void {
-    if (this.waiters.size === 0 || this.credit === 0) return;
-    const waiting = [...this.waiters];
-    this.waiters.clear();
+    if (this.#waiters.size === 0 || this.credit === 0) return;
+    const waiting = [...this.#waiters];
+    this.#waiters.clear();
     for (const wake of waiting) wake();
   }
 }

@@ -35,7 +35,8 @@ export function flushOutbox(context: FlushContext, link: Link): void {
   while (outbox.inFlight < context.maxInFlight) {
     const entry = outbox.takeNext(Date.now());
     if (!entry) return;
-    context.transport.publish(toMessage(entry.record), { signal: link.signal }).then(
+    // The link is the operation's options: it has the signal, and passing it costs no object.
+    context.transport.publish(toMessage(entry.record), link).then(
       () => {
         outbox.complete(entry);
         context.again();
@@ -58,7 +59,7 @@ function sendBatch(context: FlushContext, link: Link, maxBatch: number): void {
   }
   if (entries.length === 0) return;
   const messages = entries.map((entry) => toMessage(entry.record));
-  context.transport.publishBatch!(messages, { signal: link.signal }).then(
+  context.transport.publishBatch!(messages, link).then(
     (results) => {
       let broken: GmqError | undefined;
       entries.forEach((entry, i) => {

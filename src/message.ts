@@ -1,3 +1,5 @@
+import type { DedupWindow } from "./dedup.js";
+import { GmqError } from "./errors.js";
 import type { InboundMessage } from "./transport.js";
 
 /** A message as a subscriber sees it. */
@@ -40,31 +42,31 @@ export interface AckOwner {
  * all of them acked, or one nack as soon as any of them nacks.
  */
 export class AckTracker {
-  private remaining: number;
-  private settled = false;
+  #remaining: number;
+  #settled = false;
+  readonly #inbound: InboundMessage;
+  readonly #owner: AckOwner;
 
-  constructor(
-    private readonly inbound: InboundMessage,
-    deliveries: number,
-    private readonly owner: AckOwner,
-  ) {
-    this.remaining = deliveries;
+  constructor(inbound: InboundMessage, deliveries: number, owner: AckOwner) {
+    this.#inbound = inbound;
+    this.#owner = owner;
+    this.#remaining = deliveries;
   }
 
   ack(): Promise<void> {
-    if (this.settled || --this.remaining > 0) return ACKED;
-    this.settled = true;
-    this.owner.acked?.(this.inbound);
+    if (this.#settled || --this.#remaining > 0) return ACKED;
+    this.#settled = true;
+    this.#owner.acked?.(this.#inbound);
     // Most messages were acked by the adapter already: no promise to make for them.
-    return this.inbound.ack ? settle(() => this.inbound.ack!()) : ACKED;
+    return this.#inbound.ack ? settle(() => this.#inbound.ack!()) : ACKED;
   }
 
   nack(requeue: boolean): Promise<void> {
-    if (this.settled) return ACKED;
-    this.settled = true;
-    const id = this.inbound.id;
-    if (requeue && id !== undefined) this.owner.requeued(id);
-    return this.inbound.nack ? settle(() => this.inbound.nack!({ requeue })) : ACKED;
+    if (this.#settled) return ACKED;
+    this.#settled = true;
+    const id = this.#inbound.id;
+    if (requeue && id !== undefined) this.#owner.requeued(id);
+    return this.#inbound.nack ? settle(() => this.#inbound.nack!({ requeue })) : ACKED;
   }
 }
 
@@ -146,10 +148,31 @@ export interface MessageOwner<T> {
   settle(): void;
 }
 
-export function createMessage<T>(
+/** A subscription as `dispatch` sees it. */
+interface Member extends MessageOwner<any> {
+  readonly isClosed: boolean;
+  deliver(message: Message<any>): void;
+}
+
+/**
+ * Hands one inbound message to every live member (once per message id, when `dedup` is given),
+ * all sharing one ack. What nobody takes, or a duplicate, is acked at once. False for a duplicate.
+ */
+export function dispatch(
   inbound: InboundMessage,
-  owner: MessageOwner<T>,
-  tracker: AckTracker,
-): Message<T> {
-  return new Delivered(inbound, owner, tracker);
+  members: Iterable<Member>,
+  dedup: DedupWindow | undefined,
+  owner: AckOwner,
+  onError: (error: GmqError) => void,
+): boolean {
+  let live = 0;
+  for (const member of members) if (!member.isClosed) live++;
+  const duplicate = live > 0 && inbound.id !== undefined && dedup?.seen(inbound.id) === true;
+  if (live === 0 || duplicate) {
+    void Promise.resolve(inbound.ack?.()).catch((error: unknown) => onError(GmqError.from(error)));
+    return !duplicate;
+  }
+  const tracker = new AckTracker(inbound, live, owner);
+  for (const member of members) if (!member.isClosed) member.deliver(new Delivered(inbound, member, tracker));
+  return true;
 }

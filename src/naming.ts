@@ -19,44 +19,44 @@ function levelProblem(name: string): string | undefined {
  * has none, and fails with `invalid_argument` naming the field.
  */
 export class Naming {
-  private readonly transport: Transport;
+  readonly #transport: Transport;
 
   constructor(transport: Transport) {
-    this.transport = transport;
+    this.#transport = transport;
   }
 
   topic(topic: unknown, field = "topic"): asserts topic is string {
-    const rule = this.transport.naming?.topic ?? mqttTopicProblem;
+    const rule = this.#transport.naming?.topic ?? mqttTopicProblem;
     check(topic, rule, field);
   }
 
   /** A subscription pattern; returns the filter and the queue group a `$share/` prefix names. */
   pattern(pattern: unknown, field = "pattern"): { filter: string; group?: string } {
-    const naming = this.transport.naming;
+    const naming = this.#transport.naming;
     const basic = basicNameProblem(pattern);
     if (basic) throw GmqError.invalid(field, basic);
     const shared = naming?.sharedPrefix
       ? parseSharedFilter(pattern as string)
       : { filter: pattern as string };
     check(shared.filter, naming?.pattern ?? mqttFilterProblem, field);
-    const caps = this.transport.capabilities;
+    const caps = this.#transport.capabilities;
     if (caps.inbound === "routed" && !caps.wildcards && hasWildcard(shared.filter) && !naming?.pattern) {
-      throw GmqError.unsupported(field, this.transport.name, "cannot match wildcards");
+      throw GmqError.unsupported(field, this.#transport.name, "cannot match wildcards");
     }
     return shared;
   }
 
   service(service: unknown, field = "service"): asserts service is string {
-    check(service, this.nativeRule("service") ?? levelProblem, field);
+    check(service, this.#nativeRule("service") ?? levelProblem, field);
   }
 
   method(method: unknown, field = "method"): asserts method is string {
-    check(method, this.nativeRule("method") ?? levelProblem, field);
+    check(method, this.#nativeRule("method") ?? levelProblem, field);
   }
 
   /** Native request/reply may spell names its own way; emulated RPC needs one topic level. */
-  private nativeRule(kind: "service" | "method"): ((name: string) => string | undefined) | undefined {
-    return this.transport.capabilities.requestReply ? this.transport.naming?.[kind] : undefined;
+  #nativeRule(kind: "service" | "method"): ((name: string) => string | undefined) | undefined {
+    return this.#transport.capabilities.requestReply ? this.#transport.naming?.[kind] : undefined;
   }
 }
 

@@ -1,5 +1,5 @@
+import type { Connection } from "./connection.js";
 import { GmqError } from "./errors.js";
-import type { RequestConnection } from "./request-connection.js";
 import type { StreamSink, Transport, TransportSubscribeOptions } from "./transport.js";
 
 /** Codes that say nothing about whether the backend answered. */
@@ -10,7 +10,7 @@ const SILENT = new Set(["timeout", "aborted", "closed"]);
  * backend is reachable. A `disconnected` failure means it is not; anything the backend answered,
  * errors included, means it is. Link transports are used as they are.
  */
-export function observeRequests(transport: Transport, connection: RequestConnection): Transport {
+export function observeRequests(transport: Transport, connection: Connection): Transport {
   const failed = (cause: unknown): void => {
     const error = GmqError.from(cause, "disconnected");
     if (error.code === "disconnected") connection.unreachable(error);

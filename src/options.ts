@@ -4,13 +4,12 @@
  */
 import type { BackoffOptions } from "./backoff.js";
 import type { Codec } from "./codec.js";
-import { validateCodec } from "./codec.js";
-import { validateSignal, validateTimeout } from "./deadline.js";
 import { GmqError } from "./errors.js";
 import type { Message } from "./message.js";
 import type { OutboxLimits } from "./outbox.js";
 import type { OutboxStore } from "./store.js";
 import type { QoS, Transport } from "./transport.js";
+import { check, checkValue } from "./validate.js";
 
 /** The defaults, all of them. */
 export const DEFAULTS = {
@@ -154,77 +153,84 @@ export interface HandleOptions {
   codec?: Codec<any>;
 }
 
-function object(value: unknown, field: string): void {
-  if (typeof value !== "object" || value === null) throw GmqError.invalid(field, "must be an object");
-}
+const PUBLISH = {
+  qos: "qos",
+  ttlMs: "ms",
+  delayMs: "ms",
+  timeoutMs: "ms",
+  signal: "signal",
+  headers: "headers",
+  codec: "codec",
+  key: "name",
+  routeKey: "string",
+  retain: "boolean",
+} as const;
+const SUBSCRIBE = {
+  qos: "qos",
+  codec: "codec",
+  signal: "signal",
+  maxBuffered: "count",
+  ack: ["auto", "manual"],
+  queue: "name",
+} as const;
+const CALL = { timeoutMs: "ms", signal: "signal", headers: "headers", codec: "codec" } as const;
+const CLIENT = {
+  codec: "codec",
+  connectTimeoutMs: "ms",
+  callTimeoutMs: "ms",
+  clientId: "name",
+  rpcPrefix: "name",
+  onConnect: "function",
+  autoConnect: "boolean",
+  dedupWindow: "size",
+} as const;
+const OUTBOX = {
+  maxCount: "count",
+  maxBytes: "count",
+  maxAgeMs: "count",
+  maxInFlight: "count",
+  overflow: ["reject", "drop-oldest"],
+} as const;
 
-function positiveInteger(value: unknown, field: string): void {
-  if (value !== undefined && (!Number.isInteger(value) || (value as number) <= 0)) {
-    throw GmqError.invalid(field, "must be a positive integer");
-  }
-}
-
-function nonEmptyString(value: unknown, field: string): void {
-  if (value !== undefined && (typeof value !== "string" || value === "")) {
-    throw GmqError.invalid(field, "must be a non-empty string");
-  }
-}
-
-function validateTransport(transport: Partial<Transport> | undefined): void {
+function validateTransport(transport: Transport | undefined): void {
   const caps = transport?.capabilities;
-  if (!transport || typeof transport.publish !== "function" || typeof caps !== "object" || caps === null) {
+  if (typeof transport?.publish !== "function" || typeof caps !== "object" || caps === null) {
     throw GmqError.invalid("transport", "must implement the Transport contract (publish, capabilities)");
   }
-  if (caps.connection !== "link" && caps.connection !== "request") {
-    throw GmqError.invalid("transport.capabilities.connection", 'must be "link" or "request"');
-  }
-  if (!["routed", "stream", "push", "none"].includes(caps.inbound)) {
-    throw GmqError.invalid("transport.capabilities.inbound", 'must be "routed", "stream", "push" or "none"');
-  }
-  const needs = (method: keyof Transport, when: string): void => {
-    if (typeof transport[method] !== "function") {
-      throw GmqError.invalid(`transport.${method}`, `must be a function for ${when}`);
+  check(
+    caps,
+    { connection: ["link", "request"], inbound: ["routed", "stream", "push", "none"] },
+    "transport.capabilities",
+    true,
+  );
+  // The methods every transport, and its shape, need.
+  const needs: [keyof Transport, unknown, string][] = [
+    ["disconnect", true, "every transport"],
+    ["connect", caps.connection === "link", 'connection: "link"'],
+    ["subscribe", caps.inbound === "routed" || caps.inbound === "stream", `inbound: "${caps.inbound}"`],
+    ["call", caps.requestReply, "requestReply"],
+    ["publishBatch", (caps.maxBatch ?? 0) > 0, "maxBatch"],
+  ];
+  for (const [method, needed, why] of needs) {
+    if (needed && typeof transport[method] !== "function") {
+      throw GmqError.invalid(`transport.${method}`, `must be a function for ${why}`);
     }
-  };
-  needs("disconnect", "every transport");
-  if (caps.connection === "link") needs("connect", 'connection: "link"');
-  if (caps.inbound === "routed" || caps.inbound === "stream")
-    needs("subscribe", `inbound: "${caps.inbound}"`);
-  if (caps.requestReply) needs("call", "requestReply");
-  if ((caps.maxBatch ?? 0) > 0) needs("publishBatch", "maxBatch");
+  }
 }
 
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
-  object(options, "options");
+  check(options, CLIENT);
   validateTransport(options.transport);
-  validateCodec(options.codec);
-  validateTimeout(options.connectTimeoutMs, "connectTimeoutMs");
-  validateTimeout(options.callTimeoutMs, "callTimeoutMs");
-  const s = options.store as Partial<OutboxStore> | undefined;
-  if (s !== undefined && (typeof s.load !== "function" || typeof s.put !== "function")) {
-    throw GmqError.invalid("store", "must implement the OutboxStore contract");
+  const store = options.store as Partial<OutboxStore> | undefined;
+  if (store !== undefined && (typeof store?.load !== "function" || typeof store.put !== "function")) {
+    throw GmqError.invalid("store", "must implement the OutboxStore contract (load, put, delete, close)");
   }
   const outbox = options.outbox ?? {};
-  for (const field of ["maxCount", "maxBytes", "maxAgeMs", "maxInFlight"] as const) {
-    positiveInteger(outbox[field], `outbox.${field}`);
-  }
-  if (outbox.overflow !== undefined && outbox.overflow !== "reject" && outbox.overflow !== "drop-oldest") {
-    throw GmqError.invalid("outbox.overflow", 'must be "reject" or "drop-oldest"');
-  }
+  check(outbox, OUTBOX, "outbox");
   const dedup = options.dedupWindow;
-  if (dedup !== undefined && (!Number.isInteger(dedup) || dedup < 0)) {
-    throw GmqError.invalid("dedupWindow", "must be a non-negative integer (0 turns dedup off)");
-  }
-  nonEmptyString(options.clientId, "clientId");
-  nonEmptyString(options.rpcPrefix, "rpcPrefix");
-  if (options.onConnect !== undefined && typeof options.onConnect !== "function") {
-    throw GmqError.invalid("onConnect", "must be a function");
-  }
   const reconnect = options.reconnect;
-  if (reconnect !== undefined && reconnect !== false) {
-    object(reconnect, "reconnect");
-    validateTimeout(reconnect.initialDelayMs, "reconnect.initialDelayMs");
-    validateTimeout(reconnect.maxDelayMs, "reconnect.maxDelayMs");
+  if (reconnect !== false && reconnect !== undefined) {
+    check(reconnect, { initialDelayMs: "ms", maxDelayMs: "ms" }, "reconnect");
   }
   const requestOnly = options.transport.capabilities.connection === "request";
   return {
@@ -249,87 +255,48 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   };
 }
 
-export function validateQos(qos: unknown, field = "qos"): asserts qos is QoS | undefined {
-  if (qos !== undefined && qos !== 0 && qos !== 1 && qos !== 2)
-    throw GmqError.invalid(field, "must be 0, 1 or 2");
-}
-
-export function validateHeaders(headers: unknown): void {
-  if (headers === undefined) return;
-  if (typeof headers !== "object" || headers === null) throw GmqError.invalid("headers", "must be an object");
-  for (const [name, value] of Object.entries(headers)) {
-    if (typeof value !== "string") throw GmqError.invalid(`headers.${name}`, "must be a string");
-  }
+/** What the transport cannot do that an option asks for (`unsupported`). */
+function unsupported(transport: Transport, field: string, missing: boolean, what: string): void {
+  if (missing) throw GmqError.unsupported(field, transport.name, what);
 }
 
 /** Publish options, and what the transport cannot do with them (`unsupported`). */
 export function validatePublishOptions(options: PublishOptions, transport: Transport): void {
-  object(options, "options");
-  validateQos(options.qos);
-  validateTimeout(options.ttlMs, "ttlMs");
-  validateTimeout(options.delayMs, "delayMs");
-  validateTimeout(options.timeoutMs, "timeoutMs");
-  validateSignal(options.signal);
-  validateHeaders(options.headers);
-  validateCodec(options.codec);
-  nonEmptyString(options.key, "key");
-  if (options.routeKey !== undefined && typeof options.routeKey !== "string") {
-    throw GmqError.invalid("routeKey", "must be a string");
-  }
-  if (options.retain !== undefined && typeof options.retain !== "boolean") {
-    throw GmqError.invalid("retain", "must be a boolean");
-  }
+  check(options, PUBLISH);
   if (options.qos === 0 && options.key !== undefined) {
     throw GmqError.invalid("key", "needs qos 1 or 2 (qos 0 messages are never queued)");
   }
   const caps = transport.capabilities;
-  if (options.delayMs !== undefined && !caps.delay) {
-    throw GmqError.unsupported("delayMs", transport.name, "cannot delay messages");
-  }
-  if (options.retain === true && !caps.retain) {
-    throw GmqError.unsupported("retain", transport.name, "cannot retain messages");
-  }
-  if (options.routeKey !== undefined && !caps.routeKeys) {
-    throw GmqError.unsupported("routeKey", transport.name, "does not route by key");
-  }
+  unsupported(transport, "delayMs", options.delayMs !== undefined && !caps.delay, "cannot delay messages");
+  unsupported(transport, "retain", options.retain === true && !caps.retain, "cannot retain messages");
+  unsupported(
+    transport,
+    "routeKey",
+    options.routeKey !== undefined && !caps.routeKeys,
+    "does not route by key",
+  );
 }
 
 /** Subscribe options, and what the transport cannot do with them (`unsupported`). */
 export function validateSubscribeOptions(options: SubscribeOptions<unknown>, transport: Transport): void {
-  object(options, "options");
-  validateQos(options.qos);
-  validateCodec(options.codec);
-  validateSignal(options.signal);
-  positiveInteger(options.maxBuffered, "maxBuffered");
-  if (options.ack !== undefined && options.ack !== "auto" && options.ack !== "manual") {
-    throw GmqError.invalid("ack", 'must be "auto" or "manual"');
-  }
-  nonEmptyString(options.queue, "queue");
+  check(options, SUBSCRIBE);
   const caps = transport.capabilities;
-  if (caps.inbound === "none") {
-    throw GmqError.unsupported("subscribe", transport.name, "cannot deliver messages to subscribers");
-  }
-  if (options.queue !== undefined && !caps.queues) {
-    throw GmqError.unsupported("queue", transport.name, "has no queue subscriptions");
-  }
-  if (options.ack === "manual" && !caps.ack) {
-    throw GmqError.unsupported("ack", transport.name, "has no acknowledgements");
-  }
-  if (options.args !== undefined && caps.inbound !== "stream") {
-    throw GmqError.unsupported("args", transport.name, "has no streams that take arguments");
-  }
+  unsupported(transport, "subscribe", caps.inbound === "none", "cannot deliver messages to subscribers");
+  unsupported(transport, "queue", options.queue !== undefined && !caps.queues, "has no queue subscriptions");
+  unsupported(transport, "ack", options.ack === "manual" && !caps.ack, "has no acknowledgements");
+  unsupported(
+    transport,
+    "args",
+    options.args !== undefined && caps.inbound !== "stream",
+    "has no streams that take arguments",
+  );
 }
 
 export function validateCallOptions(options: CallOptions): void {
-  object(options, "options");
-  validateTimeout(options.timeoutMs);
-  validateSignal(options.signal);
-  validateHeaders(options.headers);
-  validateCodec(options.codec);
+  check(options, CALL);
 }
 
 export function validateHandleOptions(options: HandleOptions): void {
-  object(options, "options");
-  validateCodec(options.codec);
-  if (options.queue !== false) nonEmptyString(options.queue, "queue");
+  check(options, { codec: "codec" });
+  if (options.queue !== false) checkValue(options.queue, "name", "queue");
 }

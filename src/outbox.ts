@@ -34,26 +34,34 @@ export interface OutboxLimits {
 
 type EntryState = "queued" | "sending" | "done";
 
-/** A record plus what the core needs to know about it while it waits. */
-export interface OutboxEntry {
-  readonly record: OutboxRecord;
+/**
+ * A record plus what the core needs to know about it while it waits. Whoever waits on it (a
+ * publish) extends it and overrides the hooks: one object per message, not an entry and a
+ * listener. Records loaded from the store have nobody waiting.
+ */
+export class OutboxEntry {
   readonly size: number;
-  state: EntryState;
+  state: EntryState = "queued";
   /** True once the store has it; the flusher never sends a record the store might lose. */
-  persisted: boolean;
-  /** Set by whoever waits on this record (the publish call); told how it ended. */
-  listener?: EntryListener;
-}
+  persisted = false;
 
-export interface EntryListener {
-  persisted(): void;
-  sent(): void;
-  dropped(event: DroppedEvent): void;
+  constructor(readonly record: OutboxRecord) {
+    this.size = record.payload.byteLength;
+  }
+
+  /** The store has it (and again whenever the client learns it cannot be sent now). */
+  stored(): void {}
+  /** The backend accepted it. */
+  sent(): void {}
+  /** It left unsent, for the event's reason. */
+  dropped(_event: DroppedEvent): void {}
 }
 
 export interface OutboxHooks {
   onDropped(event: DroppedEvent): void;
   onChange(): void;
+  /** A batch of records reached the store: wake the flusher (and other tabs). */
+  onPersisted(): void;
   onError(error: GmqError): void;
 }
 
@@ -62,25 +70,32 @@ export interface OutboxHooks {
  * only when the backend accepted them, or with a `dropped` event saying why.
  */
 export class Outbox {
-  private readonly entries = new Map<string, OutboxEntry>();
-  private readonly byKey = new Map<string, OutboxEntry>();
-  private sendQueue: OutboxEntry[] = [];
+  readonly #entries = new Map<string, OutboxEntry>();
+  readonly #byKey = new Map<string, OutboxEntry>();
+  #sendQueue: OutboxEntry[] = [];
   /** Publishes of one tick share one `store.put` (most of the cost of a durable publish). */
-  private readonly writes = new TickBatch<OutboxEntry>((batch) => this.writeBatch(batch));
+  readonly #writes = new TickBatch<OutboxEntry>((batch) => this.#writeBatch(batch));
   /** Likewise, the deletes of one tick share one `store.delete`. */
-  private readonly deletes = new TickBatch<string>((ids) => this.deleteBatch(ids));
-  private head = 0;
-  private bytes = 0;
-  private sending = 0;
+  readonly #deletes = new TickBatch<string>((ids) => this.#deleteBatch(ids));
+  #head = 0;
+  #bytes = 0;
+  #sending = 0;
+  readonly #store: OutboxStore;
+  readonly #limits: Required<Omit<OutboxLimits, "maxAgeMs">> & { maxAgeMs: number | undefined };
+  readonly #hooks: OutboxHooks;
 
   constructor(
-    private readonly store: OutboxStore,
-    private readonly limits: Required<Omit<OutboxLimits, "maxAgeMs">> & { maxAgeMs: number | undefined },
-    private readonly hooks: OutboxHooks,
-  ) {}
+    store: OutboxStore,
+    limits: Required<Omit<OutboxLimits, "maxAgeMs">> & { maxAgeMs: number | undefined },
+    hooks: OutboxHooks,
+  ) {
+    this.#store = store;
+    this.#limits = limits;
+    this.#hooks = hooks;
+  }
 
   get durable(): boolean {
-    return this.store.durable;
+    return this.#store.durable;
   }
 
   /** Syncs with the store: adds records this outbox does not know yet (in id order) and retires
@@ -89,10 +104,10 @@ export class Outbox {
     // Only records already persisted when the read starts can be judged by it: one whose write
     // lands during the read may be missing from it without having been sent.
     const persistedBefore = new Set<OutboxEntry>();
-    for (const entry of this.entries.values()) if (entry.persisted) persistedBefore.add(entry);
+    for (const entry of this.#entries.values()) if (entry.persisted) persistedBefore.add(entry);
     let records: OutboxRecord[];
     try {
-      records = await this.store.load();
+      records = await this.#store.load();
     } catch (error) {
       throw GmqError.from(error, "storage");
     }
@@ -103,49 +118,44 @@ export class Outbox {
     }
     let added = false;
     for (const record of records) {
-      if (this.entries.has(record.id)) continue;
-      const entry: OutboxEntry = {
-        record,
-        size: record.payload.byteLength,
-        state: "queued",
-        persisted: true,
-      };
-      this.insert(entry);
+      if (this.#entries.has(record.id)) continue;
+      const entry = new OutboxEntry(record);
+      entry.persisted = true;
+      this.#insert(entry);
       added = true;
     }
-    if (added) this.rebuildQueue();
-    this.hooks.onChange();
+    if (added) this.#rebuildQueue();
+    this.#hooks.onChange();
   }
 
   /**
    * Adds a record: replaces an unsent one with the same key, enforces the limits, and starts the
    * store write. Throws `busy` when full and the policy is "reject".
    */
-  enqueue(record: OutboxRecord, listener: EntryListener): OutboxEntry {
-    const size = record.payload.byteLength;
+  enqueue(entry: OutboxEntry): void {
+    const { record } = entry;
     if (record.key !== undefined) {
-      const older = this.byKey.get(record.key);
-      if (older && older.state === "queued") this.drop(older, "replaced");
+      const older = this.#byKey.get(record.key);
+      if (older && older.state === "queued") this.#drop(older, "replaced");
     }
-    this.makeRoom(size);
-    const entry: OutboxEntry = { record, size, state: "queued", persisted: false, listener };
-    this.insert(entry);
-    this.sendQueue.push(entry);
-    this.writes.add(entry);
-    this.hooks.onChange();
-    return entry;
+    this.#makeRoom(entry.size);
+    this.#insert(entry);
+    this.#sendQueue.push(entry);
+    this.#writes.add(entry);
+    this.#hooks.onChange();
   }
 
-  private writeBatch(batch: OutboxEntry[]): void {
+  #writeBatch(batch: OutboxEntry[]): void {
     const records = batch.filter((entry) => entry.state !== "done").map((entry) => entry.record);
     if (records.length === 0) return;
-    this.store.put(records).then(
+    this.#store.put(records).then(
       () => {
         for (const entry of batch) {
           if (entry.state === "done") continue;
           entry.persisted = true;
-          entry.listener?.persisted();
+          entry.stored();
         }
+        this.#hooks.onPersisted();
       },
       (error: unknown) => {
         const failure = new GmqError(
@@ -155,28 +165,28 @@ export class Outbox {
             cause: error,
           },
         );
-        for (const entry of batch) this.drop(entry, "rejected", failure);
+        for (const entry of batch) this.#drop(entry, "rejected", failure);
       },
     );
   }
 
   /** The next record to send, in order, or undefined. Stops at a record not yet persisted. */
   takeNext(now: number): OutboxEntry | undefined {
-    while (this.head < this.sendQueue.length) {
-      const entry = this.sendQueue[this.head]!;
+    while (this.#head < this.#sendQueue.length) {
+      const entry = this.#sendQueue[this.#head]!;
       if (entry.state !== "queued") {
-        this.head++;
+        this.#head++;
         continue;
       }
       if (!entry.persisted) return undefined;
-      this.head++;
-      if (this.isExpired(entry.record, now)) {
-        this.drop(entry, "expired");
+      this.#head++;
+      if (this.#isExpired(entry.record, now)) {
+        this.#drop(entry, "expired");
         continue;
       }
       entry.state = "sending";
-      this.sending++;
-      this.compactQueue();
+      this.#sending++;
+      this.#compactQueue();
       return entry;
     }
     return undefined;
@@ -185,98 +195,98 @@ export class Outbox {
   /** The backend accepted it: forget it here and in the store. */
   complete(entry: OutboxEntry): void {
     if (entry.state === "done") return;
-    this.remove(entry);
-    entry.listener?.sent();
-    this.hooks.onChange();
+    this.#remove(entry);
+    entry.sent();
+    this.#hooks.onChange();
   }
 
   /** Sending failed in a way a retry will not fix (e.g. the backend rejected it). */
   reject(entry: OutboxEntry, error: GmqError): void {
-    this.drop(entry, "rejected", error);
+    this.#drop(entry, "rejected", error);
   }
 
   /** The connection dropped: everything in flight goes back to the queue, in id order. */
   requeueInFlight(): void {
-    for (const entry of this.entries.values()) {
+    for (const entry of this.#entries.values()) {
       if (entry.state === "sending") {
         entry.state = "queued";
-        this.sending--;
+        this.#sending--;
       }
     }
-    this.rebuildQueue();
+    this.#rebuildQueue();
   }
 
   /** Takes a record out if it has not been handed to the transport. */
   withdraw(entry: OutboxEntry, reason: DropReason, error?: GmqError): boolean {
     if (entry.state !== "queued") return false;
-    this.drop(entry, reason, error);
+    this.#drop(entry, reason, error);
     return true;
   }
 
   /** Entries currently waiting (for the client to tell waiting publishers they are queued). */
   pending(): IterableIterator<OutboxEntry> {
-    return this.entries.values();
+    return this.#entries.values();
   }
 
   get inFlight(): number {
-    return this.sending;
+    return this.#sending;
   }
 
   /** The client closed over a store that does not survive it: say what is lost. */
   abandon(): void {
-    for (const entry of [...this.entries.values()]) this.drop(entry, "closed");
+    for (const entry of [...this.#entries.values()]) this.#drop(entry, "closed");
   }
 
   stats(now = Date.now()): OutboxStats {
-    const oldest = this.entries.values().next().value as OutboxEntry | undefined;
+    const oldest = this.#entries.values().next().value as OutboxEntry | undefined;
     return {
-      count: this.entries.size,
-      bytes: this.bytes,
+      count: this.#entries.size,
+      bytes: this.#bytes,
       oldestAgeMs: oldest ? Math.max(0, now - oldest.record.createdAt) : 0,
-      inFlight: this.sending,
+      inFlight: this.#sending,
     };
   }
 
-  private insert(entry: OutboxEntry): void {
-    this.entries.set(entry.record.id, entry);
-    if (entry.record.key !== undefined) this.byKey.set(entry.record.key, entry);
-    this.bytes += entry.size;
+  #insert(entry: OutboxEntry): void {
+    this.#entries.set(entry.record.id, entry);
+    if (entry.record.key !== undefined) this.#byKey.set(entry.record.key, entry);
+    this.#bytes += entry.size;
   }
 
-  private remove(entry: OutboxEntry): void {
-    if (entry.state === "sending") this.sending--;
+  #remove(entry: OutboxEntry): void {
+    if (entry.state === "sending") this.#sending--;
     entry.state = "done";
-    this.entries.delete(entry.record.id);
-    if (entry.record.key !== undefined && this.byKey.get(entry.record.key) === entry) {
-      this.byKey.delete(entry.record.key);
+    this.#entries.delete(entry.record.id);
+    if (entry.record.key !== undefined && this.#byKey.get(entry.record.key) === entry) {
+      this.#byKey.delete(entry.record.key);
     }
-    this.bytes -= entry.size;
-    this.deletes.add(entry.record.id);
+    this.#bytes -= entry.size;
+    this.#deletes.add(entry.record.id);
   }
 
-  private deleteBatch(ids: string[]): void {
-    this.store.delete(ids).catch((error: unknown) => {
+  #deleteBatch(ids: string[]): void {
+    this.#store.delete(ids).catch((error: unknown) => {
       // The records may be sent again after a restart; receivers drop them by id.
-      this.hooks.onError(new GmqError("storage", "outbox delete failed", { cause: error }));
+      this.#hooks.onError(new GmqError("storage", "outbox delete failed", { cause: error }));
     });
   }
 
-  private drop(entry: OutboxEntry, reason: DropReason, error?: GmqError): void {
+  #drop(entry: OutboxEntry, reason: DropReason, error?: GmqError): void {
     if (entry.state === "done") return;
-    this.remove(entry);
+    this.#remove(entry);
     const event: DroppedEvent = {
       id: entry.record.id,
       topic: entry.record.topic,
       reason,
       ...(error && { error }),
     };
-    entry.listener?.dropped(event);
-    this.hooks.onDropped(event);
-    this.hooks.onChange();
+    entry.dropped(event);
+    this.#hooks.onDropped(event);
+    this.#hooks.onChange();
   }
 
-  private makeRoom(size: number): void {
-    const { maxCount, maxBytes, overflow } = this.limits;
+  #makeRoom(size: number): void {
+    const { maxCount, maxBytes, overflow } = this.#limits;
     if (size > maxBytes) {
       throw new GmqError(
         "payload_too_large",
@@ -286,40 +296,40 @@ export class Outbox {
         },
       );
     }
-    const full = () => this.entries.size + 1 > maxCount || this.bytes + size > maxBytes;
+    const full = () => this.#entries.size + 1 > maxCount || this.#bytes + size > maxBytes;
     if (!full()) return;
     if (overflow === "reject") {
-      throw new GmqError("busy", `outbox is full (${this.entries.size} records, ${this.bytes} bytes)`, {
+      throw new GmqError("busy", `outbox is full (${this.#entries.size} records, ${this.#bytes} bytes)`, {
         reason: "OUTBOX_FULL",
       });
     }
-    for (const entry of [...this.entries.values()]) {
+    for (const entry of [...this.#entries.values()]) {
       if (!full()) break;
-      if (entry.state === "queued") this.drop(entry, "overflow");
+      if (entry.state === "queued") this.#drop(entry, "overflow");
     }
     if (full()) {
       throw new GmqError("busy", "outbox is full of records already in flight", { reason: "OUTBOX_FULL" });
     }
   }
 
-  private isExpired(record: OutboxRecord, now: number): boolean {
+  #isExpired(record: OutboxRecord, now: number): boolean {
     if (record.expiresAt !== undefined && record.expiresAt <= now) return true;
-    const maxAge = this.limits.maxAgeMs;
+    const maxAge = this.#limits.maxAgeMs;
     return maxAge !== undefined && record.createdAt + maxAge <= now;
   }
 
-  private rebuildQueue(): void {
-    this.sendQueue = [...this.entries.values()]
+  #rebuildQueue(): void {
+    this.#sendQueue = [...this.#entries.values()]
       .filter((entry) => entry.state === "queued")
       .sort((a, b) => (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0));
-    this.head = 0;
+    this.#head = 0;
   }
 
   /** Drops the consumed front of the queue now and then so it does not grow without bound. */
-  private compactQueue(): void {
-    if (this.head > 1024 && this.head * 2 > this.sendQueue.length) {
-      this.sendQueue = this.sendQueue.slice(this.head);
-      this.head = 0;
+  #compactQueue(): void {
+    if (this.#head > 1024 && this.#head * 2 > this.#sendQueue.length) {
+      this.#sendQueue = this.#sendQueue.slice(this.#head);
+      this.#head = 0;
     }
   }
 }

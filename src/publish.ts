@@ -3,7 +3,7 @@ import type { Link } from "./connection.js";
 import { createDeadline } from "./deadline.js";
 import { GmqError } from "./errors.js";
 import type { PublishOptions, PublishResult } from "./options.js";
-import type { DroppedEvent, EntryListener, Outbox, OutboxEntry } from "./outbox.js";
+import { type DroppedEvent, type Outbox, OutboxEntry } from "./outbox.js";
 import type { OutboxRecord } from "./store.js";
 import type { OutboundMessage, Transport } from "./transport.js";
 
@@ -13,8 +13,6 @@ export interface OutboxPublisher {
   readonly durable: boolean;
   /** Connected, and this context is the one that flushes. */
   canSend(): boolean;
-  /** A record reached the store: wake the flusher (and other tabs). */
-  persisted(): void;
 }
 
 /**
@@ -30,80 +28,88 @@ export function publishThroughOutbox(
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(abortError(signal, "publish"));
   return new Promise<PublishResult>((resolve, reject) => {
-    new PendingPublish(publisher, record, options, resolve, reject);
+    const pending = new PendingPublish(publisher, record, resolve, reject);
+    publisher.outbox.enqueue(pending); // may throw (full): the promise rejects
+    pending.watch(options);
   });
 }
 
 /**
- * One publish waiting on its outbox record: the record's listener, and the caller's signal and
- * timeout. A class, not closures: one is made for every message.
+ * One publish waiting on its outbox record: the record's entry itself, with the caller's signal
+ * and timeout. A class, not closures: one is made for every message.
  */
-class PendingPublish implements EntryListener, AbortWatcher {
-  private settled = false;
-  private readonly entry: OutboxEntry;
-  private readonly signal: AbortSignal | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+class PendingPublish extends OutboxEntry implements AbortWatcher {
+  #settled = false;
+  #signal: AbortSignal | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #publisher: OutboxPublisher;
+  readonly #resolve: (result: PublishResult) => void;
+  readonly #reject: (error: unknown) => void;
 
   constructor(
-    private readonly publisher: OutboxPublisher,
-    private readonly record: OutboxRecord,
-    options: Pick<PublishOptions, "signal" | "timeoutMs">,
-    private readonly resolve: (result: PublishResult) => void,
-    private readonly reject: (error: unknown) => void,
+    publisher: OutboxPublisher,
+    record: OutboxRecord,
+    resolve: (result: PublishResult) => void,
+    reject: (error: unknown) => void,
   ) {
-    this.entry = publisher.outbox.enqueue(record, this);
-    const { signal, timeoutMs } = options;
-    this.signal = signal;
+    super(record);
+    this.#publisher = publisher;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  /** Once enqueued: the caller's signal and timeout withdraw it. */
+  watch({ signal, timeoutMs }: Pick<PublishOptions, "signal" | "timeoutMs">): void {
+    this.#signal = signal;
     if (signal) watchAbort(signal, this);
     if (timeoutMs !== undefined) {
-      this.timer = setTimeout(() => {
-        this.withdraw("timeout", new GmqError("timeout", `publish timed out after ${timeoutMs} ms`));
+      this.#timer = setTimeout(() => {
+        this.#withdraw("timeout", new GmqError("timeout", `publish timed out after ${timeoutMs} ms`));
       }, timeoutMs);
     }
   }
 
-  persisted(): void {
-    if (!this.publisher.canSend()) this.succeed("queued");
-    this.publisher.persisted();
+  override stored(): void {
+    if (!this.#publisher.canSend()) this.#succeed("queued");
   }
 
-  sent(): void {
-    this.detach();
-    this.succeed("sent");
+  override sent(): void {
+    this.#detach();
+    this.#succeed("sent");
   }
 
-  dropped(event: DroppedEvent): void {
-    this.detach();
-    if (event.reason === "replaced") this.succeed("replaced");
-    else this.fail(event.error ?? dropError(event));
+  override dropped(event: DroppedEvent): void {
+    this.#detach();
+    if (event.reason === "replaced") this.#succeed("replaced");
+    else this.#fail(event.error ?? dropError(event));
   }
 
   /** The caller's signal aborted. */
   aborted(signal: AbortSignal): void {
-    this.withdraw("aborted", abortError(signal, "publish"));
+    this.#withdraw("aborted", abortError(signal, "publish"));
   }
 
   /** Takes the record back if it was not handed over yet; the publish fails either way. */
-  private withdraw(reason: "aborted" | "timeout", error: GmqError): void {
-    if (!this.publisher.outbox.withdraw(this.entry, reason, error)) this.fail(error);
+  #withdraw(reason: "aborted" | "timeout", error: GmqError): void {
+    if (!this.#publisher.outbox.withdraw(this, reason, error)) this.#fail(error);
   }
 
-  private detach(): void {
-    if (this.signal) unwatchAbort(this.signal, this);
+  #detach(): void {
+    if (this.#signal) unwatchAbort(this.#signal, this);
   }
 
-  private succeed(status: PublishResult["status"]): void {
-    if (this.settle()) this.resolve({ id: this.record.id, status, durable: this.publisher.durable });
+  #succeed(status: PublishResult["status"]): void {
+    if (this.#settle()) this.#resolve({ id: this.record.id, status, durable: this.#publisher.durable });
   }
 
-  private fail(error: unknown): void {
-    if (this.settle()) this.reject(error);
+  #fail(error: unknown): void {
+    if (this.#settle()) this.#reject(error);
   }
 
-  private settle(): boolean {
-    if (this.settled) return false;
-    this.settled = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+  #settle(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     return true;
   }
 }

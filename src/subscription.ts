@@ -67,44 +67,44 @@ export class Subscription<T = unknown>
   readonly decode: (bytes: Uint8Array) => T;
   /** @internal Messages delivered and not yet settled. */
   unsettled = 0;
-  private current: SubscriptionState = "subscribing";
-  private readonly buffer: Message<T>[] = [];
-  private waiting:
-    | { resolve(result: IteratorResult<Message<T>>): void; reject(error: GmqError): void }
-    | undefined;
-  private iterating = false;
-  private running = false;
-  private closed = false;
-  private failure: GmqError | undefined;
-  private lastYielded: Message<T> | undefined;
-  private markReady!: () => void;
-  private markEnded!: () => void;
-  private readonly endedPromise = new Promise<void>((resolve) => {
-    this.markEnded = resolve;
+  #current: SubscriptionState = "subscribing";
+  readonly #buffer: Message<T>[] = [];
+  #waiting: { resolve(result: IteratorResult<Message<T>>): void; reject(error: GmqError): void } | undefined;
+  #iterating = false;
+  #running = false;
+  #closed = false;
+  #failure: GmqError | undefined;
+  #lastYielded: Message<T> | undefined;
+  #markReady!: () => void;
+  #markEnded!: () => void;
+  readonly #endedPromise = new Promise<void>((resolve) => {
+    this.#markEnded = resolve;
   });
-  private failReady!: (error: GmqError) => void;
+  #failReady!: (error: GmqError) => void;
+  readonly #owner: SubscriptionOwner;
 
   constructor(
     readonly spec: SubscriptionSpec<T>,
-    private readonly owner: SubscriptionOwner,
+    owner: SubscriptionOwner,
   ) {
     super();
+    this.#owner = owner;
     this.pattern = spec.pattern;
     const codec = spec.codec;
     this.decode = (bytes) => codec.decode(bytes);
     this.ready = new Promise<void>((resolve, reject) => {
-      this.markReady = resolve;
-      this.failReady = reject;
+      this.#markReady = resolve;
+      this.#failReady = reject;
     });
     this.ready.catch(() => {});
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.#closed;
   }
 
   get state(): SubscriptionState {
-    return this.current;
+    return this.#current;
   }
 
   /** How many more messages it can take before its buffer is full. */
@@ -114,47 +114,47 @@ export class Subscription<T = unknown>
 
   /** @internal The backend confirmed it (and said whether a resumed stream missed anything). */
   confirmed(recovered?: boolean): void {
-    this.setState("subscribed", undefined, recovered);
-    this.markReady();
+    this.#setState("subscribed", undefined, recovered);
+    this.#markReady();
   }
 
   /** @internal It is being set up again (connection lost, stream ended or failed). */
   interrupted(error: GmqError): void {
-    this.setState("subscribing", error);
+    this.#setState("subscribing", error);
   }
 
   /** @internal It cannot be set up: it ends with this error. */
   refused(error: GmqError): void {
-    if (this.closed) return;
-    this.failure = error;
-    this.owner.onError(error);
+    if (this.#closed) return;
+    this.#failure = error;
+    this.#owner.onError(error);
     void this.end(error);
   }
 
   /** @internal Called for each message it receives. */
   deliver(message: Message<T>): void {
-    if (this.closed) return;
+    if (this.#closed) return;
     this.unsettled++;
-    if (this.waiting) {
-      const waiting = this.waiting;
-      this.waiting = undefined;
-      this.yieldMessage(message, waiting.resolve);
+    if (this.#waiting) {
+      const waiting = this.#waiting;
+      this.#waiting = undefined;
+      this.#yieldMessage(message, waiting.resolve);
       return;
     }
-    this.buffer.push(message);
-    if (this.spec.handler && !this.running) this.pump();
+    this.#buffer.push(message);
+    if (this.spec.handler && !this.#running) this.#pump();
   }
 
   /** @internal One of its messages was acked or nacked. */
   settle(): void {
-    if (this.closed) return;
+    if (this.#closed) return;
     this.unsettled--;
-    this.owner.settled(this);
+    this.#owner.settled(this);
   }
 
   /** Resolves once the subscription has ended (unsubscribed, aborted, refused or client closed). */
   get ended(): Promise<void> {
-    return this.endedPromise;
+    return this.#endedPromise;
   }
 
   async unsubscribe(): Promise<void> {
@@ -168,16 +168,16 @@ export class Subscription<T = unknown>
   [Symbol.asyncIterator](): AsyncIterator<Message<T>> {
     if (this.spec.handler)
       throw new GmqError("invalid_argument", "a subscription with a handler cannot be iterated");
-    if (this.iterating) throw new GmqError("invalid_argument", "a subscription can be iterated only once");
-    this.iterating = true;
+    if (this.#iterating) throw new GmqError("invalid_argument", "a subscription can be iterated only once");
+    this.#iterating = true;
     return {
       next: () => {
-        this.ackLastYielded();
-        const message = this.buffer.shift();
-        if (message) return new Promise((resolve) => this.yieldMessage(message, resolve));
-        if (this.closed) return this.finished();
+        this.#ackLastYielded();
+        const message = this.#buffer.shift();
+        if (message) return new Promise((resolve) => this.#yieldMessage(message, resolve));
+        if (this.#closed) return this.#finished();
         return new Promise((resolve, reject) => {
-          this.waiting = { resolve, reject };
+          this.#waiting = { resolve, reject };
         });
       },
       return: async () => {
@@ -190,50 +190,50 @@ export class Subscription<T = unknown>
   /** Ends it: by the app (`error` undefined: aborting rejects `ready` with `closed` or
    *  `aborted`) or because it failed for good. */
   async end(error: GmqError | undefined, why = new GmqError("closed", "unsubscribed")): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.markEnded();
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#markEnded();
     // Unhandled messages stay unacked, so the backend can redeliver them.
-    this.buffer.length = 0;
-    this.ackLastYielded();
+    this.#buffer.length = 0;
+    this.#ackLastYielded();
     this.unsettled = 0;
-    const waiting = this.waiting;
-    this.waiting = undefined;
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
     if (waiting) {
       if (error) waiting.reject(error);
       else waiting.resolve({ done: true, value: undefined });
     }
-    this.failReady(error ?? why);
-    this.setState("closed", error);
-    await this.owner.removed(this);
+    this.#failReady(error ?? why);
+    this.#setState("closed", error);
+    await this.#owner.removed(this);
   }
 
-  private finished(): Promise<IteratorResult<Message<T>>> {
-    return this.failure ? Promise.reject(this.failure) : Promise.resolve({ done: true, value: undefined });
+  #finished(): Promise<IteratorResult<Message<T>>> {
+    return this.#failure ? Promise.reject(this.#failure) : Promise.resolve({ done: true, value: undefined });
   }
 
-  private setState(to: SubscriptionState, error?: GmqError, recovered?: boolean): void {
-    const from = this.current;
+  #setState(to: SubscriptionState, error?: GmqError, recovered?: boolean): void {
+    const from = this.#current;
     if (from === to || from === "closed") return;
-    this.current = to;
+    this.#current = to;
     this.emit("state", { from, to, ...(error && { error }), ...(recovered !== undefined && { recovered }) });
   }
 
-  private yieldMessage(message: Message<T>, resolve: (result: IteratorResult<Message<T>>) => void): void {
-    this.lastYielded = message;
+  #yieldMessage(message: Message<T>, resolve: (result: IteratorResult<Message<T>>) => void): void {
+    this.#lastYielded = message;
     resolve({ done: false, value: message });
   }
 
-  private ackLastYielded(): void {
-    const last = this.lastYielded;
-    this.lastYielded = undefined;
-    if (last) this.autoAck(last);
+  #ackLastYielded(): void {
+    const last = this.#lastYielded;
+    this.#lastYielded = undefined;
+    if (last) this.#autoAck(last);
   }
 
-  private autoAck(message: Message<T>): void {
+  #autoAck(message: Message<T>): void {
     if (this.spec.manualAck) return;
     const acked = message.ack();
-    if (acked !== ACKED) acked.catch((error: unknown) => this.owner.onError(GmqError.from(error)));
+    if (acked !== ACKED) acked.catch((error: unknown) => this.#owner.onError(GmqError.from(error)));
   }
 
   /**
@@ -241,38 +241,38 @@ export class Subscription<T = unknown>
    * loop (no promise per message); the first handler that returns a promise moves the rest of
    * the work to `resume`, which continues once it settles.
    */
-  private pump(): void {
-    this.running = true;
+  #pump(): void {
+    this.#running = true;
     const handler = this.spec.handler!;
-    for (let message = this.buffer.shift(); message; message = this.buffer.shift()) {
+    for (let message = this.#buffer.shift(); message; message = this.#buffer.shift()) {
       let result: unknown;
       try {
         result = handler(message);
       } catch (error) {
-        this.handlerFailed(error);
+        this.#handlerFailed(error);
       }
       if (result instanceof Promise) {
-        void this.resume(result, message);
+        void this.#resume(result, message);
         return;
       }
       // Auto mode acks even after a throw: redelivering a message that always throws would loop.
-      this.autoAck(message);
+      this.#autoAck(message);
     }
-    this.running = false;
+    this.#running = false;
   }
 
-  private async resume(result: Promise<unknown>, message: Message<T>): Promise<void> {
+  async #resume(result: Promise<unknown>, message: Message<T>): Promise<void> {
     try {
       await result;
     } catch (error) {
-      this.handlerFailed(error);
+      this.#handlerFailed(error);
     }
-    this.autoAck(message);
-    this.pump();
+    this.#autoAck(message);
+    this.#pump();
   }
 
-  private handlerFailed(error: unknown): void {
-    this.owner.onError(
+  #handlerFailed(error: unknown): void {
+    this.#owner.onError(
       new GmqError("handler_error", `subscription handler for "${this.pattern}" threw: ${String(error)}`, {
         cause: error,
         reason: "HANDLER_ERROR",

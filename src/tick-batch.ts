@@ -4,18 +4,21 @@
  * one each.
  */
 export class TickBatch<T> {
-  private items: T[] = [];
+  #items: T[] = [];
+  readonly #flush: (items: T[]) => void;
 
-  constructor(private readonly flush: (items: T[]) => void) {}
-
-  add(item: T): void {
-    this.items.push(item);
-    if (this.items.length === 1) queueMicrotask(() => this.release());
+  constructor(flush: (items: T[]) => void) {
+    this.#flush = flush;
   }
 
-  private release(): void {
-    const items = this.items;
-    this.items = [];
-    this.flush(items);
+  add(item: T): void {
+    this.#items.push(item);
+    if (this.#items.length === 1) queueMicrotask(() => this.#release());
+  }
+
+  #release(): void {
+    const items = this.#items;
+    this.#items = [];
+    this.#flush(items);
   }
 }

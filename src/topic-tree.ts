@@ -48,11 +48,11 @@ export class TopicTree<T> {
   /** Every value whose filter matches `topic`, each once. */
   match(topic: string): Set<T> {
     const found = new Set<T>();
-    this.walk(this.root, topic.split("/"), 0, topic.startsWith("$"), found);
+    this.#walk(this.root, topic.split("/"), 0, topic.startsWith("$"), found);
     return found;
   }
 
-  private walk(current: Node<T>, levels: string[], index: number, dollar: boolean, found: Set<T>): void {
+  #walk(current: Node<T>, levels: string[], index: number, dollar: boolean, found: Set<T>): void {
     const wildcardsAllowed = !(dollar && index === 0);
     const hash = wildcardsAllowed ? current.children.get("#") : undefined;
     if (hash) for (const value of hash.values) found.add(value);
@@ -61,8 +61,8 @@ export class TopicTree<T> {
       return;
     }
     const exact = current.children.get(levels[index]!);
-    if (exact) this.walk(exact, levels, index + 1, dollar, found);
+    if (exact) this.#walk(exact, levels, index + 1, dollar, found);
     const plus = wildcardsAllowed ? current.children.get("+") : undefined;
-    if (plus) this.walk(plus, levels, index + 1, dollar, found);
+    if (plus) this.#walk(plus, levels, index + 1, dollar, found);
   }
 }

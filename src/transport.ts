@@ -140,12 +140,21 @@ export interface TransportSink {
   onMessage(message: InboundMessage): void;
   /**
    * The connection is gone (after `connect` resolved). Call it once per connection. The core will
-   * reconnect with backoff by calling `connect` again.
+   * reconnect with backoff by calling `connect` again, or stop if the error is permanent (e.g. the
+   * server revoked the credentials) and `shouldRetry` does not say otherwise.
    */
-  onDisconnect(error?: unknown): void;
+  onDisconnect(error?: unknown, options?: DisconnectOptions): void;
   /** Something went wrong that did not (yet) close the connection: a malformed frame, a message
    *  the adapter could not decode. Must never throw. */
   onError(error: unknown): void;
+}
+
+/** What a link adapter may say about a lost connection. */
+export interface DisconnectOptions {
+  /** Reconnect at once rather than after the backoff (the server is shutting down and another is
+   *  ready, the token expired and a fresh one is at hand, the heartbeat was lost). Only the first
+   *  attempt is immediate; if it fails, the usual backoff follows. */
+  readonly reconnectNow?: boolean;
 }
 
 export interface SubscribeRequest {
@@ -242,6 +251,14 @@ export interface Transport {
    * several endpoints may rotate through them here.
    */
   connect?(sink: TransportSink, options: OperationOptions): Promise<void>;
+
+  /**
+   * Optional: checks a message against the backend's own rules before it is queued (a delay the
+   * backend cannot take, an invalid route key, a body over its limit), throwing GmqError
+   * `invalid_argument` naming the field (or `payload_too_large`). Synchronous: `publish` fails
+   * at once, rather than a queued message being dropped later.
+   */
+  checkPublish?(message: OutboundMessage): void;
 
   /**
    * Optional: asked after a failure retrying cannot fix by itself (`isPermanent`: refused

@@ -4,7 +4,7 @@ import type { Link } from "./connection.js";
 import { DedupWindow } from "./dedup.js";
 import { GmqError, isPermanent } from "./errors.js";
 import { WireFlow } from "./flow.js";
-import { type AckOwner, AckTracker, createMessage } from "./message.js";
+import { type AckOwner, dispatch } from "./message.js";
 import type { Positions } from "./positions.js";
 import type { Subscription } from "./subscription.js";
 import type {
@@ -40,122 +40,113 @@ export class WireSubscription implements AckOwner {
   readonly flow = new WireFlow(this.members);
   /** The request as last confirmed by the backend on the current link. */
   active: SubscribeRequest | undefined;
-  private link: Link | undefined;
-  private attempt: AbortController | undefined;
-  private failures = 0;
-  private dedup: DedupWindow | undefined;
-  private closed = false;
+  #link: Link | undefined;
+  #attempt: AbortController | undefined;
+  #failures = 0;
+  #dedup: DedupWindow | undefined;
+  #closed = false;
   /** Where the stream was: the position of the last message every member handled. */
-  private position: string | undefined;
-  private readonly positionRead: Promise<void>;
+  #position: string | undefined;
+  readonly #positionRead: Promise<void>;
+  readonly #context: WireContext;
+  readonly #key: string;
 
   constructor(
-    private readonly context: WireContext,
+    context: WireContext,
     public request: SubscribeRequest,
     /** Names it in the store that keeps positions. */
-    private readonly key: string,
+    key: string,
   ) {
-    this.positionRead =
+    this.#context = context;
+    this.#key = key;
+    this.#positionRead =
       context.transport.capabilities.inbound === "stream"
         ? context.positions.read(key).then((position) => {
-            this.position ??= position;
+            this.#position ??= position;
           })
         : Promise.resolve();
   }
 
   requeued(id: string): void {
-    this.dedup?.forget(id);
+    this.#dedup?.forget(id);
   }
 
   acked(inbound: InboundMessage): void {
     if (inbound.position === undefined) return;
-    this.position = inbound.position;
-    this.context.positions.write(this.key, inbound.position);
+    this.#position = inbound.position;
+    this.#context.positions.write(this.#key, inbound.position);
   }
 
   /** Subscribes on `link` and keeps it so; resolves once the first attempt has settled. */
   attach(link: Link): Promise<void> {
-    this.link = link;
+    this.#link = link;
     this.active = undefined;
-    this.attempt?.abort(new GmqError("closed", "superseded"));
-    return new Promise((settled) => void this.run(link, settled));
+    this.#attempt?.abort(new GmqError("closed", "superseded"));
+    return new Promise((settled) => void this.#run(link, settled));
   }
 
   /** The link is gone: stop, and tell the members why. */
   detach(error: GmqError | undefined): void {
-    this.link = undefined;
+    this.#link = undefined;
     this.active = undefined;
-    this.attempt?.abort(error ?? new GmqError("disconnected", "connection lost"));
+    this.#attempt?.abort(error ?? new GmqError("disconnected", "connection lost"));
     if (error) for (const member of this.members) member.interrupted(error);
   }
 
   /** The last member left: stop, and tell a routed backend. */
   async close(): Promise<void> {
-    this.closed = true;
-    const link = this.link;
+    this.#closed = true;
+    const link = this.#link;
     const active = this.active;
-    this.link = undefined;
+    this.#link = undefined;
     this.active = undefined;
-    this.attempt?.abort(new GmqError("closed", "unsubscribed"));
-    const { transport } = this.context;
+    this.#attempt?.abort(new GmqError("closed", "unsubscribed"));
+    const { transport } = this.#context;
     if (link && active && transport.unsubscribe && !link.signal.aborted) {
       await transport.unsubscribe(active, { signal: link.signal }).catch((error: unknown) => {
-        this.context.onError(GmqError.from(error));
+        this.#context.onError(GmqError.from(error));
       });
     }
   }
 
   /** A message of this stream: straight to the members, once per id. */
   deliver(inbound: InboundMessage): void {
-    let live = 0;
-    for (const member of this.members) if (!member.isClosed) live++;
-    const id = inbound.id;
-    if (id !== undefined && this.context.dedupWindow > 0) {
-      this.dedup ??= new DedupWindow(this.context.dedupWindow);
-      if (this.dedup.seen(id)) live = 0;
-    }
-    if (live === 0) {
-      void Promise.resolve(inbound.ack?.()).catch((error: unknown) =>
-        this.context.onError(GmqError.from(error)),
-      );
-      return;
-    }
-    const tracker = new AckTracker(inbound, live, this);
-    for (const member of this.members)
-      if (!member.isClosed) member.deliver(createMessage(inbound, member, tracker));
+    const { dedupWindow, onError } = this.#context;
+    this.#dedup ??= dedupWindow > 0 ? new DedupWindow(dedupWindow) : undefined;
+    dispatch(inbound, this.members, this.#dedup, this, onError);
   }
 
-  private async run(link: Link, settled: () => void): Promise<void> {
+  async #run(link: Link, settled: () => void): Promise<void> {
     let first = true;
     const done = (): void => {
       if (first) settled();
       first = false;
     };
-    while (!this.closed && this.link === link && !link.signal.aborted) {
+    while (!this.#closed && this.#link === link && !link.signal.aborted) {
       const controller = new AbortController();
-      this.attempt = controller;
-      const outcome = await this.runOnce(link, controller, done);
+      this.#attempt = controller;
+      const outcome = await this.#runOnce(link, controller, done);
       controller.abort(outcome.error);
       // Lost, closed or superseded: whoever did that decides what comes next.
-      if (this.attempt !== controller || this.closed || this.link !== link || link.signal.aborted) break;
+      if (this.#attempt !== controller || this.#closed || this.#link !== link || link.signal.aborted) break;
       this.active = undefined;
       const { error } = outcome;
-      if (outcome.refused || isPermanent(error) || this.context.reconnect === false) {
+      if (outcome.refused || isPermanent(error) || this.#context.reconnect === false) {
         done();
         for (const member of [...this.members]) member.refused(error);
         return;
       }
-      if (outcome.reported) this.context.onError(error);
+      if (outcome.reported) this.#context.onError(error);
       for (const member of this.members) member.interrupted(error);
       done();
-      if (outcome.ranMs >= STABLE_AFTER_MS) this.failures = 0;
-      await sleep(backoffDelay(this.failures++, this.context.reconnect), link.signal);
+      if (outcome.ranMs >= STABLE_AFTER_MS) this.#failures = 0;
+      await sleep(backoffDelay(this.#failures++, this.#context.reconnect), link.signal);
     }
     done();
   }
 
   /** One subscribe, and the wait for its end. */
-  private async runOnce(
+  async #runOnce(
     link: Link,
     controller: AbortController,
     started: () => void,
@@ -180,14 +171,14 @@ export class WireSubscription implements AckOwner {
         end({ error: failure ?? new GmqError("disconnected", "the stream ended"), reported: !!failure });
       },
     };
-    await this.positionRead;
+    await this.#positionRead;
     const request = this.request;
     const startedAt = Date.now();
     let result: SubscribeResult | undefined;
     try {
-      const asked = this.position === undefined ? request : { ...request, position: this.position };
+      const asked = this.#position === undefined ? request : { ...request, position: this.#position };
       result =
-        (await this.context.transport.subscribe!(asked, { signal, sink, flow: this.flow })) ?? undefined;
+        (await this.#context.transport.subscribe!(asked, { signal, sink, flow: this.flow })) ?? undefined;
     } catch (cause) {
       unwatchAbort(link.signal, follow);
       const error = GmqError.from(cause, "disconnected");
@@ -196,11 +187,11 @@ export class WireSubscription implements AckOwner {
     }
     if (!signal.aborted) {
       this.active = request;
-      if (result?.recovered === false || (this.position === undefined && result?.position !== undefined)) {
+      if (result?.recovered === false || (this.#position === undefined && result?.position !== undefined)) {
         // Some messages are lost for good, or this is the stream's first subscribe: resume from
         // where the stream is now (a subscriber cut off before its first message still resumes).
-        this.position = result.position;
-        this.context.positions.write(this.key, result.position);
+        this.#position = result.position;
+        this.#context.positions.write(this.#key, result.position);
       }
       for (const member of this.members) member.confirmed(result?.recovered);
       started();

@@ -111,7 +111,7 @@ describe("TopicTree", () => {
 
 describe("Outbox.load", () => {
   it("does not retire a record whose write landed while the store was being read", async () => {
-    const { Outbox } = await import("../src/outbox.js");
+    const { Outbox, OutboxEntry } = await import("../src/outbox.js");
     const { memoryStore } = await import("gmq");
     const inner = memoryStore();
     let release: () => void = () => {};
@@ -131,13 +131,19 @@ describe("Outbox.load", () => {
     const outbox = new Outbox(store, resolveClientOptions({ transport: createMemoryTransport() }).outbox, {
       onDropped: () => {},
       onChange: () => {},
+      onPersisted: () => {},
       onError: () => {},
     });
     const reading = outbox.load();
-    outbox.enqueue(
-      { id: "a", topic: "t", payload: new Uint8Array([1]), qos: 1, createdAt: Date.now() },
-      { persisted: () => {}, sent: () => sent.push("a"), dropped: () => {} },
-    );
+    const entry = new OutboxEntry({
+      id: "a",
+      topic: "t",
+      payload: new Uint8Array([1]),
+      qos: 1,
+      createdAt: Date.now(),
+    });
+    entry.sent = () => void sent.push("a");
+    outbox.enqueue(entry);
     await new Promise((r) => setTimeout(r, 10)); // the write lands during the read
     release();
     await reading;

@@ -31,6 +31,7 @@ describe("error rules", () => {
   it("has one code for not connected, and none called offline", () => {
     expect(ERROR_CODES).toContain("disconnected");
     expect(ERROR_CODES as readonly string[]).not.toContain("offline");
+    expect(new Set(ERROR_CODES).size, "each code once").toBe(ERROR_CODES.length);
   });
 
   it("an abort mid-flight is `aborted` with the reason as cause, for publish, call, subscribe and connect", async () => {

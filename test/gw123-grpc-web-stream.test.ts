@@ -6,7 +6,13 @@
 import { type CommentServer, startCommentServer } from "gmq/testing";
 import { ClientError, createChannel, createClient, FetchTransport, Metadata, Status } from "nice-grpc-web";
 import { afterEach, describe, expect, it } from "vitest";
-import { Tick, TickerDefinition, TickRequest } from "../examples/comments/generated/gmqtest.js";
+import {
+  RelayDefinition,
+  Tick,
+  TickerDefinition,
+  TickRequest,
+} from "../examples/comments/generated/gmqtest.js";
+import { Value } from "../examples/comments/generated/google/protobuf/struct.js";
 
 let server: CommentServer | undefined;
 afterEach(async () => {
@@ -171,5 +177,61 @@ describe("Ticker.echo", () => {
     });
     // grpc-go's encoding: % and bytes outside printable ASCII become %XX.
     expect([raw.headers.get("grpc-status"), raw.headers.get("grpc-message")]).toEqual(["5", "%25%0A"]);
+  });
+});
+
+describe("gmqtest.Relay (JSON values for the contract suite)", () => {
+  async function relay() {
+    server = await startCommentServer();
+    return { s: server, r: createClient(RelayDefinition, createChannel(server.url, FetchTransport())) };
+  }
+
+  it("echo answers with the value and keeps it", async () => {
+    const { s, r } = await relay();
+    const reply = await r.echo(Value.wrap({ n: 1, list: [true, null, "x"] }));
+    expect(Value.unwrap(reply)).toEqual({ n: 1, list: [true, null, "x"] });
+    expect(s.relay.echoed).toEqual([{ n: 1, list: [true, null, "x"] }]);
+  });
+
+  it("watch sends its headers before any message, then what is fed to its channel", async () => {
+    const { s, r } = await relay();
+    const controller = new AbortController();
+    let headerAt = -1;
+    const iterator = r
+      .watch({ channel: "c1" }, { signal: controller.signal, onHeader: () => (headerAt = s.openStreams) })
+      [Symbol.asyncIterator]();
+    const first = iterator.next();
+    await waitFor(() => headerAt >= 0, "the response headers");
+    expect(headerAt).toBe(1);
+    expect(s.relay.watching("c1")).toBe(1);
+    expect(s.feed("c1", [{ a: 1 }, 2])).toBe(1);
+    expect(Value.unwrap((await first).value)).toEqual({ a: 1 });
+    expect(Value.unwrap((await iterator.next()).value)).toBe(2);
+    controller.abort();
+    await waitFor(() => s.relay.watching("c1") === 0, "the stream to close");
+  });
+
+  it("hang answers only when its deadline passes", async () => {
+    const { r } = await relay();
+    const error = await r.hang({}, { metadata: Metadata({ "grpc-timeout": "100m" }) }).catch((e) => e);
+    expect(error).toBeInstanceOf(ClientError);
+    expect((error as ClientError).code).toBe(Status.DEADLINE_EXCEEDED);
+  });
+});
+
+describe("Ticker.echo error details", () => {
+  it("fail_detail travels as grpc-status-details-bin", async () => {
+    const { t } = await ticker();
+    let trailer: Metadata | undefined;
+    const error = await t
+      .echo(
+        { failCode: Status.INVALID_ARGUMENT, failMessage: "bad", failDetail: "field x" },
+        { onTrailer: (metadata) => (trailer = metadata) },
+      )
+      .catch((e) => e);
+    expect((error as ClientError).code).toBe(Status.INVALID_ARGUMENT);
+    const details = trailer?.get("grpc-status-details-bin");
+    expect(details).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(details as Uint8Array).includes(Buffer.from("gmqtest.FailDetail"))).toBe(true);
   });
 });

@@ -157,6 +157,7 @@ describe("credentials that cannot be sent fail at once, naming the field", () =>
       signal: new AbortController().signal,
       needsAck: () => false,
       events: { message() {}, error() {}, closed() {} },
+      platform: {},
     }).then(
       () => undefined,
       (e: unknown) => e as GmqError,

@@ -49,8 +49,9 @@ export function callSection(ctx: ContractContext): void {
       const caller = client();
       await caller.connect();
       const started = Date.now();
+      const nobody = options.nobody ?? { service: "Nobody", method: `HD_nothing${nextCounter()}` };
       const failure = (await caller
-        .call("Nobody", `HD_nothing${nextCounter()}`, {}, { timeoutMs: 300 })
+        .call(nobody.service, nobody.method, {}, { timeoutMs: 300 })
         .catch((e) => e)) as GmqError;
       expect(failure).toBeInstanceOf(GmqError);
       expect(failure.code).toBe(options.reportsNoResponder ? "no_responder" : "timeout");

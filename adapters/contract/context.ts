@@ -39,6 +39,12 @@ export interface ContractOptions {
   /** For transports that cannot serve calls: a backend method that answers after several seconds. */
   slow?: { service: string; method: string };
   /**
+   * A method the transport accepts but no one serves at the backend. Default `Nobody` /
+   * `HD_nothing<n>`; transports that only take names they know (e.g. registered gRPC services)
+   * name one here.
+   */
+  nobody?: { service: string; method: string };
+  /**
    * For `inbound: "stream"`: a stream and how to make the backend send on it. `feed(values)` makes
    * it deliver each value (JSON) once, in order, to the stream `pattern` opened with `args` (for a
    * queue, publish them; for a server stream, whatever its backend needs).

@@ -25,8 +25,6 @@ interface Entry {
   done: boolean;
 }
 
-type Inbound = Omit<InboundMessage, "ack" | "nack">;
-
 /** Pass this to mqtt.js's `handleMessage` callback to make it skip its own acknowledgement. */
 export const HELD = new Error("acknowledgement held by gmq");
 
@@ -36,76 +34,104 @@ function puback(messageId: number): Uint8Array {
   return new Uint8Array([0x40, 0x02, messageId >> 8, messageId & 0xff]);
 }
 
-export class InboundAcks {
-  private readonly pubacks: Entry[] = [];
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
-  private closed = false;
+/**
+ * A message whose PUBACK waits for the app. `fromWire` fills in its fields; `ack` and `nack` are
+ * methods on the prototype, not two closures per message.
+ */
+class HeldMessage {
+  readonly #acks: InboundAcks;
+  readonly #entry: Entry;
+  #settled = false;
 
+  constructor(acks: InboundAcks, entry: Entry) {
+    this.#acks = acks;
+    this.#entry = entry;
+  }
+
+  ack(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#acks.settle(this.#entry);
+  }
+
+  nack({ requeue }: { requeue: boolean }): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    if (requeue) this.#acks.redeliver(this as unknown as InboundMessage, this.#entry);
+    else this.#acks.settle(this.#entry);
+  }
+}
+
+export class InboundAcks {
+  readonly #pubacks: Entry[] = [];
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #closed = false;
+  readonly #write: (bytes: Uint8Array) => void;
+  readonly #redeliveryDelayMs: number;
+  readonly #deliver: (message: InboundMessage) => void;
+
+  /** `deliver` hands a message to the app; a requeued one comes back through it. */
   constructor(
-    private readonly write: (bytes: Uint8Array) => void,
-    private readonly redeliveryDelayMs: number,
-  ) {}
+    write: (bytes: Uint8Array) => void,
+    redeliveryDelayMs: number,
+    deliver: (message: InboundMessage) => void,
+  ) {
+    this.#write = write;
+    this.#redeliveryDelayMs = redeliveryDelayMs;
+    this.#deliver = deliver;
+  }
 
   /** A QoS 1 ack is held ahead: mqtt.js must not ack the next one itself. */
   get blocking(): boolean {
-    return this.pubacks.length > 0;
+    return this.#pubacks.length > 0;
   }
 
-  /** Queue the PUBACK of a QoS 1 message; `done` says whether it may go out once its turn comes. */
-  hold(messageId: number, done: boolean): Entry {
-    const entry: Entry = { messageId, done };
-    this.pubacks.push(entry);
-    if (done) this.flush();
-    return entry;
+  /** Queue the PUBACK of a QoS 1 message that may go out once its turn comes. */
+  pass(messageId: number): void {
+    this.#pubacks.push({ messageId, done: true });
+    this.#flush();
   }
 
-  /**
-   * The message with ack/nack bound to its held acknowledgement. `deliver` hands a message to the
-   * app; a requeued one comes back through it, marked redelivered.
-   */
-  attach(inbound: Inbound, entry: Entry, deliver: (message: InboundMessage) => void): InboundMessage {
-    let settled = false;
-    return {
-      ...inbound,
-      ack: () => {
-        if (settled) return;
-        settled = true;
-        this.settle(entry);
-      },
-      nack: ({ requeue }) => {
-        if (settled) return;
-        settled = true;
-        if (!requeue) return this.settle(entry);
-        if (this.closed) return;
-        const timer = setTimeout(() => {
-          this.timers.delete(timer);
-          if (!this.closed) deliver(this.attach({ ...inbound, redelivered: true }, entry, deliver));
-        }, this.redeliveryDelayMs);
-        this.timers.add(timer);
-      },
-    };
+  /** Queue the PUBACK of a QoS 1 message until the app acks it: the message to fill in and
+   *  deliver, with `ack` and `nack` bound to that PUBACK. */
+  hold(messageId: number): Omit<InboundMessage, "topic" | "payload"> {
+    const entry: Entry = { messageId, done: false };
+    this.#pubacks.push(entry);
+    return new HeldMessage(this, entry);
   }
 
   /** The connection is gone: held acks die with it (the broker redelivers those messages). */
   close(): void {
-    this.closed = true;
-    this.pubacks.length = 0;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.#closed = true;
+    this.#pubacks.length = 0;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
   }
 
-  private settle(entry: Entry): void {
-    if (this.closed || entry.done) return;
+  settle(entry: Entry): void {
+    if (this.#closed || entry.done) return;
     entry.done = true;
-    this.flush();
+    this.#flush();
   }
 
-  private flush(): void {
+  /** nack with requeue: the PUBACK stays held; the app gets the message again, marked redelivered. */
+  redeliver(message: InboundMessage, entry: Entry): void {
+    if (this.#closed) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.#closed) return;
+      const again = Object.assign(new HeldMessage(this, entry), message, { redelivered: true });
+      this.#deliver(again as unknown as InboundMessage);
+    }, this.#redeliveryDelayMs);
+    this.#timers.add(timer);
+  }
+
+  #flush(): void {
     let sent = 0;
-    while (sent < this.pubacks.length && this.pubacks[sent]!.done) {
-      this.write(puback(this.pubacks[sent]!.messageId));
+    while (sent < this.#pubacks.length && this.#pubacks[sent]!.done) {
+      this.#write(puback(this.#pubacks[sent]!.messageId));
       sent++;
     }
-    if (sent > 0) this.pubacks.splice(0, sent);
+    if (sent > 0) this.#pubacks.splice(0, sent);
   }
 }

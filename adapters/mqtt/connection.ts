@@ -23,11 +23,12 @@ import {
   publishError,
   reasonName,
   subackError,
-  tlsError,
+  type tlsError,
 } from "./errors.js";
+import type { FastPublish, fastPublisher } from "./fast-publish.js";
 import { FrameTracker } from "./frames.js";
 import { malformedPublish } from "./malformed.js";
-import { fromWire, toWire, type WireMode, type WirePublish } from "./message.js";
+import { fromWire, type WireMode, wireOptions, wirePayload } from "./message.js";
 import { PendingOperations } from "./operations.js";
 import type { ResolvedOptions } from "./options.js";
 
@@ -50,7 +51,20 @@ export interface ConnectionParams {
   /** Whether an inbound QoS ≥ 1 message on this topic waits for the app's ack. */
   needsAck(topic: string): boolean;
   readonly events: ConnectionEvents;
+  readonly platform: PlatformParts;
 }
+
+/**
+ * What only Node needs: the one-buffer PUBLISH writer (on a TCP or Node WebSocket stream) and the
+ * TLS error mapping (browsers hide certificate errors behind a bare WebSocket failure). The Node
+ * entry passes them; the browser build leaves them out of the bundle.
+ */
+export interface PlatformParts {
+  readonly fastPublisher?: typeof fastPublisher;
+  readonly tlsError?: typeof tlsError;
+}
+
+const nextTick = (globalThis as { process?: { nextTick?: (fn: () => void) => void } }).process?.nextTick;
 
 /** A QoS 0 publish the socket took at once: one settled promise serves them all. */
 const WRITTEN: Promise<void> = Promise.resolve();
@@ -62,26 +76,30 @@ export class MqttConnection {
   readonly mode: WireMode;
   /** The broker resumed a stored session (CONNACK session present). */
   sessionPresent = false;
-  private readonly client: MqttClient;
-  private readonly acks: InboundAcks;
-  private readonly frames: FrameTracker;
-  private readonly ops = new PendingOperations();
+  readonly #client: MqttClient;
+  /** PUBLISH packets built in one buffer, where proven (see fast-publish.ts). */
+  readonly #fast: FastPublish | undefined;
+  readonly #acks: InboundAcks;
+  readonly #frames: FrameTracker;
+  readonly #ops = new PendingOperations();
   /** QoS 0 publishes waiting for the socket to drain. */
-  private readonly drainWaiters: { resolve(): void; reject(error: GmqError): void }[] = [];
+  readonly #drainWaiters: { resolve(): void; reject(error: GmqError): void }[] = [];
   /** Publish callbacks whose PUBACK/PUBREC said "no matching subscribers" (0x10). */
-  private readonly noSubscribers = new WeakSet<object>();
-  private phase: "opening" | "open" | "closed" = "opening";
+  readonly #noSubscribers = new WeakSet<object>();
+  #phase: "opening" | "open" | "closed" = "opening";
   /** The socket is corked until the current turn ends (see holdWrites). */
-  private holding = false;
-  private refusal: number | undefined;
+  #holding = false;
+  /** Our writes are corked until the next tick (see #write). */
+  #corked = false;
+  #refusal: number | undefined;
   /** Inbound PUBLISH packets numbered in arrival order (see FrameTracker), and the malformed ones. */
-  private publishesParsed = 0;
-  private readonly malformed = new WeakMap<object, GmqError>();
+  #publishesParsed = 0;
+  readonly #malformed = new WeakMap<object, GmqError>();
   /** A stream error without a code: mqtt.js's packet writer refused one of our packets. */
-  private writeFailure: Error | undefined;
-  private brokerDisconnect: number | undefined;
-  private failure: GmqError | undefined;
-  private settleOpen: { resolve(): void; reject(error: GmqError): void } | undefined;
+  #writeFailure: Error | undefined;
+  #brokerDisconnect: number | undefined;
+  #failure: GmqError | undefined;
+  #settleOpen: { resolve(): void; reject(error: GmqError): void } | undefined;
 
   /** Resolves at CONNACK; rejects with a GmqError when the broker refuses or the socket fails. */
   static open(params: ConnectionParams): Promise<MqttConnection> {
@@ -92,19 +110,18 @@ export class MqttConnection {
       });
     });
   }
+  readonly #params: ConnectionParams;
 
-  private constructor(
-    private readonly params: ConnectionParams,
-    settle: { resolve(): void; reject(error: GmqError): void },
-  ) {
+  private constructor(params: ConnectionParams, settle: { resolve(): void; reject(error: GmqError): void }) {
+    this.#params = params;
     const { options, version, credentials, signal } = params;
     this.mode = { version, envelope: options.envelope };
-    this.settleOpen = settle;
-    this.acks = new InboundAcks((bytes) => this.writeRaw(bytes), options.redeliveryDelayMs);
-    this.frames = new FrameTracker(options.maxPacketBytes, (bytes) => this.oversize(bytes));
+    this.#settleOpen = settle;
+    this.#acks = new InboundAcks((bytes) => this.#writeRaw(bytes), options.redeliveryDelayMs, this.#deliver);
+    this.#frames = new FrameTracker(options.maxPacketBytes, (bytes) => this.#oversize(bytes));
     if (signal.aborted) {
-      this.phase = "closed";
-      this.client = undefined as never;
+      this.#phase = "closed";
+      this.#client = undefined as never;
       settle.reject(GmqError.from(signal.reason));
       return;
     }
@@ -129,94 +146,104 @@ export class MqttConnection {
       ...(params.incomingStore && { incomingStore: params.incomingStore }),
       ...(options.tls as Pick<IClientOptions, "ca" | "cert" | "key" | "rejectUnauthorized">),
     };
-    this.client = mqttjs.connect(params.url, clientOptions);
-    this.client.handleMessage = (packet, callback) => this.onPublish(packet, callback);
+    this.#client = mqttjs.connect(params.url, clientOptions);
+    this.#fast = params.platform.fastPublisher?.(
+      this.#client,
+      (this.#client.constructor as { VERSION?: string }).VERSION,
+      this.#write,
+    );
+    this.#client.handleMessage = (packet, callback) => this.#onPublish(packet, callback);
     // mqtt.js logs every packet through `debug`, whose check alone costs a few percent of a
     // publish. When its namespace is off (no DEBUG=mqttjs*), a no-op does the same for free.
-    if ((this.client.log as { enabled?: boolean }).enabled === false) this.client.log = () => {};
+    if ((this.#client.log as { enabled?: boolean }).enabled === false) this.#client.log = () => {};
     // Small request/reply packets would otherwise wait out Nagle + delayed ACK (~40 ms each way).
-    (this.client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+    (this.#client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     // Before mqtt.js sees the bytes: track frames, and under load hold our writes to the turn's end.
-    this.client.stream.prependListener("data", (chunk: Uint8Array) => {
-      this.frames.feed(chunk);
-      if (this.ops.size >= BUSY) this.holdWrites();
+    this.#client.stream.prependListener("data", (chunk: Uint8Array) => {
+      const before = this.#frames.publishes;
+      this.#frames.feed(chunk);
+      // Several PUBLISH packets in one chunk: as many PUBACKs follow (the core acks QoS 1 once
+      // handled), written by us, not mqtt.js, so nothing else would coalesce them.
+      if (this.#ops.size >= BUSY || this.#frames.publishes - before > 1) this.#holdWrites();
     });
     // mqtt.js asks this before it stores or acknowledges a QoS 1/2 message (it reads the option
     // at that time, so it is set here for 3.1.1 too, where its constructor would ignore it).
-    this.client.options.customHandleAcks = (_topic, _message, packet, done) => {
-      const error = this.malformed.get(packet);
+    this.#client.options.customHandleAcks = (_topic, _message, packet, done) => {
+      const error = this.#malformed.get(packet);
       if (error) done(error);
       else done(0);
     };
-    this.client.on("packetreceive", (packet: Packet) => {
+    this.#client.on("packetreceive", (packet: Packet) => {
       if (packet.cmd === "publish") {
-        const error = malformedPublish(packet, this.frames.malformedTopic(this.publishesParsed++));
+        const error = malformedPublish(packet, this.#frames.malformedTopic(this.#publishesParsed++));
         if (error) {
-          this.malformed.set(packet, error);
-          this.onMalformed(error);
+          this.#malformed.set(packet, error);
+          this.#onMalformed(error);
         }
       } else if (packet.cmd === "connack") {
         const code = version === 5 ? packet.reasonCode : packet.returnCode;
-        if (code) this.refusal = code;
+        if (code) this.#refusal = code;
       } else if ((packet.cmd === "puback" || packet.cmd === "pubrec") && packet.reasonCode === 0x10) {
         // mqtt.js treats "no matching subscribers" as success and does not pass the ack on;
         // the pending entry still holds our callback, which is how we find the publish.
-        const pending = this.client.outgoing[packet.messageId!];
-        if (pending) this.noSubscribers.add(pending.cb as never);
+        const pending = this.#client.outgoing[packet.messageId!];
+        if (pending) this.#noSubscribers.add(pending.cb as never);
       } else if (packet.cmd === "disconnect") {
-        this.brokerDisconnect = packet.reasonCode ?? 0;
+        this.#brokerDisconnect = packet.reasonCode ?? 0;
       }
     });
-    this.client.on("connect", (connack) => {
-      if (this.phase !== "opening") return;
-      this.phase = "open";
+    this.#client.on("connect", (connack) => {
+      if (this.#phase !== "opening") return;
+      this.#phase = "open";
       this.sessionPresent = connack.sessionPresent;
-      signal.removeEventListener("abort", this.onAbort);
-      this.settleOpen = undefined;
+      signal.removeEventListener("abort", this.#onAbort);
+      this.#settleOpen = undefined;
       settle.resolve();
     });
     // mqtt.js ignores stream errors without a code. Its packet writer raises one when it refuses a
     // field, destroying the socket before the packet is sent: kept, so that the close which
     // follows is not blamed on the broker (nor taken for a refusal of the protocol version).
-    this.client.stream.on("error", (error: unknown) => {
-      if (isPacketWriterRefusal(error)) this.writeFailure ??= error as Error;
+    this.#client.stream.on("error", (error: unknown) => {
+      if (isPacketWriterRefusal(error)) this.#writeFailure ??= error as Error;
     });
-    this.client.on("error", (error) => this.onClientError(error));
-    this.client.on("close", () => this.onClose());
-    signal.addEventListener("abort", this.onAbort, { once: true });
+    this.#client.on("error", (error) => this.#onClientError(error));
+    this.#client.on("close", () => this.#onClose());
+    signal.addEventListener("abort", this.#onAbort, { once: true });
   }
 
   get alive(): boolean {
-    return this.phase === "open";
+    return this.#phase === "open";
   }
 
   publish(message: OutboundMessage, signal: AbortSignal): Promise<void> {
-    if (this.phase !== "open") return Promise.reject(this.deadError());
+    if (this.#phase !== "open") return Promise.reject(this.#deadError());
     if (signal.aborted) return Promise.reject(GmqError.from(signal.reason));
-    let wire: WirePublish;
+    let payload: Uint8Array;
     try {
-      wire = toWire(message, this.mode);
+      payload = wirePayload(message, this.mode);
     } catch (error) {
       return Promise.reject(error);
     }
-    if (message.qos === 0) return this.publishQos0(message.topic, wire);
+    if (message.qos === 0) return this.#publishQos0(message, payload);
     return new Promise((resolve, reject) => {
-      const op = this.ops.track(signal, reject);
+      const op = this.#ops.track(signal, reject);
       const callback = (error?: Error) => {
-        const noSubscribers = this.noSubscribers.delete(callback);
-        if (!this.ops.untrack(op)) return; // already rejected (aborted, connection lost)
+        const noSubscribers = this.#noSubscribers.delete(callback);
+        if (!this.#ops.untrack(op)) return; // already rejected (aborted, connection lost)
         const code = error ? (error as { code?: unknown }).code : noSubscribers ? 0x10 : undefined;
         if (typeof code === "number" && (code >= 0x80 || (code === 0x10 && message.replyTo !== undefined))) {
           reject(publishError(code, message.topic, message.replyTo !== undefined));
         } else if (error) {
           // "Connection closed", "client disconnecting": mqtt.js gave up on this socket.
-          this.die(nativeError(error, "disconnected"));
-          reject(this.deadError());
+          this.#die(nativeError(error, "disconnected"));
+          reject(this.#deadError());
         } else {
           resolve();
         }
       };
-      this.client.publish(message.topic, wire.payload as never, wire.options, callback);
+      if (!this.#fast?.(message, payload, this.mode.version, callback)) {
+        this.#client.publish(message.topic, payload as never, wireOptions(message, this.mode), callback);
+      }
     });
   }
 
@@ -224,18 +251,20 @@ export class MqttConnection {
    * QoS 0 resolves once written. Without a callback mqtt.js adds no `drain` listener per message
    * (thousands of those make every drain O(n²)); one shared listener releases the waiters instead.
    */
-  private publishQos0(topic: string, wire: WirePublish): Promise<void> {
-    this.client.publish(topic, wire.payload as never, wire.options);
-    if (this.phase !== "open") return Promise.reject(this.deadError());
-    if (!(this.client.stream as { writableNeedDrain?: boolean }).writableNeedDrain) return WRITTEN;
+  #publishQos0(message: OutboundMessage, payload: Uint8Array): Promise<void> {
+    if (!this.#fast?.(message, payload, this.mode.version)) {
+      this.#client.publish(message.topic, payload as never, wireOptions(message, this.mode));
+    }
+    if (this.#phase !== "open") return Promise.reject(this.#deadError());
+    if (!(this.#client.stream as { writableNeedDrain?: boolean }).writableNeedDrain) return WRITTEN;
     return new Promise((resolve, reject) => {
-      this.drainWaiters.push({ resolve, reject });
-      if (this.drainWaiters.length === 1) this.client.stream.once("drain", this.onDrain);
+      this.#drainWaiters.push({ resolve, reject });
+      if (this.#drainWaiters.length === 1) this.#client.stream.once("drain", this.#onDrain);
     });
   }
 
-  private onDrain = (): void => {
-    const waiters = this.drainWaiters.splice(0);
+  #onDrain = (): void => {
+    const waiters = this.#drainWaiters.splice(0);
     for (const waiter of waiters) waiter.resolve();
   };
 
@@ -243,8 +272,8 @@ export class MqttConnection {
     const filter = wireFilter(request);
     // A manual ack can hold only a QoS 1 delivery (see acks.ts).
     const qos = request.manualAck ? (Math.min(request.qos, 1) as 0 | 1) : request.qos;
-    return this.operation(signal, (done) =>
-      this.client.subscribe(filter, { qos }, (error, granted, suback) => {
+    return this.#operation(signal, (done) =>
+      this.#client.subscribe(filter, { qos }, (error, granted, suback) => {
         // A refusal arrives as an error without the code; the SUBACK still has it.
         const code = suback?.granted[0] ?? (error as { code?: unknown } | null)?.code ?? granted?.[0]?.qos;
         done(typeof code === "number" && code >= 0x80 ? subackError(code, filter) : error);
@@ -254,8 +283,8 @@ export class MqttConnection {
 
   unsubscribe(request: SubscribeRequest, signal: AbortSignal): Promise<void> {
     const filter = wireFilter(request);
-    return this.operation(signal, (done) =>
-      this.client.unsubscribe(filter, (error, packet) => {
+    return this.#operation(signal, (done) =>
+      this.#client.unsubscribe(filter, (error, packet) => {
         const code = (packet as { granted?: number[] } | undefined)?.granted?.[0];
         done(typeof code === "number" && code >= 0x80 ? subackError(code, filter) : error);
       }),
@@ -264,9 +293,9 @@ export class MqttConnection {
 
   /** Polite close (DISCONNECT); never reported through `events.closed`. */
   close(): Promise<void> {
-    if (this.phase === "closed") return Promise.resolve();
-    this.shutDown(new GmqError("disconnected", "connection closed by the app"));
-    const client = this.client;
+    if (this.#phase === "closed") return Promise.resolve();
+    this.#shutDown(new GmqError("disconnected", "connection closed by the app"));
+    const client = this.#client;
     // Settled above; drop them so end() does not wait for their acks.
     for (const id of Object.keys(client.outgoing)) client.removeOutgoingMessage(Number(id));
     return new Promise((resolve) => {
@@ -283,77 +312,77 @@ export class MqttConnection {
 
   /** Drop the socket at once, without DISCONNECT or events (a newer connection replaces it). */
   destroy(): void {
-    if (this.phase === "closed") return;
-    this.shutDown(new GmqError("disconnected", "connection replaced"));
-    this.client.end(true);
+    if (this.#phase === "closed") return;
+    this.#shutDown(new GmqError("disconnected", "connection replaced"));
+    this.#client.end(true);
   }
 
-  private onAbort = (): void => {
-    this.failOpen(GmqError.from(this.params.signal.reason));
+  #onAbort = (): void => {
+    this.#failOpen(GmqError.from(this.#params.signal.reason));
   };
 
-  private failOpen(error: GmqError): void {
-    const settle = this.settleOpen;
+  #failOpen(error: GmqError): void {
+    const settle = this.#settleOpen;
     if (!settle) return;
-    this.settleOpen = undefined;
-    this.shutDown(error);
-    this.client.end(true);
+    this.#settleOpen = undefined;
+    this.#shutDown(error);
+    this.#client.end(true);
     settle.reject(error);
   }
 
-  private onClientError(error: unknown): void {
-    if (this.phase === "opening") {
-      this.failOpen(
-        this.refusal !== undefined
-          ? connackError(this.refusal)
-          : (tlsError(error, this.params.url) ?? nativeError(error, "protocol")),
+  #onClientError(error: unknown): void {
+    if (this.#phase === "opening") {
+      this.#failOpen(
+        this.#refusal !== undefined
+          ? connackError(this.#refusal)
+          : (this.#params.platform.tlsError?.(error, this.#params.url) ?? nativeError(error, "protocol")),
       );
       return;
     }
-    if (this.phase === "closed") return;
+    if (this.#phase === "closed") return;
     if (isSocketError(error)) {
       // A reset, or a write after the peer left.
-      this.die(nativeError(error, "disconnected"));
+      this.#die(nativeError(error, "disconnected"));
       return;
     }
     // Malformed packet or protocol violation: the byte stream cannot be trusted any more.
     const failure = nativeError(error, "protocol");
-    this.params.events.error(failure);
-    this.die(new GmqError("disconnected", `connection dropped: ${failure.message}`, { cause: failure }));
+    this.#params.events.error(failure);
+    this.#die(new GmqError("disconnected", `connection dropped: ${failure.message}`, { cause: failure }));
   }
 
   /** A malformed packet: the stream cannot be trusted any more (MQTT closes the connection). */
-  private onMalformed(error: GmqError): void {
-    if (this.phase === "opening") {
-      this.failOpen(error);
+  #onMalformed(error: GmqError): void {
+    if (this.#phase === "opening") {
+      this.#failOpen(error);
       return;
     }
-    if (this.phase === "closed") return;
-    this.params.events.error(error);
-    this.die(new GmqError("disconnected", `connection dropped: ${error.message}`, { cause: error }));
+    if (this.#phase === "closed") return;
+    this.#params.events.error(error);
+    this.#die(new GmqError("disconnected", `connection dropped: ${error.message}`, { cause: error }));
   }
 
-  private onClose(): void {
-    const refused = this.writeFailure;
+  #onClose(): void {
+    const refused = this.#writeFailure;
     if (refused) {
       const error = new GmqError(
         "invalid_argument",
-        `mqtt.js could not write ${this.phase === "opening" ? "the CONNECT packet" : "a packet"}: ${refused.message}`,
+        `mqtt.js could not write ${this.#phase === "opening" ? "the CONNECT packet" : "a packet"}: ${refused.message}`,
         { cause: refused },
       );
-      if (this.phase === "opening") this.failOpen(error);
-      else if (this.phase === "open") {
-        this.params.events.error(error);
-        this.die(new GmqError("disconnected", `connection dropped: ${error.message}`, { cause: error }));
+      if (this.#phase === "opening") this.#failOpen(error);
+      else if (this.#phase === "open") {
+        this.#params.events.error(error);
+        this.#die(new GmqError("disconnected", `connection dropped: ${error.message}`, { cause: error }));
       }
       return;
     }
-    if (this.phase === "opening") {
-      this.failOpen(
-        this.frames.midPacket
+    if (this.#phase === "opening") {
+      this.#failOpen(
+        this.#frames.midPacket
           ? new GmqError(
               "protocol",
-              `the broker closed the connection in the middle of ${this.frames.describe()}`,
+              `the broker closed the connection in the middle of ${this.#frames.describe()}`,
             )
           : new GmqError("disconnected", "the broker closed the connection before CONNACK", {
               reason: CLOSED_BEFORE_CONNACK,
@@ -361,35 +390,35 @@ export class MqttConnection {
       );
       return;
     }
-    if (this.phase === "closed") return;
-    if (this.frames.midPacket) {
+    if (this.#phase === "closed") return;
+    if (this.#frames.midPacket) {
       const error = new GmqError(
         "protocol",
-        `the broker closed the connection in the middle of ${this.frames.describe()}`,
+        `the broker closed the connection in the middle of ${this.#frames.describe()}`,
       );
-      this.params.events.error(error);
-      this.die(new GmqError("disconnected", error.message, { cause: error }));
+      this.#params.events.error(error);
+      this.#die(new GmqError("disconnected", error.message, { cause: error }));
       return;
     }
-    this.die(this.disconnectCause());
+    this.#die(this.#disconnectCause());
   }
 
   /** The broker sent a packet over the limit: refuse it from its header and drop the connection. */
-  private oversize(bytes: number): void {
-    const limit = this.params.options.maxPacketBytes;
+  #oversize(bytes: number): void {
+    const limit = this.#params.options.maxPacketBytes;
     const error = new GmqError(
       "protocol",
       `the broker sent a packet of ${bytes} bytes, over maxPacketBytes (${limit})`,
       { reason: "PACKET_TOO_LARGE", details: { bytes, limit } },
     );
-    this.params.events.error(error);
-    if (this.phase === "opening") {
-      this.failure = error;
-      this.client.end(true);
+    this.#params.events.error(error);
+    if (this.#phase === "opening") {
+      this.#failure = error;
+      this.#client.end(true);
       return;
     }
-    this.die(new GmqError("disconnected", error.message, { cause: error, reason: "PACKET_TOO_LARGE" }));
-    (this.client.stream as { destroy?: () => void }).destroy?.();
+    this.#die(new GmqError("disconnected", error.message, { cause: error, reason: "PACKET_TOO_LARGE" }));
+    (this.#client.stream as { destroy?: () => void }).destroy?.();
   }
 
   /**
@@ -397,15 +426,15 @@ export class MqttConnection {
    * publishes with `disconnected` while the core still believes the link is up would make it
    * resend them straight into the dead connection.
    */
-  private die(cause: GmqError): void {
-    if (this.phase !== "open") return;
-    this.shutDown(cause);
-    this.client.end(true);
-    this.params.events.closed(cause);
+  #die(cause: GmqError): void {
+    if (this.#phase !== "open") return;
+    this.#shutDown(cause);
+    this.#client.end(true);
+    this.#params.events.closed(cause);
   }
 
-  private disconnectCause(): GmqError {
-    const code = this.brokerDisconnect;
+  #disconnectCause(): GmqError {
+    const code = this.#brokerDisconnect;
     if (code === undefined) return new GmqError("disconnected", "the broker closed the connection");
     return new GmqError(
       "disconnected",
@@ -417,91 +446,116 @@ export class MqttConnection {
     );
   }
 
-  private shutDown(cause: GmqError): void {
-    this.phase = "closed";
-    this.failure ??= cause;
-    this.params.signal.removeEventListener("abort", this.onAbort);
-    this.acks.close();
-    const error = this.deadError();
-    this.ops.rejectAll(error);
-    for (const waiter of this.drainWaiters.splice(0)) waiter.reject(error);
+  #shutDown(cause: GmqError): void {
+    this.#phase = "closed";
+    this.#failure ??= cause;
+    this.#params.signal.removeEventListener("abort", this.#onAbort);
+    this.#acks.close();
+    const error = this.#deadError();
+    this.#ops.rejectAll(error);
+    for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(error);
   }
 
-  private deadError(): GmqError {
-    const cause = this.failure;
+  #deadError(): GmqError {
+    const cause = this.#failure;
     return cause?.code === "disconnected"
       ? cause
       : new GmqError("disconnected", `not connected${cause ? `: ${cause.message}` : ""}`, { cause });
   }
 
   /** Inbound PUBLISH (QoS 0/1 on arrival, QoS 2 on PUBREL). mqtt.js acks when we call back. */
-  private onPublish(packet: IPublishPacket, callback: (error?: Error) => void): void {
-    if (this.phase === "closed" || this.malformed.has(packet)) {
+  #onPublish(packet: IPublishPacket, callback: (error?: Error) => void): void {
+    if (this.#phase === "closed" || this.#malformed.has(packet)) {
       callback(HELD); // gone: the broker redelivers
       return;
     }
-    const inbound = fromWire(packet, this.mode, (error) =>
-      this.params.events.error(GmqError.from(error, "protocol")),
-    );
-    const deliver = (message: InboundMessage) => {
-      if (this.phase !== "closed") this.params.events.message(message);
-    };
     if (packet.qos !== 1) {
       // QoS 0 has no ack; QoS 2 is complete at the broker by now (see acks.ts).
-      deliver(inbound);
+      this.#deliver(fromWire(packet, this.mode, this.#onWireError));
       callback();
       return;
     }
     const id = packet.messageId!;
-    if (!this.params.needsAck(packet.topic)) {
-      deliver(inbound);
-      if (this.acks.blocking) {
-        this.acks.hold(id, true); // its turn comes after the held ones
+    if (!this.#params.needsAck(packet.topic)) {
+      this.#deliver(fromWire(packet, this.mode, this.#onWireError));
+      if (this.#acks.blocking) {
+        this.#acks.pass(id); // its turn comes after the held ones
         callback(HELD);
       } else {
         callback();
       }
       return;
     }
-    const entry = this.acks.hold(id, false);
+    const held = this.#acks.hold(id);
     callback(HELD);
-    deliver(this.acks.attach(inbound, entry, deliver));
+    this.#deliver(fromWire(packet, this.mode, this.#onWireError, held));
   }
 
+  readonly #deliver = (message: InboundMessage): void => {
+    if (this.#phase !== "closed") this.#params.events.message(message);
+  };
+
+  readonly #onWireError = (error: unknown): void => {
+    this.#params.events.error(GmqError.from(error, "protocol"));
+  };
+
   /**
-   * Under load, what a chunk from the broker causes (PUBACKs, the outbox's next publishes, a
-   * call's next request) is written once, when this turn of the event loop ends. mqtt.js releases
-   * its writes on process.nextTick, before the promise callbacks that produce the rest, which
-   * costs a syscall each. Not when idle: a lone request would wait for the turn to end.
+   * Under load (many requests in flight, or several messages in one chunk), what a chunk from the
+   * broker causes (PUBACKs, the outbox's next publishes, a call's next request) is written once,
+   * when this turn of the event loop ends. mqtt.js releases its writes on process.nextTick,
+   * before the promise callbacks that produce the rest, which costs a syscall each. Not when
+   * idle: a lone request would wait for the turn to end.
    * Node only (setImmediate); a browser's WebSocket has no such syscall to save.
    */
-  private holdWrites(): void {
-    if (this.holding || typeof setImmediate !== "function") return;
-    const stream = this.client.stream as { cork?: () => void; uncork?: () => void };
+  #holdWrites(): void {
+    if (this.#holding || typeof setImmediate !== "function") return;
+    const stream = this.#client.stream as { cork?: () => void; uncork?: () => void };
     if (!stream.cork || !stream.uncork) return;
-    this.holding = true;
+    this.#holding = true;
     stream.cork();
     setImmediate(() => {
-      this.holding = false;
+      this.#holding = false;
       stream.uncork!();
     });
   }
 
-  private writeRaw(bytes: Uint8Array): void {
-    if (this.phase === "open" && this.client.connected) this.client.stream.write(bytes as never);
+  #writeRaw(bytes: Uint8Array): void {
+    if (this.#phase === "open" && this.#client.connected) this.#write(bytes);
   }
 
+  /**
+   * Our own writes (one-buffer PUBLISH packets, held PUBACKs) are corked until the next tick, as
+   * mqtt.js corks its own: what one turn writes (a reply and its request's PUBACK) leaves in one
+   * syscall. Node only; a browser's WebSocket has no such syscall to save.
+   */
+  readonly #write = (bytes: Uint8Array): void => {
+    const stream = this.#client.stream as {
+      cork?: () => void;
+      uncork?: () => void;
+      write(b: Uint8Array): void;
+    };
+    if (!this.#corked && stream.cork && nextTick) {
+      this.#corked = true;
+      stream.cork();
+      nextTick(() => {
+        this.#corked = false;
+        stream.uncork!();
+      });
+    }
+    stream.write(bytes);
+  };
+
   /** Runs one acknowledged request (SUBSCRIBE, UNSUBSCRIBE) and settles it exactly once. */
-  private operation(signal: AbortSignal, start: (done: (error?: unknown) => void) => void): Promise<void> {
-    if (this.phase !== "open") return Promise.reject(this.deadError());
+  #operation(signal: AbortSignal, start: (done: (error?: unknown) => void) => void): Promise<void> {
+    if (this.#phase !== "open") return Promise.reject(this.#deadError());
     if (signal.aborted) return Promise.reject(GmqError.from(signal.reason));
     return new Promise((resolve, reject) => {
-      const op = this.ops.track(signal, reject);
+      const op = this.#ops.track(signal, reject);
       start((error) => {
-        if (!this.ops.untrack(op)) return;
+        if (!this.#ops.untrack(op)) return;
         if (error === undefined || error === null) resolve();
         else if (error instanceof GmqError) reject(error);
-        else reject(this.phase === "open" ? nativeError(error, "protocol") : this.deadError());
+        else reject(this.#phase === "open" ? nativeError(error, "protocol") : this.#deadError());
       });
     });
   }

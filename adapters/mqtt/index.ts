@@ -19,4 +19,14 @@
 
 export type { MqttCredentials, MqttOptions, MqttProtocolVersion } from "./options.js";
 export { MQTT_REASONS, type MqttReason } from "./reasons.js";
-export { mqtt } from "./transport.js";
+
+import type { Transport } from "gmq";
+import { tlsError } from "./errors.js";
+import { fastPublisher } from "./fast-publish.js";
+import type { MqttOptions } from "./options.js";
+import { createMqtt } from "./transport.js";
+
+/** An MQTT 3.1.1/5 transport over TCP, TLS, WebSocket or secure WebSocket. */
+export function mqtt(options: MqttOptions): Transport {
+  return createMqtt(options, { fastPublisher, tlsError });
+}

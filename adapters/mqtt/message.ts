@@ -16,33 +16,16 @@ export interface WireMode {
   readonly envelope: boolean;
 }
 
-export interface WirePublish {
-  readonly payload: Uint8Array;
-  readonly options: IClientPublishOptions;
-}
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function toWire(message: OutboundMessage, mode: WireMode): WirePublish {
-  const base: IClientPublishOptions = { qos: message.qos };
-  if (message.retain) base.retain = true;
-  if (mode.version === 5) {
-    const userProperties: Record<string, string> = message.headers ? { ...message.headers } : {};
-    userProperties[ID_PROPERTY] = message.id;
-    const properties: NonNullable<IClientPublishOptions["properties"]> = { userProperties };
-    if (message.replyTo !== undefined) properties.responseTopic = message.replyTo;
-    if (message.correlationId !== undefined) {
-      // mqtt-packet writes any Uint8Array; its type says Buffer, which browsers lack.
-      properties.correlationData = encoder.encode(message.correlationId) as never;
-    }
-    if (message.expiresAt !== undefined) {
-      properties.messageExpiryInterval = Math.max(1, Math.ceil((message.expiresAt - Date.now()) / 1000));
-    }
-    base.properties = properties;
-    return { payload: message.payload, options: base };
-  }
-  if (mode.envelope) return { payload: wrap(message), options: base };
+/**
+ * The bytes to send as the payload: the user's on MQTT 5 and plain 3.1.1, the envelope on 3.1.1
+ * with `envelope`. Plain 3.1.1 refuses what it cannot carry rather than drop it.
+ */
+export function wirePayload(message: OutboundMessage, mode: WireMode): Uint8Array {
+  if (mode.version === 5) return message.payload;
+  if (mode.envelope) return wrap(message);
   const hasHeaders = message.headers !== undefined && Object.keys(message.headers).length > 0;
   if (hasHeaders || message.replyTo !== undefined || message.correlationId !== undefined) {
     // Dropping them silently would break whoever relies on them (a reply, a trace header).
@@ -54,15 +37,43 @@ export function toWire(message: OutboundMessage, mode: WireMode): WirePublish {
       },
     );
   }
-  return { payload: message.payload, options: base };
+  return message.payload;
 }
 
-type Inbound = Omit<InboundMessage, "ack" | "nack">;
+/** mqtt.js's publish options for the message (the public path; fast-publish.ts writes the same). */
+export function wireOptions(message: OutboundMessage, mode: WireMode): IClientPublishOptions {
+  const base: IClientPublishOptions = { qos: message.qos };
+  if (message.retain) base.retain = true;
+  if (mode.version !== 5) return base;
+  const userProperties: Record<string, string> = message.headers ? { ...message.headers } : {};
+  userProperties[ID_PROPERTY] = message.id;
+  const properties: NonNullable<IClientPublishOptions["properties"]> = { userProperties };
+  if (message.replyTo !== undefined) properties.responseTopic = message.replyTo;
+  if (message.correlationId !== undefined) {
+    // mqtt-packet writes any Uint8Array; its type says Buffer, which browsers lack.
+    properties.correlationData = encoder.encode(message.correlationId) as never;
+  }
+  if (message.expiresAt !== undefined) {
+    properties.messageExpiryInterval = Math.max(1, Math.ceil((message.expiresAt - Date.now()) / 1000));
+  }
+  base.properties = properties;
+  return base;
+}
 
-/** The message as the core sees it. A malformed envelope is reported and delivered raw. */
-export function fromWire(packet: IPublishPacket, mode: WireMode, onError: (error: unknown) => void): Inbound {
+/**
+ * The message as the core sees it, written into `into` (a held message, which brings its own
+ * `ack`/`nack`) or a new object. A malformed envelope is reported and delivered raw.
+ */
+export function fromWire(
+  packet: IPublishPacket,
+  mode: WireMode,
+  onError: (error: unknown) => void,
+  into: object = {},
+): InboundMessage {
   // Built field by field, only with what is present: one object per message.
-  const inbound: Mutable<Inbound> = { topic: packet.topic, payload: packet.payload as Uint8Array };
+  const inbound = into as Mutable<InboundMessage>;
+  inbound.topic = packet.topic;
+  inbound.payload = packet.payload as Uint8Array;
   inbound.qos = packet.qos as QoS;
   if (packet.retain) inbound.retain = true;
   if (packet.dup) inbound.redelivered = true;

@@ -16,7 +16,7 @@ import {
 } from "gmq";
 // Default import: mqtt's browser ESM build has no named exports.
 import mqttjs, { type IStore, type Packet } from "mqtt";
-import { MqttConnection } from "./connection.js";
+import { MqttConnection, type PlatformParts } from "./connection.js";
 import { toWire, type WireCredentials } from "./credentials.js";
 import { isVersionRefusal } from "./errors.js";
 import {
@@ -65,69 +65,72 @@ class MqttTransport implements Transport {
   readonly name = "mqtt";
   readonly capabilities: TransportCapabilities;
   readonly naming: TransportNaming;
-  private readonly options: ResolvedOptions;
-  private urlIndex = 0;
+  readonly #options: ResolvedOptions;
+  #urlIndex = 0;
   /** Versions learned per URL ("auto" fell back to 3.1.1 there). */
-  private readonly versions = new Map<string, 4 | 5>();
-  private readonly subscriptions = new Map<string, SubscribeRequest>();
-  private manualSubscriptions = 0;
-  private readonly qos2Store = sessionStore() as IStore & { reset(): void };
-  private connection: MqttConnection | undefined;
+  readonly #versions = new Map<string, 4 | 5>();
+  readonly #subscriptions = new Map<string, SubscribeRequest>();
+  #manualSubscriptions = 0;
+  readonly #qos2Store = sessionStore() as IStore & { reset(): void };
+  #connection: MqttConnection | undefined;
   /** The credentials of the last attempt, and fresh ones fetched after a refusal. */
-  private lastCredentials: MqttCredentials | undefined;
-  private freshCredentials: MqttCredentials | undefined;
+  #lastCredentials: MqttCredentials | undefined;
+  #freshCredentials: MqttCredentials | undefined;
 
-  constructor(options: MqttOptions) {
-    this.options = resolveOptions(options);
-    this.capabilities = capabilitiesOf(this.options);
+  readonly #platform: PlatformParts;
+
+  constructor(options: MqttOptions, platform: PlatformParts) {
+    this.#platform = platform;
+    this.#options = resolveOptions(options);
+    this.capabilities = capabilitiesOf(this.#options);
     // MQTT topic grammar is the core's default; `$share/<group>/` names a queue group.
     this.naming = { sharedPrefix: true };
   }
 
   /** The URL this transport uses now (for logs and tests). */
   get url(): string {
-    return this.options.urls[this.urlIndex]!;
+    return this.#options.urls[this.#urlIndex]!;
   }
 
   async connect(sink: TransportSink, { signal }: OperationOptions): Promise<void> {
-    this.connection?.destroy();
-    this.connection = undefined;
+    this.#connection?.destroy();
+    this.#connection = undefined;
     const url = this.url;
     try {
-      this.connection = await this.open(url, sink, signal);
+      this.#connection = await this.#open(url, sink, signal);
     } catch (error) {
       // The next attempt tries the next URL; a URL that works is kept.
-      this.urlIndex = (this.urlIndex + 1) % this.options.urls.length;
+      this.#urlIndex = (this.#urlIndex + 1) % this.#options.urls.length;
       throw GmqError.from(error, "disconnected");
     }
   }
 
   async disconnect(): Promise<void> {
-    const connection = this.connection;
-    this.connection = undefined;
+    const connection = this.#connection;
+    this.#connection = undefined;
     await connection?.close();
   }
 
   publish(message: OutboundMessage, { signal }: OperationOptions): Promise<void> {
-    const connection = this.connection;
+    const connection = this.#connection;
     if (!connection) return Promise.reject(new GmqError("disconnected", "not connected to the MQTT broker"));
     return connection.publish(message, signal);
   }
 
   async subscribe(request: SubscribeRequest, { signal }: TransportSubscribeOptions): Promise<void> {
-    const connection = this.live();
-    this.remember(request);
+    const connection = this.#live();
+    this.#remember(request);
     await connection.subscribe(request, signal);
   }
 
   async unsubscribe(request: SubscribeRequest, { signal }: OperationOptions): Promise<void> {
-    this.forget(request);
-    await this.live().unsubscribe(request, signal);
+    this.#forget(request);
+    await this.#live().unsubscribe(request, signal);
   }
 
-  private live(): MqttConnection {
-    if (!this.connection?.alive) throw new GmqError("disconnected", "not connected to the MQTT broker");
-    return this.connection;
+  #live(): MqttConnection {
+    if (!this.#connection?.alive) throw new GmqError("disconnected", "not connected to the MQTT broker");
+    return this.#connection;
   }
 
   /**
@@ -135,66 +138,67 @@ class MqttTransport implements Transport {
    * again later) or now has credentials other than the refused ones (used for the next attempt).
    */
   async shouldRetry(error: GmqError): Promise<boolean> {
-    if (!this.options.credentialsProvider) return false;
+    if (!this.#options.credentialsProvider) return false;
     if (error.reason === MQTT_REASONS.CREDENTIALS_FAILED) return true;
     if (error.code !== "unauthenticated") return false;
     let next: MqttCredentials;
     try {
-      next = await this.options.credentials();
+      next = await this.#options.credentials();
     } catch {
       return true;
     }
-    if (sameCredentials(next, this.lastCredentials)) return false;
-    this.freshCredentials = next;
+    if (sameCredentials(next, this.#lastCredentials)) return false;
+    this.#freshCredentials = next;
     return true;
   }
 
-  private async open(url: string, sink: TransportSink, signal: AbortSignal): Promise<MqttConnection> {
-    const credentials = this.freshCredentials ?? (await this.credentials());
-    this.freshCredentials = undefined;
-    this.lastCredentials = credentials;
-    const preferred = this.options.protocolVersion;
-    const version = preferred === "auto" ? (this.versions.get(url) ?? 5) : preferred;
+  async #open(url: string, sink: TransportSink, signal: AbortSignal): Promise<MqttConnection> {
+    const credentials = this.#freshCredentials ?? (await this.#credentials());
+    this.#freshCredentials = undefined;
+    this.#lastCredentials = credentials;
+    const preferred = this.#options.protocolVersion;
+    const version = preferred === "auto" ? (this.#versions.get(url) ?? 5) : preferred;
     try {
-      return await this.openWith(url, version, credentials, sink, signal);
+      return await this.#openWith(url, version, credentials, sink, signal);
     } catch (error) {
       if (preferred !== "auto" || version !== 5 || !isVersionRefusal(error) || signal.aborted) throw error;
-      this.versions.set(url, 4);
-      if (!this.options.envelope) throw this.needsEnvelope(url, error);
-      return await this.openWith(url, 4, credentials, sink, signal);
+      this.#versions.set(url, 4);
+      if (!this.#options.envelope) throw this.#needsEnvelope(url, error);
+      return await this.#openWith(url, 4, credentials, sink, signal);
     }
   }
 
-  private async openWith(
+  async #openWith(
     url: string,
     version: 4 | 5,
     credentials: WireCredentials,
     sink: TransportSink,
     signal: AbortSignal,
   ): Promise<MqttConnection> {
-    if (version === 4 && !this.options.envelope && this.capabilities.headers) throw this.needsEnvelope(url);
+    if (version === 4 && !this.#options.envelope && this.capabilities.headers) throw this.#needsEnvelope(url);
     const connection: MqttConnection = await MqttConnection.open({
       url,
       version,
-      options: this.options,
+      options: this.#options,
       credentials,
-      ...(!this.options.clean && { incomingStore: this.qos2Store }),
+      ...(!this.#options.clean && { incomingStore: this.#qos2Store }),
       signal,
-      needsAck: (topic) => this.needsAck(topic),
+      needsAck: (topic) => this.#needsAck(topic),
+      platform: this.#platform,
       events: {
         message: (message) => sink.onMessage(message),
         error: (error) => sink.onError(error),
         closed: (error) => {
-          if (this.connection === connection) this.connection = undefined;
+          if (this.#connection === connection) this.#connection = undefined;
           sink.onDisconnect(error);
         },
       },
     });
-    if (!connection.sessionPresent) this.qos2Store.reset();
+    if (!connection.sessionPresent) this.#qos2Store.reset();
     return connection;
   }
 
-  private needsEnvelope(url: string, cause?: unknown): GmqError {
+  #needsEnvelope(url: string, cause?: unknown): GmqError {
     return new GmqError(
       "unsupported",
       `the broker at ${url} speaks only MQTT 3.1.1, which cannot carry gmq ids, headers and replies: ` +
@@ -203,10 +207,10 @@ class MqttTransport implements Transport {
     );
   }
 
-  private async credentials(): Promise<WireCredentials> {
+  async #credentials(): Promise<WireCredentials> {
     let credentials: MqttCredentials;
     try {
-      credentials = await this.options.credentials();
+      credentials = await this.#options.credentials();
     } catch (error) {
       throw new GmqError(
         "unauthenticated",
@@ -225,31 +229,31 @@ class MqttTransport implements Transport {
    * persistent session, when no subscription is known yet: a resumed session redelivers right
    * after CONNACK, before the core has restored the subscription that asked for manual acks.
    */
-  private needsAck(topic: string): boolean {
-    if (this.manualSubscriptions === 0 && this.options.clean) return false;
+  #needsAck(topic: string): boolean {
+    if (this.#manualSubscriptions === 0 && this.#options.clean) return false;
     let matched = false;
-    for (const request of this.subscriptions.values()) {
+    for (const request of this.#subscriptions.values()) {
       if (!topicMatches(request.pattern, topic)) continue;
       if (request.manualAck) return true;
       matched = true;
     }
-    return !matched && !this.options.clean;
+    return !matched && !this.#options.clean;
   }
 
-  private remember(request: SubscribeRequest): void {
+  #remember(request: SubscribeRequest): void {
     const key = subscriptionKey(request);
-    const previous = this.subscriptions.get(key);
-    if (previous?.manualAck) this.manualSubscriptions--;
-    this.subscriptions.set(key, request);
-    if (request.manualAck) this.manualSubscriptions++;
+    const previous = this.#subscriptions.get(key);
+    if (previous?.manualAck) this.#manualSubscriptions--;
+    this.#subscriptions.set(key, request);
+    if (request.manualAck) this.#manualSubscriptions++;
   }
 
-  private forget(request: SubscribeRequest): void {
+  #forget(request: SubscribeRequest): void {
     const key = subscriptionKey(request);
-    const previous = this.subscriptions.get(key);
+    const previous = this.#subscriptions.get(key);
     if (!previous) return;
-    this.subscriptions.delete(key);
-    if (previous.manualAck) this.manualSubscriptions--;
+    this.#subscriptions.delete(key);
+    if (previous.manualAck) this.#manualSubscriptions--;
   }
 }
 
@@ -261,6 +265,6 @@ function sameCredentials(a: MqttCredentials, b: MqttCredentials | undefined): bo
 }
 
 /** An MQTT 3.1.1/5 transport over TCP, TLS, WebSocket or secure WebSocket. */
-export function mqtt(options: MqttOptions): Transport {
-  return new MqttTransport(options);
+export function createMqtt(options: MqttOptions, platform: PlatformParts): Transport {
+  return new MqttTransport(options, platform);
 }

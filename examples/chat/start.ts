@@ -6,7 +6,10 @@ console.log(`gmq chat is running at ${demo.url}
   backends: mqant gate ${demo.gate.wsUrl} (demo Login/Chat modules)
             MQTT broker ${demo.broker.wsUrl} (+ gmq chat service)
             gmq hub ${demo.hub.url} (+ gmq chat service; ?backend=websocket)
-  open it in two windows, pick a name in each, and chat. Ctrl+C stops.`);
+            gRPC-web comment service ${demo.comments.url}
+  open it in two windows, pick a name in each, and chat.
+  comments (gRPC-web, posts wait in the outbox while offline): ${demo.commentsUrl}
+  Ctrl+C stops.`);
 
 const stop = async () => {
   await demo.close();

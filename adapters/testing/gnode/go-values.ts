@@ -30,7 +30,8 @@ export const goUint32 = (v: bigint): number => Number(BigInt.asUintN(32, v));
 /** A clamped int64 as a JS number, for comparisons against small settings. */
 export const toNumber = (v: bigint): number => Number(v);
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: Go keeps a U+FEFF wherever it is; TextDecoder would drop one at the start of each decode.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Bytes as a Go string turned into text: each byte that is not part of valid UTF-8 becomes U+FFFD. */
 export function goUtf8(bytes: Uint8Array): string {

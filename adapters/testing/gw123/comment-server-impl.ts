@@ -1,6 +1,6 @@
 /**
  * startCommentServer(): a real gRPC-web server (connect-node) for commentModule.CommentService
- * and the test-only gmqtest.Ticker, behind the Envoy stand-in of grpc-web-envoy.ts.
+ * and the test-only gmqtest.Ticker and gmqtest.Relay, behind the Envoy stand-in of grpc-web-envoy.ts.
  */
 
 import { createServer } from "node:http";
@@ -12,8 +12,10 @@ import { commentServiceImpl } from "./comment-service.js";
 import { CommentTable } from "./comment-table.js";
 import { ENVOY_CORS } from "./envoy-cors.js";
 import { CommentService } from "./generated/comment_pb.js";
-import { Ticker } from "./generated/gmqtest_pb.js";
+import { Relay, Ticker } from "./generated/gmqtest_pb.js";
 import { createEnvoyFront, type GrpcWebCall } from "./grpc-web-envoy.js";
+import { relayServiceImpl } from "./relay-service.js";
+import { RelayState } from "./relay-state.js";
 import { streamControlKey, TickerStreams, tickerServiceImpl } from "./ticker-service.js";
 
 export async function startCommentServerNow(options: CommentServerOptions = {}): Promise<CommentServer> {
@@ -41,13 +43,15 @@ export async function startCommentServerNow(options: CommentServerOptions = {}):
     commentServiceImpl({ table: comments, paging: options.paging ?? "limit-offset", clock }),
   );
   router.service(Ticker, tickerServiceImpl(streams));
+  const relay = options.relay ?? new RelayState();
+  router.service(Relay, relayServiceImpl(relay, streams));
 
   const front = createEnvoyFront({
     handlers: router.handlers,
     allowHeaders: options.corsAllowHeaders === "root" ? ENVOY_CORS.rootAllowHeaders : ENVOY_CORS.allowHeaders,
-    onCall: (call, req) => {
+    onCall: (call, req, sendHeader) => {
       calls.push(call);
-      return createContextValues().set(streamControlKey, { kill: () => req.socket.destroy() });
+      return createContextValues().set(streamControlKey, { kill: () => req.socket.destroy(), sendHeader });
     },
   });
   const server = createServer(front);
@@ -69,6 +73,8 @@ export async function startCommentServerNow(options: CommentServerOptions = {}):
       return streams.open;
     },
     killStreams: () => streams.killAll(),
+    relay,
+    feed: (channel, values) => relay.feed(channel, values),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -3,10 +3,12 @@
  * gRPC-web. The server itself is loaded on the first call, so importing `gmq/testing` needs
  * neither `@connectrpc/connect-node` nor `@bufbuild/protobuf` unless this is used.
  */
+import type { JsonValue } from "@bufbuild/protobuf";
 import type { TestClock as Clock } from "../clock.js";
 import type { CommentPaging } from "./comment-service.js";
 import type { CommentTable } from "./comment-table.js";
 import type { GrpcWebCall } from "./grpc-web-envoy.js";
+import type { RelayState } from "./relay-state.js";
 
 export interface CommentServerOptions {
   /** Listen address. Default 127.0.0.1; the port is chosen by the OS unless given. */
@@ -22,6 +24,8 @@ export interface CommentServerOptions {
   readonly corsAllowHeaders?: "module" | "root";
   /** Insert the blank placeholder row every start inserts. Default true. */
   readonly placeholder?: boolean;
+  /** The test-only gmqtest.Relay's state; pass the previous server's to keep it across a restart. */
+  readonly relay?: RelayState;
 }
 
 export interface CommentServer extends AsyncDisposable {
@@ -34,10 +38,14 @@ export interface CommentServer extends AsyncDisposable {
   readonly calls: readonly GrpcWebCall[];
   /** Request headers of the latest gRPC-web request (lower-case names), if any. */
   readonly lastMetadata: Readonly<Record<string, string>> | undefined;
-  /** Ticker streams currently open. */
+  /** Ticker and Relay streams currently open. */
   readonly openStreams: number;
-  /** Cut every open Ticker stream like a network failure (socket destroyed, no trailer). Returns how many. */
+  /** Cut every open Ticker and Relay stream like a network failure (socket destroyed, no trailer). Returns how many. */
   killStreams(): number;
+  /** gmqtest.Relay: the values `echo` was sent (`relay.echoed`) and the open `watch` streams. */
+  readonly relay: RelayState;
+  /** gmqtest.Relay: send each value, in order, on every `watch` stream open on `channel`. Returns how many streams. */
+  feed(channel: string, values: readonly JsonValue[]): number;
   close(): Promise<void>;
 }
 

@@ -9,7 +9,9 @@
  *   before any message with HEADERS alone, which Envoy passes on as response headers with an
  *   empty body;
  * - the trailer frame as Envoy writes it (`grpc-status:0\r\ngrpc-message:\r\n`);
- * - grpc-go's UNIMPLEMENTED for unknown services and methods.
+ * - grpc-go's UNIMPLEMENTED for unknown services and methods;
+ * - grpc-go's `SendHeader`: a server stream may send its response headers before any message
+ *   (`onCall`'s `sendHeader`), where connect waits for the first one.
  */
 
 import { Buffer } from "node:buffer";
@@ -50,8 +52,15 @@ export interface EnvoyFrontOptions {
   readonly handlers: readonly UniversalHandler[];
   /** `Access-Control-Allow-Headers` of the preflight. */
   readonly allowHeaders: string;
-  /** Called for every gRPC-web request; may return context values for the service implementation. */
-  readonly onCall?: (call: GrpcWebCall, req: IncomingMessage) => ContextValues | undefined;
+  /**
+   * Called for every gRPC-web request; may return context values for the service implementation.
+   * `sendHeader` sends the response headers at once, before any message.
+   */
+  readonly onCall?: (
+    call: GrpcWebCall,
+    req: IncomingMessage,
+    sendHeader: () => void,
+  ) => ContextValues | undefined;
 }
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -99,7 +108,11 @@ export function createEnvoyFront(options: EnvoyFrontOptions): NodeHandler {
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) metadata[name] = Array.isArray(value) ? value.join(", ") : value;
     }
-    const contextValues = options.onCall?.({ path, mode, metadata }, req);
+    let sendHeader!: () => void;
+    const headerRequested = new Promise<true>((resolve) => {
+      sendHeader = () => resolve(true);
+    });
+    const contextValues = options.onCall?.({ path, mode, metadata }, req, sendHeader);
 
     if (!handler) {
       const [status, message] = unknownMethod(path, services);
@@ -117,7 +130,12 @@ export function createEnvoyFront(options: EnvoyFrontOptions): NodeHandler {
       }
       request = asBinaryRequest(request, body);
     }
-    const response = await handler(request);
+    // connect answers once the first message (or the status) is ready; a stream that sends its
+    // headers first (sendHeader) is answered at once.
+    const pending = handler(request);
+    const early = await Promise.race([pending.then(noHeaderYet, noHeaderYet), headerRequested]);
+    if (early) return respondEarly(res, mode, pending);
+    const response = await pending;
     if (response.status !== 200 || !response.body) return respond(res, response);
 
     const header = new Headers(response.header);
@@ -130,12 +148,8 @@ export function createEnvoyFront(options: EnvoyFrontOptions): NodeHandler {
       header.set("content-length", "0");
       return respond(res, { status: 200, header });
     }
-    const body = envoyFrames(first.done ? undefined : first.value, frames);
-    await respond(res, {
-      status: 200,
-      header,
-      body: mode === "text" ? encodeBase64Frames(body) : body,
-    });
+    const body = envoyFrames(frames, first);
+    await respond(res, { status: 200, header, body: mode === "text" ? encodeBase64Frames(body) : body });
   };
 
   return (req, res) => {
@@ -169,17 +183,40 @@ async function trailersOnly(res: ServerResponse, mode: GrpcWebMode, status: numb
   });
 }
 
+const noHeaderYet = () => false as const;
+
+/** The headers now (flushed), then the frames as they come: grpc-go after `SendHeader`. */
+async function respondEarly(
+  res: ServerResponse,
+  mode: GrpcWebMode,
+  pending: Promise<Awaited<ReturnType<UniversalHandler>>>,
+): Promise<void> {
+  res.writeHead(200, { "content-type": mode === "text" ? TEXT_CONTENT_TYPE : BINARY_CONTENT_TYPE });
+  res.flushHeaders();
+  const response = await pending;
+  if (response.body) {
+    const frames = envoyFrames(splitFrames(response.body)[Symbol.asyncIterator]());
+    for await (const chunk of mode === "text" ? encodeBase64Frames(frames) : frames) {
+      await new Promise<void>((resolve, reject) =>
+        res.write(chunk, (error) => (error ? reject(error) : resolve())),
+      );
+    }
+  }
+  res.end();
+}
+
+/** The upstream frames as Envoy passes them on, the trailer frame rewritten as Envoy writes it. */
 async function* envoyFrames(
-  first: Frame | undefined,
   rest: AsyncIterator<Frame>,
+  first?: IteratorResult<Frame>,
 ): AsyncGenerator<Uint8Array> {
-  let frame = first;
-  while (frame) {
+  let next = first ?? (await rest.next());
+  while (!next.done) {
+    const frame = next.value;
     yield frame.flag & TRAILER_FLAG
       ? encodeFrame(TRAILER_FLAG, serializeTrailer(grpcGoTrailers(parseTrailer(frame.data))))
       : encodeFrame(frame.flag, frame.data);
-    const next = await rest.next();
-    frame = next.done ? undefined : next.value;
+    next = await rest.next();
   }
 }
 

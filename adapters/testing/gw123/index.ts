@@ -34,3 +34,4 @@ export type { Gw123Http, Gw123HttpOptions, MintTokenOptions } from "./http/serve
 export { startGw123Http } from "./http/server.js";
 export type { Gw123MessageSocket, Gw123MessageSocketOptions, PublishedEvent } from "./message-socket.js";
 export { startGw123MessageSocket } from "./message-socket.js";
+export { RelayState } from "./relay-state.js";

@@ -6,11 +6,13 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type ServiceImpl } from "@connectrpc/connect";
-import { EchoReplySchema, type Ticker, TickSchema } from "./generated/gmqtest_pb.js";
+import { EchoReplySchema, FailDetailSchema, type Ticker, TickSchema } from "./generated/gmqtest_pb.js";
 
 /** Lets a running stream be cut like a network failure: the HTTP connection is destroyed. */
 export interface StreamControl {
   kill(): void;
+  /** Send the response headers now, before any message (grpc-go's `stream.SendHeader`). */
+  sendHeader?(): void;
 }
 
 export const streamControlKey = createContextKey<StreamControl | undefined>(undefined);
@@ -59,7 +61,12 @@ export function tickerServiceImpl(streams: TickerStreams): ServiceImpl<typeof Ti
     },
 
     echo(request, context) {
-      if (request.failCode !== 0) throw new ConnectError(request.failMessage, statusCode(request.failCode));
+      if (request.failCode !== 0) {
+        const details = request.failDetail
+          ? [{ desc: FailDetailSchema, value: { text: request.failDetail } }]
+          : undefined;
+        throw new ConnectError(request.failMessage, statusCode(request.failCode), undefined, details);
+      }
       const metadata: Record<string, string> = {};
       context.requestHeader.forEach((value, name) => {
         metadata[name] = value;

@@ -7,14 +7,17 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { CallContext, CallOptions } from "nice-grpc-common";
+import { Empty } from "./google/protobuf/empty.js";
+import { Value } from "./google/protobuf/struct.js";
 
 export const protobufPackage = "gmqtest";
 
 export const protobufFileName = "gmqtest.proto";
 
 /**
- * TEST-ONLY service served by startCommentServer() next to commentModule.CommentService, for the
- * gRPC-web adapter's stream-subscription and metadata tests. Not part of any gw123 deployment.
+ * TEST-ONLY services served by startCommentServer() next to commentModule.CommentService, for the
+ * gRPC-web adapter's stream-subscription, metadata and contract tests. Not part of any gw123
+ * deployment.
  */
 
 export interface TickRequest {
@@ -45,6 +48,13 @@ export interface EchoRequest {
   /** != 0: fail with this status before any message (trailers-only) */
   failCode: number;
   failMessage: string;
+  /** With fail_code: attach a FailDetail{text} to the status (grpc-status-details-bin). */
+  failDetail: string;
+}
+
+/** The detail EchoRequest.fail_detail attaches to its error status. */
+export interface FailDetail {
+  text: string;
 }
 
 export interface EchoReply {
@@ -56,6 +66,10 @@ export interface EchoReply {
 export interface EchoReply_MetadataEntry {
   key: string;
   value: string;
+}
+
+export interface WatchRequest {
+  channel: string;
 }
 
 function createBaseTickRequest(): TickRequest {
@@ -309,7 +323,7 @@ export const Tick: MessageFns<Tick> = {
 };
 
 function createBaseEchoRequest(): EchoRequest {
-  return { text: "", failCode: 0, failMessage: "" };
+  return { text: "", failCode: 0, failMessage: "", failDetail: "" };
 }
 
 export const EchoRequest: MessageFns<EchoRequest> = {
@@ -322,6 +336,9 @@ export const EchoRequest: MessageFns<EchoRequest> = {
     }
     if (message.failMessage !== "") {
       writer.uint32(26).string(message.failMessage);
+    }
+    if (message.failDetail !== "") {
+      writer.uint32(34).string(message.failDetail);
     }
     return writer;
   },
@@ -363,6 +380,14 @@ export const EchoRequest: MessageFns<EchoRequest> = {
             message.failMessage = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.failDetail = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -388,6 +413,11 @@ export const EchoRequest: MessageFns<EchoRequest> = {
         : isSet(object.fail_message)
         ? globalThis.String(object.fail_message)
         : "",
+      failDetail: isSet(object.failDetail)
+        ? globalThis.String(object.failDetail)
+        : isSet(object.fail_detail)
+        ? globalThis.String(object.fail_detail)
+        : "",
     };
   },
 
@@ -402,6 +432,9 @@ export const EchoRequest: MessageFns<EchoRequest> = {
     if (message.failMessage !== "") {
       obj.failMessage = message.failMessage;
     }
+    if (message.failDetail !== "") {
+      obj.failDetail = message.failDetail;
+    }
     return obj;
   },
 
@@ -413,6 +446,74 @@ export const EchoRequest: MessageFns<EchoRequest> = {
     message.text = object.text ?? "";
     message.failCode = object.failCode ?? 0;
     message.failMessage = object.failMessage ?? "";
+    message.failDetail = object.failDetail ?? "";
+    return message;
+  },
+};
+
+function createBaseFailDetail(): FailDetail {
+  return { text: "" };
+}
+
+export const FailDetail: MessageFns<FailDetail> = {
+  encode(message: FailDetail, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.text !== "") {
+      writer.uint32(10).string(message.text);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FailDetail {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFailDetail();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FailDetail {
+    return { text: isSet(object.text) ? globalThis.String(object.text) : "" };
+  },
+
+  toJSON(message: FailDetail): unknown {
+    const obj: any = {};
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FailDetail>): FailDetail {
+    return FailDetail.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FailDetail>): FailDetail {
+    const message = createBaseFailDetail();
+    message.text = object.text ?? "";
     return message;
   },
 };
@@ -617,6 +718,73 @@ export const EchoReply_MetadataEntry: MessageFns<EchoReply_MetadataEntry> = {
   },
 };
 
+function createBaseWatchRequest(): WatchRequest {
+  return { channel: "" };
+}
+
+export const WatchRequest: MessageFns<WatchRequest> = {
+  encode(message: WatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.channel !== "") {
+      writer.uint32(10).string(message.channel);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.channel = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchRequest {
+    return { channel: isSet(object.channel) ? globalThis.String(object.channel) : "" };
+  },
+
+  toJSON(message: WatchRequest): unknown {
+    const obj: any = {};
+    if (message.channel !== "") {
+      obj.channel = message.channel;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WatchRequest>): WatchRequest {
+    return WatchRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchRequest>): WatchRequest {
+    const message = createBaseWatchRequest();
+    message.channel = object.channel ?? "";
+    return message;
+  },
+};
+
 export type TickerDefinition = typeof TickerDefinition;
 export const TickerDefinition = {
   name: "Ticker",
@@ -655,6 +823,72 @@ export interface TickerClient<CallOptionsExt = {}> {
   ticks(request: DeepPartial<TickRequest>, options?: CallOptions & CallOptionsExt): AsyncIterable<Tick>;
   /** Unary: echoes `text` and the request metadata (headers) the server received. */
   echo(request: DeepPartial<EchoRequest>, options?: CallOptions & CallOptionsExt): Promise<EchoReply>;
+}
+
+/**
+ * Plain JSON values in and out (google.protobuf.Value is any JSON value in the proto3 JSON
+ * mapping), for the shared transport contract suite, which speaks JSON.
+ */
+export type RelayDefinition = typeof RelayDefinition;
+export const RelayDefinition = {
+  name: "Relay",
+  fullName: "gmqtest.Relay",
+  methods: {
+    /** Unary: answers with the value it was sent, and keeps it (CommentServer.relayed). */
+    echo: {
+      name: "echo",
+      requestType: Value as typeof Value,
+      requestStream: false,
+      responseType: Value as typeof Value,
+      responseStream: false,
+      options: {},
+    },
+    /** Unary: never answers; ends only when the call is cancelled or its grpc-timeout passes. */
+    hang: {
+      name: "hang",
+      requestType: Empty as typeof Empty,
+      requestStream: false,
+      responseType: Empty as typeof Empty,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Server stream: sends its response headers at once (grpc-go's SendHeader), then every value
+     * fed to `channel` (CommentServer.feed), until cancelled or killed.
+     */
+    watch: {
+      name: "watch",
+      requestType: WatchRequest as typeof WatchRequest,
+      requestStream: false,
+      responseType: Value as typeof Value,
+      responseStream: true,
+      options: {},
+    },
+  },
+} as const;
+
+export interface RelayServiceImplementation<CallContextExt = {}> {
+  /** Unary: answers with the value it was sent, and keeps it (CommentServer.relayed). */
+  echo(request: Value, context: CallContext & CallContextExt): Promise<DeepPartial<Value>>;
+  /** Unary: never answers; ends only when the call is cancelled or its grpc-timeout passes. */
+  hang(request: Empty, context: CallContext & CallContextExt): Promise<DeepPartial<Empty>>;
+  /**
+   * Server stream: sends its response headers at once (grpc-go's SendHeader), then every value
+   * fed to `channel` (CommentServer.feed), until cancelled or killed.
+   */
+  watch(request: WatchRequest, context: CallContext & CallContextExt): ServerStreamingMethodResult<DeepPartial<Value>>;
+}
+
+export interface RelayClient<CallOptionsExt = {}> {
+  /** Unary: answers with the value it was sent, and keeps it (CommentServer.relayed). */
+  echo(request: DeepPartial<Value>, options?: CallOptions & CallOptionsExt): Promise<Value>;
+  /** Unary: never answers; ends only when the call is cancelled or its grpc-timeout passes. */
+  hang(request: DeepPartial<Empty>, options?: CallOptions & CallOptionsExt): Promise<Empty>;
+  /**
+   * Server stream: sends its response headers at once (grpc-go's SendHeader), then every value
+   * fed to `channel` (CommentServer.feed), until cancelled or killed.
+   */
+  watch(request: DeepPartial<WatchRequest>, options?: CallOptions & CallOptionsExt): AsyncIterable<Value>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -1,0 +1,222 @@
+/**
+ * `gnodeHttp`: the gmq node's HTTP API as a request-only transport with pop-loop streams.
+ *
+ * Consuming over HTTP is hard (spec §2, §7.1 #9): `/pop` blocks with no timeout, and a `/pop` the
+ * client gave up on still takes the next message. So:
+ * - every topic is configured with manual ack on the node (`isAutoAck=0`), whatever the
+ *   subscription's `ack` mode (in `auto` the adapter acks once the handler settles): a delivery
+ *   that never reaches the app comes back after the topic's TTR, with `retry_count + 1`;
+ * - a pop loop fetches only while its subscription has credit, and never cancels a `/pop` it has
+ *   sent: when the subscription ends (unsubscribe, restart), the outstanding `/pop` is left to
+ *   finish, and whatever it takes is given back at once (pushed again to the same queue on the
+ *   same node, then acked) instead of waiting out the TTR;
+ * - to end such a `/pop` soon, the adapter pushes a wake-up body (`{"gmq":1,"wake":1}`) to the
+ *   same queue; whichever gmq consumer pops it acks and drops it;
+ * - closing the transport waits up to `closeGraceMs` for those `/pop`s, then aborts them (the
+ *   process or page must be free to go); a message one of them still takes comes back after the
+ *   TTR. A page that unloads mid-pop is in the same case.
+ */
+import {
+  GmqError,
+  type InboundMessage,
+  type OutboundMessage,
+  type SubscribeRequest,
+  type Transport,
+  type TransportSubscribeOptions,
+} from "gmq";
+import { onSomeNode } from "./cluster.js";
+import { CreditGate } from "./credit.js";
+import { type Delivery, decodeDelivery, encodeBody, WAKE } from "./envelope.js";
+import { type HttpIo, HttpNode } from "./http-node.js";
+import { checkBodySize, checkName, delaySeconds, exactKey, nameProblem, routeKeyFor } from "./names.js";
+import { openOnNodes } from "./node-streams.js";
+import { isNetwork, isQueueMissing } from "./reasons.js";
+import { checkQueueMessage, type GnodeCommonOptions, integer, resolveCommon, weightOf } from "./settings.js";
+
+export interface GnodeHttpNode {
+  /** The node's HTTP address, e.g. `http://127.0.0.1:9504`, or a same-origin proxy path. */
+  readonly url: string;
+  /** Share of the publishes (§5 weighted choice). Default 1. */
+  readonly weight?: number | string;
+}
+
+export interface GnodeHttpOptions extends GnodeCommonOptions {
+  /** One node (its URL), or several (no replication: publishes are spread by weight, consumers
+   *  pop on all of them). */
+  url: string | readonly (string | GnodeHttpNode)[];
+  /** Default: the global `fetch`. */
+  fetch?: typeof fetch;
+  /** How long closing waits for `/pop`s under way to be woken and given back. Default 2000 ms. */
+  closeGraceMs?: number;
+  /** A `/pop` idle this long is woken (a wake-up body pushed to its queue) and sent again, so no
+   *  client or proxy timeout ever abandons one (Node's fetch gives up after 300 s, nginx after
+   *  60 s by default). Default 50,000 ms. */
+  popRefreshMs?: number;
+}
+
+/** The node reads an urlencoded `/push` of at most 10 MiB: a body of 3 MiB stays under it once
+ *  escaped for JSON and urlencoded (all but the most escape-heavy payloads). */
+const MAX_HTTP_BODY = 3 * 1024 * 1024;
+
+export function gnodeHttp(options: GnodeHttpOptions): Transport {
+  if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
+  const common = resolveCommon(options, MAX_HTTP_BODY);
+  const specs = typeof options.url === "string" ? [options.url] : options.url;
+  if (!Array.isArray(specs) || specs.length === 0) throw GmqError.invalid("url", "must list a node");
+  const send: typeof fetch = options.fetch ?? ((input, init) => fetch(input, init));
+  let closing = new AbortController();
+
+  const io: HttpIo = {
+    fetch: send,
+    get closed() {
+      return closing.signal;
+    },
+    settings: common.settings,
+  };
+  const nodes = specs.map((spec, i) => {
+    const { url, weight } =
+      typeof spec === "string" ? { url: spec, weight: 1 } : (spec ?? ({} as GnodeHttpNode));
+    if (typeof url !== "string" || url === "") throw GmqError.invalid(`url.${i}`, "must be a node's URL");
+    return new HttpNode(url, weightOf(weight, `url.${i}.weight`), io);
+  });
+  const { slashAsDot, random, retryMs } = common;
+  const closeGraceMs = integer(options.closeGraceMs, "closeGraceMs", 0, 600_000, 2000);
+  const refreshMs = integer(options.popRefreshMs, "popRefreshMs", 1, 3_600_000, 50_000);
+  /** `/pop`s nobody waits for any more, until they are over and what they took is given back. */
+  const abandoned = new Set<Promise<void>>();
+  const rule = (name: string) => nameProblem(slashAsDot ? name.replaceAll("/", ".") : name);
+
+  async function publish(message: OutboundMessage, { signal }: { signal: AbortSignal }): Promise<void> {
+    const topic = checkName(message.topic, "topic", slashAsDot);
+    const { routing } = common.settings(topic);
+    const routeKey = routeKeyFor(message.routeKey, routing, false);
+    const body = encodeBody(message);
+    checkBodySize(body, common.maxBodyBytes);
+    const data = JSON.stringify({ topic, route_key: routeKey, body, delay: delaySeconds(message.delayMs) });
+    const queues = common.queues(topic);
+    // Publishing to a bind key declares it, so nothing is refused before its consumers start.
+    if (routing === "exact" && routeKey !== "") queues.add(routeKey);
+    await onSomeNode(nodes, random, retryMs, async (node) => {
+      await node.setup.ensure(topic, queues);
+      try {
+        await node.push(data, signal);
+      } catch (error) {
+        // A restarted node may have dropped its empty queues: declare them again, once.
+        if (!GmqError.is(error) || error.reason !== "NO_MATCHING_QUEUE" || queues.size === 0) throw error;
+        node.setup.reset();
+        await node.setup.ensure(topic, queues);
+        await node.push(data, signal);
+      }
+    });
+  }
+
+  async function subscribe(
+    request: SubscribeRequest,
+    { signal, sink, flow }: TransportSubscribeOptions,
+  ): Promise<void> {
+    const topic = checkName(request.pattern, "pattern", slashAsDot);
+    const bindKey = checkName(request.queue ?? "default", "queue", slashAsDot);
+    const queues = common.queues(topic);
+    queues.add(bindKey);
+    const gate = new CreditGate(flow);
+    const { routing } = common.settings(topic);
+
+    const inbound = (node: HttpNode, d: Delivery): InboundMessage =>
+      decodeDelivery(request.pattern, d, () => node.ack(d.id, topic, bindKey));
+    const push = (node: HttpNode, body: string) =>
+      node.push(JSON.stringify({ topic, route_key: exactKey(bindKey, routing), body, delay: 0 }), io.closed);
+    /** A delivery nobody will handle goes back to its queue now rather than after the TTR. */
+    const release = async (node: HttpNode, d: Delivery): Promise<void> => {
+      if (d.body !== WAKE) await push(node, d.body);
+      await node.ack(d.id, topic, bindKey);
+    };
+    const abandon = (node: HttpNode, popping: Promise<Delivery>): void => {
+      const done = popping.then((d) => release(node, d)).catch(() => {});
+      abandoned.add(done);
+      void done.then(() => abandoned.delete(done));
+      push(node, WAKE).catch(() => {});
+    };
+    const popLoop = async (node: HttpNode): Promise<void> => {
+      /** When the /pop under way was sent (0: none): one timer per loop wakes it when idle. */
+      let since = 0;
+      const ended = new Promise<undefined>((resolve) => {
+        if (signal.aborted) resolve(undefined);
+        signal.addEventListener("abort", () => resolve(undefined), { once: true });
+      });
+      const refresh = setInterval(() => {
+        if (since > 0 && Date.now() - since >= refreshMs) {
+          since = Date.now();
+          push(node, WAKE).catch(() => {});
+        }
+      }, refreshMs / 4);
+      try {
+        while (!signal.aborted) {
+          try {
+            await gate.take(signal);
+          } catch {
+            return;
+          }
+          try {
+            // Not tied to `signal`: an abandoned /pop would still take a message on the node.
+            const popping = node.pop(topic, bindKey, io.closed);
+            since = Date.now();
+            const delivery = await Promise.race([popping, ended]);
+            since = 0;
+            if (delivery === undefined) return abandon(node, popping);
+            if (delivery.body === WAKE) await node.ack(delivery.id, topic, bindKey).catch(() => {});
+            else sink.message(inbound(node, delivery));
+          } catch (error) {
+            if (isNetwork(error)) node.setup.reset();
+            if (!isQueueMissing(error)) throw error;
+            node.setup.reset(); // the node restarted and dropped the empty queue
+            await node.setup.ensure(topic, queues);
+          } finally {
+            since = 0;
+            gate.done();
+          }
+        }
+      } finally {
+        clearInterval(refresh);
+      }
+    };
+    await openOnNodes(
+      nodes,
+      { signal, sink, retryMs },
+      async (node) => node.setup.ensure(topic, queues),
+      popLoop,
+    );
+  }
+
+  return {
+    name: "gnode-http",
+    capabilities: {
+      connection: "request",
+      inbound: "stream",
+      wildcards: false,
+      requestReply: false,
+      ack: true,
+      delay: true,
+      binary: true,
+      queues: true,
+      headers: true,
+      retain: false,
+      routeKeys: true,
+    },
+    naming: { topic: rule, pattern: rule },
+    checkPublish: (message) => checkQueueMessage(common, message, false),
+    publish,
+    subscribe,
+    async disconnect() {
+      if (abandoned.size > 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const grace = new Promise((resolve) => {
+          timer = setTimeout(resolve, closeGraceMs);
+        });
+        await Promise.race([Promise.all(abandoned), grace]);
+        clearTimeout(timer);
+      }
+      closing.abort(new GmqError("closed", "closed"));
+      closing = new AbortController();
+    },
+  };
+}

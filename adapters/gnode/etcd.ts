@@ -1,0 +1,73 @@
+/**
+ * Optional node discovery from etcd (spec §5), through `etcd3` (install it to use this): nodes
+ * register `/gmq/node-<id>` under a lease, with all-string values `tcp_addr`, `http_addr`,
+ * `weight`, `node_id`, `join_time`. Their addresses are listen addresses: an empty host (`:9503`)
+ * means the machine the node runs on. In gnode 2.0 registration is behind a switch nothing sets,
+ * so a static node list stays the primary configuration.
+ */
+import { GmqError } from "gmq";
+import type { GnodeNode } from "./tcp-node.js";
+
+export interface EtcdNodesOptions {
+  /** etcd endpoints, e.g. `http://127.0.0.1:2379`. */
+  hosts: string | readonly string[];
+  /** Default `/gmq/node`. */
+  prefix?: string;
+  /** The host to use for nodes registered with an empty or loopback host. Default: the first
+   *  endpoint's host for an empty one; loopback hosts are kept. */
+  host?: string;
+  /** Passed to `etcd3` as is (auth, credentials…). */
+  etcd?: Record<string, unknown>;
+}
+
+interface Registration {
+  tcp_addr?: unknown;
+  http_addr?: unknown;
+  weight?: unknown;
+}
+
+/** A `nodes` function for `gnode()`: reads the prefix once per (re)connect (no watch). */
+export function etcdNodes(options: EtcdNodesOptions): () => Promise<GnodeNode[]> {
+  const hosts = typeof options.hosts === "string" ? [options.hosts] : [...(options.hosts ?? [])];
+  if (hosts.length === 0 || hosts.some((h) => typeof h !== "string")) {
+    throw GmqError.invalid("hosts", "must be an etcd endpoint or a list of them");
+  }
+  const prefix = options.prefix ?? "/gmq/node";
+  const fallback =
+    options.host ?? new URL(hosts[0]!.includes("://") ? hosts[0]! : `http://${hosts[0]}`).hostname;
+  const loopback = /^(127\.|localhost$|::1$|0\.0\.0\.0$)/;
+  const fix = (address: unknown): string => {
+    const match = typeof address === "string" ? /^(.*):(\d+)$/.exec(address) : null;
+    if (!match) throw new GmqError("protocol", `etcd: a node address "${String(address)}" is not host:port`);
+    const host = match[1] === "" || (options.host && loopback.test(match[1]!)) ? fallback : match[1]!;
+    return `${host.includes(":") ? `[${host}]` : host}:${match[2]}`;
+  };
+  return async () => {
+    let Etcd3: typeof import("etcd3").Etcd3;
+    try {
+      ({ Etcd3 } = await import("etcd3"));
+    } catch (cause) {
+      throw new GmqError("unsupported", "etcdNodes needs the `etcd3` package: npm install etcd3", { cause });
+    }
+    const client = new Etcd3({ ...options.etcd, hosts });
+    try {
+      const entries = await client.getAll().prefix(prefix).strings();
+      return Object.keys(entries)
+        .sort()
+        .map((key) => {
+          const value = JSON.parse(entries[key]!) as Registration;
+          return {
+            tcp: fix(value.tcp_addr),
+            http: `http://${fix(value.http_addr)}`,
+            weight: String(value.weight ?? "1"),
+          };
+        });
+    } catch (cause) {
+      throw GmqError.is(cause)
+        ? cause
+        : new GmqError("disconnected", `etcd: ${(cause as Error).message}`, { cause });
+    } finally {
+      client.close();
+    }
+  };
+}

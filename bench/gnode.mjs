@@ -1,0 +1,233 @@
+// gmq node throughput: push → pop → ack through gmq/gnode-http and gmq/gnode, each beside a
+// hand-written client of the same interface, against one gnode emulator, in the same run.
+//
+//   npm run bench:gnode            (builds first)
+//   node bench/gnode.mjs [--http 1000] [--tcp 10000] [--payload 64] [--rounds 5] [--json <file>]
+//
+// One round = a fresh topic; a producer publishes N JSON messages of `payload` bytes while one
+// consumer pops them (manual ack at the node) and acks each; the figure is N over the time from
+// the first publish to the last ack answered by the node. Rounds alternate gmq / hand-written;
+// the median is reported, after one warm-up round of each.
+// - HTTP, gmq: client.publish (the outbox sends one /push at a time on a request-only transport)
+//   and client.subscribe(…, { ack: "manual" }) (one /pop at a time, acks not awaited before the
+//   next pop). Hand-written: a `fetch` loop doing exactly that: sequential /push with the same
+//   `data` JSON, sequential /pop, /ack fired without waiting.
+// - TCP, gmq: the outbox's batches (mpub, up to 1000) on the command socket, pops on their own
+//   socket, acks pipelined on the command socket. Hand-written: `node:net` sockets, `pub` lines
+//   pipelined 1000 deep on one socket, `pop` on another, `ack` pipelined, frames parsed by hand.
+// Budget (DESIGN.md): each adapter ≥ 0.9× its hand-written client.
+import { Buffer } from "node:buffer";
+import { connect } from "node:net";
+import { parseArgs } from "node:util";
+import { machineLine, median, printTable, writeJson } from "./mqtt-support.mjs";
+
+const { values: args } = parseArgs({
+  options: {
+    http: { type: "string", default: "1000" },
+    tcp: { type: "string", default: "10000" },
+    payload: { type: "string", default: "64" },
+    rounds: { type: "string", default: "5" },
+    json: { type: "string" },
+  },
+});
+const ROUNDS = Number(args.rounds);
+const VALUE = { text: "x".repeat(Math.max(0, Number(args.payload) - 11)) }; // JSON of `payload` bytes
+
+const dist = new URL("../dist/", import.meta.url);
+const [{ createClient }, { gnodeHttp }, { gnode }, { startGnode }] = await Promise.all(
+  ["index.js", "gnode-http.js", "gnode.js", "testing.js"].map((name) => import(new URL(name, dist).href)),
+);
+
+const node = await startGnode();
+let topics = 0;
+const nextTopic = () => `bench-${++topics}`;
+const untilCount = (count, n) =>
+  new Promise((resolve) => {
+    const check = () => (count() >= n ? resolve() : setTimeout(check, 1));
+    check();
+  });
+
+// ------------------------------------------------------------------------------------------------
+// HTTP
+
+async function gmqHttp(n) {
+  const topic = nextTopic();
+  const consumer = createClient({ transport: gnodeHttp({ url: node.httpUrl }) });
+  const producer = createClient({ transport: gnodeHttp({ url: node.httpUrl }) });
+  let acked = 0;
+  await consumer.subscribe(topic, (m) => m.ack().then(() => acked++), { ack: "manual" }).ready;
+  await producer.publish(topic, VALUE); // sets the topic up before the clock starts
+  await untilCount(() => acked, 1);
+  acked = 0;
+  const started = performance.now();
+  for (let i = 0; i < n; i++) void producer.publish(topic, VALUE);
+  await untilCount(() => acked, n);
+  const ms = performance.now() - started;
+  await Promise.all([producer.close(), consumer.close()]);
+  return (n / ms) * 1000;
+}
+
+async function rawHttp(n) {
+  const topic = nextTopic();
+  const base = node.httpUrl;
+  const get = (path, params) => fetch(`${base}${path}?${new URLSearchParams(params)}`).then((r) => r.json());
+  await get("/config", { topic, isAutoAck: "0", mode: "1", msgTTR: "0", msgRetry: "0" });
+  await get("/declareQueue", { topic, bindKey: "default" });
+  let acked = 0;
+  let popped = 0;
+  const consume = async () => {
+    while (popped < n) {
+      const { data } = await get("/pop", { topic, bindKey: "default" });
+      popped++;
+      JSON.parse(data.body);
+      void get("/ack", { msgId: data.id, topic, bindKey: "default" }).then(() => acked++);
+    }
+  };
+  const started = performance.now();
+  const consuming = consume();
+  for (let i = 0; i < n; i++) {
+    // The same body the adapter sends: a gmq-style envelope with an id.
+    const body = `{"gmq":1,"id":"m${i}","t":${JSON.stringify(JSON.stringify(VALUE))}}`;
+    const data = JSON.stringify({ topic, route_key: "", body, delay: 0 });
+    await fetch(`${base}/push`, { method: "POST", body: new URLSearchParams({ data }) }).then((r) =>
+      r.json(),
+    );
+  }
+  await consuming;
+  await untilCount(() => acked, n);
+  return (n / (performance.now() - started)) * 1000;
+}
+
+// ------------------------------------------------------------------------------------------------
+// TCP
+
+async function gmqTcp(n) {
+  const topic = nextTopic();
+  const transport = () => gnode({ nodes: { tcp: `127.0.0.1:${node.tcpPort}`, http: node.httpUrl } });
+  const consumer = createClient({ transport: transport() });
+  const producer = createClient({ transport: transport() });
+  let acked = 0;
+  await consumer.subscribe(topic, (m) => m.ack().then(() => acked++), { ack: "manual", maxBuffered: 1000 })
+    .ready;
+  await producer.publish(topic, VALUE);
+  await untilCount(() => acked, 1);
+  acked = 0;
+  const started = performance.now();
+  for (let i = 0; i < n; i++) void producer.publish(topic, VALUE);
+  await untilCount(() => acked, n);
+  const ms = performance.now() - started;
+  await Promise.all([producer.close(), consumer.close()]);
+  return (n / ms) * 1000;
+}
+
+/** A hand-written gnode TCP connection: lines out, frames in, replies in order. */
+function rawSocket() {
+  const socket = connect(node.tcpPort, "127.0.0.1");
+  socket.setNoDelay(true);
+  const waiting = [];
+  let rest = Buffer.alloc(0);
+  socket.on("data", (chunk) => {
+    let data = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+    while (data.length >= 6) {
+      const type = data.readUInt16BE(0);
+      const length = data.readUInt32BE(2);
+      if (data.length < 6 + length) break;
+      const payload = data.subarray(6, 6 + length);
+      data = data.subarray(6 + length);
+      if (type !== 105) waiting.shift()(type, payload);
+    }
+    rest = data;
+  });
+  const send = (line, item) =>
+    new Promise((resolve, reject) => {
+      waiting.push((type, payload) =>
+        type === 102 ? reject(new Error(payload.toString())) : resolve(payload),
+      );
+      socket.write(`${line}\n`);
+      if (item) {
+        const length = Buffer.allocUnsafe(4);
+        length.writeUInt32BE(item.length);
+        socket.write(length);
+        socket.write(item);
+      }
+    });
+  return new Promise((resolve) =>
+    socket.once("connect", () => resolve({ send, close: () => socket.destroy() })),
+  );
+}
+
+async function rawTcp(n) {
+  const topic = nextTopic();
+  const get = (path, params) =>
+    fetch(`${node.httpUrl}${path}?${new URLSearchParams(params)}`).then((r) => r.json());
+  await get("/config", { topic, isAutoAck: "0", mode: "1", msgTTR: "0", msgRetry: "0" });
+  const [command, popper] = await Promise.all([rawSocket(), rawSocket()]);
+  await command.send(`queue ${topic} default`);
+  let acked = 0;
+  const consume = async () => {
+    for (let i = 0; i < n; i++) {
+      const message = JSON.parse((await popper.send(`pop ${topic} default`)).toString());
+      JSON.parse(message.body);
+      void command.send(`ack ${message.id} ${topic} default`).then(() => acked++);
+    }
+  };
+  const started = performance.now();
+  const consuming = consume();
+  const inFlight = new Set();
+  for (let i = 0; i < n; i++) {
+    const body = Buffer.from(`{"gmq":1,"id":"m${i}","t":${JSON.stringify(JSON.stringify(VALUE))}}`);
+    const sent = command.send(`pub ${topic}  0`, body);
+    inFlight.add(sent);
+    void sent.then(() => inFlight.delete(sent));
+    if (inFlight.size >= 1000) await Promise.race(inFlight);
+  }
+  await consuming;
+  await untilCount(() => acked, n);
+  const rate = (n / (performance.now() - started)) * 1000;
+  command.close();
+  popper.close();
+  return rate;
+}
+
+// ------------------------------------------------------------------------------------------------
+
+const suites = [
+  { name: "HTTP (gmq/gnode-http vs fetch loop)", n: Number(args.http), gmq: gmqHttp, raw: rawHttp },
+  { name: "TCP (gmq/gnode vs node:net client)", n: Number(args.tcp), gmq: gmqTcp, raw: rawTcp },
+];
+console.log(`gnode push → pop → ack throughput, against the gnode emulator (${machineLine()})`);
+console.log(
+  `${ROUNDS} alternating rounds after a warm-up, median; payload ${JSON.stringify(VALUE).length} B JSON\n`,
+);
+const rows = [];
+for (const suite of suites) {
+  await suite.gmq(Math.min(200, suite.n));
+  await suite.raw(Math.min(200, suite.n));
+  const gmqRates = [];
+  const rawRates = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    gmqRates.push(await suite.gmq(suite.n));
+    rawRates.push(await suite.raw(suite.n));
+  }
+  const g = median(gmqRates);
+  const h = median(rawRates);
+  rows.push({
+    interface: suite.name,
+    messages: suite.n,
+    "gmq msg/s": Math.round(g),
+    "hand-written msg/s": Math.round(h),
+    ratio: (g / h).toFixed(2),
+    "budget ≥ 0.9": g / h >= 0.9 ? "PASS" : "FAIL",
+  });
+}
+printTable(rows);
+expectNoIncidents();
+writeJson(args.json, "gnode", { ...args }, { rows });
+await node.close();
+
+function expectNoIncidents() {
+  if (node.incidents.length > 0) {
+    console.error("the emulator logged incidents (a real node would have crashed):", node.incidents);
+    process.exitCode = 1;
+  }
+}
