@@ -1,26 +1,14 @@
 /** Close codes and `error` frames as GmqErrors (protocol §12 and §13). */
 import { GmqError, isErrorCode } from "gmq";
-import type { WireError } from "./protocol.js";
+import { CloseCode, type WireError } from "./protocol.js";
 import type { WebSocketReason } from "./reasons.js";
 
-/** The hub's name of each close code it uses (protocol §13), and 1006. */
-const CLOSE_NAMES: Readonly<Record<number, WebSocketReason>> = {
-  1000: "normal",
-  1003: "unsupported_data",
-  1006: "abnormal",
-  1009: "message_too_big",
-  4000: "protocol_error",
-  4001: "unauthenticated",
-  4002: "unsupported_protocol",
-  4003: "forbidden",
-  4100: "shutdown",
-  4101: "token_expired",
-  4200: "heartbeat_timeout",
-  4201: "slow_consumer",
-  4202: "rate_limited",
-  4203: "connect_timeout",
-  4204: "internal_error",
-};
+/** The name of each close code the hub uses (protocol §13), and of 1006: `CloseCode`'s keys in
+ *  snake case, but 1009's standard name. */
+export const CLOSE_NAMES: Record<number, WebSocketReason> = { 1006: "abnormal", 1009: "message_too_big" };
+for (const [key, code] of Object.entries(CloseCode)) {
+  CLOSE_NAMES[code] ??= key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`) as WebSocketReason;
+}
 
 /** The hub's name for a close code (`unknown_close` for one we do not know). */
 export function closeReason(code: number): WebSocketReason {

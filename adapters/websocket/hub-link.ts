@@ -13,7 +13,7 @@ import {
   type HubFrame,
   SUBPROTOCOL,
 } from "./protocol.js";
-import { type SendQueue, sendQueue } from "./send-queue.js";
+import { aborted, type SendQueue, sendQueue } from "./send-queue.js";
 
 export interface LinkOptions {
   readonly url: string;
@@ -55,7 +55,6 @@ export interface HubLink {
 }
 
 const encoder = new TextEncoder();
-const aborted = (signal: AbortSignal) => GmqError.from(signal.reason, "aborted");
 
 /** Opens a socket, sends `connect` and resolves on `connected`; rejects with why it could not. */
 export function openLink(options: LinkOptions, onFrame: LinkEvents, signal: AbortSignal): Promise<HubLink> {
@@ -93,7 +92,7 @@ export function openLink(options: LinkOptions, onFrame: LinkEvents, signal: Abor
   const expired = () =>
     Date.now() > deadline &&
     shutdown(
-      new GmqError("disconnected", "no frame from the hub in its ping interval and grace", {
+      new GmqError("disconnected", "no frame from the hub in time", {
         reason: "heartbeat_timeout",
       }),
       4200,
@@ -177,7 +176,7 @@ export function openLink(options: LinkOptions, onFrame: LinkEvents, signal: Abor
       if (!frames?.every((frame) => typeof frame?.type === "string")) {
         // A hub we cannot understand: drop the connection and start afresh (§15.11).
         return shutdown(
-          new GmqError("protocol", "the hub sent a frame that is not a JSON object with a type", {
+          new GmqError("protocol", "the hub sent a malformed frame", {
             reason: "malformed_frame",
           }),
           4000,

@@ -38,7 +38,7 @@ export function resolveOptions(options: WebSocketOptions): ResolvedOptions {
     socketBufferBytes: Number.isInteger(socketBufferBytes) && socketBufferBytes > 0,
   };
   for (const [field, ok] of Object.entries(valid)) {
-    if (!ok) throw GmqError.invalid(field, "not valid (see WebSocketOptions)");
+    if (!ok) throw GmqError.invalid(field, "not valid");
   }
   return { urls, token, clientId, socketBufferBytes, client: { name: "gmq", ...client } };
 }

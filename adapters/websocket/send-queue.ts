@@ -36,6 +36,9 @@ interface Item {
 
 const SENT = Promise.resolve();
 
+/** Why something waiting on `signal` stopped. */
+export const aborted = (signal: AbortSignal) => GmqError.from(signal.reason, "aborted");
+
 export function sendQueue(socket: SendTarget, limits: { readonly socketBufferBytes: number }): SendQueue {
   let queue: Item[] = [];
   let tokens = 1;
@@ -103,7 +106,7 @@ export function sendQueue(socket: SendTarget, limits: { readonly socketBufferByt
         if (signal) {
           const abort = () => {
             queue = queue.filter((other) => other !== item);
-            reject(GmqError.from(signal.reason, "aborted"));
+            reject(aborted(signal));
           };
           if (signal.aborted) return abort();
           signal.addEventListener("abort", abort);
