@@ -143,6 +143,29 @@ describe("gmq/websocket recovery", () => {
     }
   });
 
+  it("after a 4100 shutdown the client is back on the next hub at once, not after its backoff", async () => {
+    const engine = memoryEngine();
+    const a = await createHub({ engine });
+    const b = await createHub({ engine });
+    try {
+      // A backoff of up to 5 s: coming back within a second means the core skipped it.
+      const c = createClient({
+        transport: websocket({ url: [a.url, b.url] }),
+        reconnect: { initialDelayMs: 5_000, maxDelayMs: 5_000 },
+      });
+      c.on("error", () => {});
+      clients.push(c);
+      await c.connect();
+      const started = Date.now();
+      await a.close();
+      await waitFor(() => b.connections === 1 && c.state === "connected", 3_000, "the client on hub b");
+      expect(Date.now() - started).toBeLessThan(1_500);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+
   it("a restarted Node process (file store) gets the 500 published while it was down, in order, once", async () => {
     const topic = `rec/${++run}`;
     const dir = tempDir("ws-restart");

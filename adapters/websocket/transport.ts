@@ -11,15 +11,16 @@ import { wireError } from "./errors.js";
 import { type HubLink, openLink } from "./hub-link.js";
 import { resolveOptions, type WebSocketOptions } from "./options.js";
 import { putPayload, takePayload } from "./payload.js";
-import type {
-  CallFrame,
-  HubFrame,
-  PublishFrame,
-  ReplyFrame,
-  ResponseFrame,
-  StreamPosition,
-  SubscribedFrame,
-  SubscribeFrame,
+import {
+  type CallFrame,
+  closeAction,
+  type HubFrame,
+  type PublishFrame,
+  type ReplyFrame,
+  type ResponseFrame,
+  type StreamPosition,
+  type SubscribedFrame,
+  type SubscribeFrame,
 } from "./protocol.js";
 import { refresher } from "./refresh.js";
 
@@ -190,9 +191,15 @@ export function websocket(options: WebSocketOptions): Transport {
           });
         live = link;
         link.onLost = (error) => {
-          // A hub shutting down: the next one in the list, at once (§13, §14).
+          // A hub shutting down: the next one in the list (§13, §14). A close in the
+          // reconnect-at-once range (shutdown, an expired token: a fresh one is fetched) and a
+          // lost heartbeat come back without the backoff.
           if (error.reason === "shutdown") urlIndex++;
-          sink.onDisconnect(error);
+          const code = (error.details as { closeCode?: number } | undefined)?.closeCode;
+          const now =
+            error.reason === "heartbeat_timeout" ||
+            (code !== undefined && closeAction(code) === "reconnect_now");
+          sink.onDisconnect(error, { reconnectNow: now });
         };
       } catch (error) {
         urlIndex++; // fail over to the next URL on the next attempt
