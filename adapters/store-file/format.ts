@@ -18,11 +18,11 @@ import type { OutboxRecord } from "gmq";
 import { crc32 } from "./crc32.js";
 import {
   decodeEntries,
-  ENTRY_DELETE,
   type FrameEntries,
   Malformed,
   putBound,
-  Writer,
+  putU32,
+  writeDelete,
   writePut,
 } from "./entries.js";
 import type { Framing } from "./file-header.js";
@@ -79,44 +79,51 @@ export function encodeFrames(ops: readonly LogOp[], seed: number): { bytes: Buff
     if (op.type === "put") for (const r of op.records) bound += FRAME_HEADER_SIZE + putBound(r);
     else for (const id of op.ids) bound += FRAME_HEADER_SIZE + 5 + 3 * id.length;
   }
-  const w = new Writer(Buffer.allocUnsafe(bound));
+  const buf = Buffer.allocUnsafe(bound);
   const putSizes: number[] = [];
   let frameStart = 0;
-  w.p = FRAME_HEADER_SIZE;
-  // Starts a new frame when the next entry could push this one past FRAME_TARGET.
-  const room = (entryBound: number): void => {
-    const body = w.p - frameStart - FRAME_HEADER_SIZE;
-    if (body > 0 && body + entryBound > FRAME_TARGET) {
-      sealFrame(w.buf, frameStart, w.p, seed);
-      frameStart = w.p;
-      w.p += FRAME_HEADER_SIZE;
-    }
-  };
+  let p = FRAME_HEADER_SIZE;
   for (const op of ops) {
     if (op.type === "put") {
-      for (const record of op.records) {
-        if (w.p - frameStart > FRAME_TARGET / 2) room(putBound(record));
-        const before = w.p;
-        writePut(w, record);
-        putSizes.push(w.p - before);
+      const { records } = op;
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i]!;
+        // Only a frame past half its target can be pushed over it by one more record.
+        if (p - frameStart > FRAME_TARGET / 2 && fullAfter(p - frameStart, putBound(record))) {
+          sealFrame(buf, frameStart, p, seed);
+          frameStart = p;
+          p += FRAME_HEADER_SIZE;
+        }
+        const before = p;
+        p = writePut(buf, p, record);
+        putSizes.push(p - before);
       }
     } else {
       for (const id of op.ids) {
-        room(5 + 3 * id.length);
-        w.buf[w.p++] = ENTRY_DELETE;
-        w.str(id);
+        if (fullAfter(p - frameStart, 5 + 3 * id.length)) {
+          sealFrame(buf, frameStart, p, seed);
+          frameStart = p;
+          p += FRAME_HEADER_SIZE;
+        }
+        p = writeDelete(buf, p, id);
       }
     }
   }
-  sealFrame(w.buf, frameStart, w.p, seed);
-  return { bytes: w.buf.subarray(0, w.p), putSizes };
+  sealFrame(buf, frameStart, p, seed);
+  return { bytes: buf.subarray(0, p), putSizes };
+}
+
+/** Whether a frame of `frameSize` bytes so far must be sealed before an entry of `entryBound`. */
+function fullAfter(frameSize: number, entryBound: number): boolean {
+  const body = frameSize - FRAME_HEADER_SIZE;
+  return body > 0 && body + entryBound > FRAME_TARGET;
 }
 
 function sealFrame(buf: Buffer, start: number, end: number, seed: number): void {
-  buf.writeUInt32LE(end - start - FRAME_HEADER_SIZE, start + 4);
+  putU32(buf, start + 4, end - start - FRAME_HEADER_SIZE);
   buf[start + 12] = FRAME_BATCH;
-  buf.writeUInt32LE(crc32(buf.subarray(start + 12, end), seed), start + 8);
-  buf.writeUInt32LE(crc32(buf.subarray(start + 4, start + 13), seed), start);
+  putU32(buf, start + 8, crc32(buf.subarray(start + 12, end), seed));
+  putU32(buf, start, crc32(buf.subarray(start + 4, start + 13), seed));
 }
 
 /** Whether a v2 frame header that checks out starts at `offset` (constant time). */
