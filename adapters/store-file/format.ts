@@ -33,7 +33,7 @@ export { FILE_HEADER_SIZE, type Framing } from "./file-header.js";
 export const FRAME_HEADER_SIZE = 13;
 const V1_FRAME_HEADER_SIZE = 9;
 const FRAME_BATCH = 1;
-/** A frame body is cut here when a group is larger, so memory per frame stays bounded. */
+/** encodeFrames cuts a frame body here (the log writer cuts them at its buffer size). */
 const FRAME_TARGET = 4 * 1024 * 1024;
 /** Larger bodies are treated as corruption: a flipped high bit in `length` must not make recovery
  *  wait for (or allocate) gigabytes. Above FRAME_TARGET, as one huge record may exceed it. */
@@ -68,10 +68,72 @@ export type FrameRead =
     };
 
 /**
- * Encodes ops into v2 frames checksummed from `seed`, cutting a new frame when one would pass
- * FRAME_TARGET bytes. `putSizes` has, for every put record in order, the bytes it takes in the log
- * (its live size).
+ * Encodes ops into v2 frames checksummed from `seed`, one frame per `next` call, each filling the
+ * buffer it is given: a group of any size can be written through buffers of a fixed size.
+ * `putSizes` gets, for every put record in order, the bytes it takes in the log (its live size).
  */
+export class FrameEncoder {
+  readonly putSizes: number[] = [];
+  /** The next entry to encode: `ops[op]`'s entry number `entry`. */
+  private op = 0;
+  private entry = 0;
+
+  constructor(
+    private readonly ops: readonly LogOp[],
+    private readonly seed: number,
+  ) {}
+
+  get done(): boolean {
+    return this.op >= this.ops.length;
+  }
+
+  /**
+   * Encodes the next frame at the start of `buf`, holding the entries that fit in its first
+   * `limit` bytes (at least one), and returns its bytes. An entry larger than `buf` gets a frame
+   * of its own, in a buffer allocated for it.
+   */
+  next(buf: Buffer, limit = buf.length): Buffer {
+    const { ops, putSizes } = this;
+    const end = Math.min(limit, buf.length);
+    let p = FRAME_HEADER_SIZE;
+    for (; this.op < ops.length; this.op++, this.entry = 0) {
+      const op = ops[this.op]!;
+      if (op.type === "put") {
+        const { records } = op;
+        for (; this.entry < records.length; this.entry++) {
+          const record = records[this.entry]!;
+          const bound = putBound(record);
+          if (p + bound > end) {
+            if (p > FRAME_HEADER_SIZE) return this.seal(buf, p);
+            if (p + bound > buf.length) return this.next(Buffer.allocUnsafe(p + bound));
+          }
+          const start = p;
+          p = writePut(buf, p, record);
+          putSizes.push(p - start);
+        }
+      } else {
+        const { ids } = op;
+        for (; this.entry < ids.length; this.entry++) {
+          const id = ids[this.entry]!;
+          const bound = 5 + 3 * id.length;
+          if (p + bound > end) {
+            if (p > FRAME_HEADER_SIZE) return this.seal(buf, p);
+            if (p + bound > buf.length) return this.next(Buffer.allocUnsafe(p + bound));
+          }
+          p = writeDelete(buf, p, id);
+        }
+      }
+    }
+    return this.seal(buf, p);
+  }
+
+  private seal(buf: Buffer, end: number): Buffer {
+    sealFrame(buf, 0, end, this.seed);
+    return buf.subarray(0, end);
+  }
+}
+
+/** All of `ops` as frames of at most FRAME_TARGET bytes of body (bar one huge entry), in one buffer. */
 export function encodeFrames(ops: readonly LogOp[], seed: number): { bytes: Buffer; putSizes: number[] } {
   let bound = FRAME_HEADER_SIZE;
   for (const op of ops) {
@@ -80,43 +142,11 @@ export function encodeFrames(ops: readonly LogOp[], seed: number): { bytes: Buff
     else for (const id of op.ids) bound += FRAME_HEADER_SIZE + 5 + 3 * id.length;
   }
   const buf = Buffer.allocUnsafe(bound);
-  const putSizes: number[] = [];
-  let frameStart = 0;
-  let p = FRAME_HEADER_SIZE;
-  for (const op of ops) {
-    if (op.type === "put") {
-      const { records } = op;
-      for (let i = 0; i < records.length; i++) {
-        const record = records[i]!;
-        // Only a frame past half its target can be pushed over it by one more record.
-        if (p - frameStart > FRAME_TARGET / 2 && fullAfter(p - frameStart, putBound(record))) {
-          sealFrame(buf, frameStart, p, seed);
-          frameStart = p;
-          p += FRAME_HEADER_SIZE;
-        }
-        const before = p;
-        p = writePut(buf, p, record);
-        putSizes.push(p - before);
-      }
-    } else {
-      for (const id of op.ids) {
-        if (fullAfter(p - frameStart, 5 + 3 * id.length)) {
-          sealFrame(buf, frameStart, p, seed);
-          frameStart = p;
-          p += FRAME_HEADER_SIZE;
-        }
-        p = writeDelete(buf, p, id);
-      }
-    }
-  }
-  sealFrame(buf, frameStart, p, seed);
-  return { bytes: buf.subarray(0, p), putSizes };
-}
-
-/** Whether a frame of `frameSize` bytes so far must be sealed before an entry of `entryBound`. */
-function fullAfter(frameSize: number, entryBound: number): boolean {
-  const body = frameSize - FRAME_HEADER_SIZE;
-  return body > 0 && body + entryBound > FRAME_TARGET;
+  const encoder = new FrameEncoder(ops, seed);
+  let p = 0;
+  do p += encoder.next(buf.subarray(p), FRAME_HEADER_SIZE + FRAME_TARGET).length;
+  while (!encoder.done);
+  return { bytes: buf.subarray(0, p), putSizes: encoder.putSizes };
 }
 
 function sealFrame(buf: Buffer, start: number, end: number, seed: number): void {

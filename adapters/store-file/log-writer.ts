@@ -1,7 +1,7 @@
 /**
  * The log writer, with group commit: every put/delete submitted in the same tick, or while the
- * previous group is being written and synced, joins the next group, which is written with one
- * write and covered by one fdatasync. All callers in a group share one promise that settles only
+ * previous group is being written and synced, joins the next group, which is appended as frames
+ * (frame-appender.ts) and covered by one fdatasync. All callers in a group share one promise that settles only
  * after that sync, so one fsync (and one promise) pays for many publishes.
  *
  * The writer also owns the in-memory live set. It changes only after a group is durable, and
@@ -14,10 +14,10 @@ import {
   type CompactionPolicy,
   compactLog,
   shouldCompact,
-  writeAll,
 } from "./compaction.js";
 import { storageError } from "./errors.js";
-import { encodeFrames, FILE_HEADER_SIZE, type LogOp } from "./format.js";
+import { FILE_HEADER_SIZE, type LogOp } from "./format.js";
+import { type Appended, FrameAppender } from "./frame-appender.js";
 import type { LiveEntry } from "./recovery.js";
 
 export interface FileStoreStats {
@@ -58,6 +58,7 @@ export class LogWriter {
   /** Set when the file's state is unknown (a failed fsync or truncate): every later call fails. */
   private broken: GmqError | undefined;
   private liveBytes = 0;
+  private readonly appender = new FrameAppender();
 
   constructor(
     private handle: FileHandle,
@@ -178,9 +179,9 @@ export class LogWriter {
   }
 
   private async append(ops: LogOp[]): Promise<void> {
-    const { bytes, putSizes } = encodeFrames(ops, this.seed);
+    let appended: Appended;
     try {
-      await writeAll(this.handle, bytes, this.end);
+      appended = await this.appender.append(this.handle, ops, this.seed, this.end);
     } catch (error) {
       // Cut off whatever part landed, so the next group appends on a clean boundary.
       await this.handle.truncate(this.end).catch((truncateError: unknown) => {
@@ -200,7 +201,8 @@ export class LogWriter {
         storageError(`outbox ${this.path}: fsync failed: ${String(error)}`, "FSYNC_FAILED", error),
       );
     }
-    this.end += bytes.length;
+    this.end += appended.bytes;
+    const { putSizes } = appended;
     let i = 0;
     for (const op of ops) {
       if (op.type === "put") {
