@@ -4,8 +4,10 @@
  * (frame-appender.ts) and covered by one fdatasync. All callers in a group share one promise that settles only
  * after that sync, so one fsync (and one promise) pays for many publishes.
  *
- * The writer also owns the in-memory live set. It changes only after a group is durable, and
- * compaction runs between groups, so the live set always equals what a replay of the log gives.
+ * The writer also owns the in-memory live set. It takes a group in once the group is written
+ * (while its sync runs), and is read only between groups, once the group is durable (a failed
+ * sync breaks the writer); compaction runs between groups too. So whenever it is read, the live
+ * set equals what a replay of the log gives.
  */
 import type { FileHandle } from "node:fs/promises";
 import type { GmqError, OutboxRecord } from "gmq";
@@ -191,8 +193,14 @@ export class LogWriter {
       });
       throw storageError(`outbox ${this.path}: write failed: ${String(error)}`, undefined, error);
     }
+    // While the disk syncs (on the thread pool), the live set takes the group in. Nothing reads
+    // it before the group settles (load() waits for the group, compaction runs between groups),
+    // and a failed sync breaks the writer for good: no caller ever sees a record not yet durable.
+    const syncing = this.handle.datasync();
+    this.end += appended.bytes;
+    this.index(ops, appended.putSizes);
     try {
-      await this.handle.datasync();
+      await syncing;
       this.stats.fsyncs++;
     } catch (error) {
       // After a failed fsync the kernel may have dropped the dirty pages and a retry can falsely
@@ -201,8 +209,11 @@ export class LogWriter {
         storageError(`outbox ${this.path}: fsync failed: ${String(error)}`, "FSYNC_FAILED", error),
       );
     }
-    this.end += appended.bytes;
-    const { putSizes } = appended;
+    this.refreshStats();
+  }
+
+  /** Applies a written group to the live set. */
+  private index(ops: readonly LogOp[], putSizes: readonly number[]): void {
     let i = 0;
     for (const op of ops) {
       if (op.type === "put") {
@@ -219,7 +230,6 @@ export class LogWriter {
         }
       }
     }
-    this.refreshStats();
   }
 
   private wantsCompaction(): boolean {
