@@ -1,8 +1,8 @@
 /**
  * The log writer, with group commit: every put/delete submitted in the same tick, or while the
  * previous group is being written and synced, joins the next group, which is appended as frames
- * (frame-appender.ts) and covered by one fdatasync. All callers in a group share one promise that settles only
- * after that sync, so one fsync (and one promise) pays for many publishes.
+ * (frame-appender.ts) and covered by one fdatasync. All callers in a group share one promise that
+ * settles only after that sync, so one fsync (and one promise) pays for many publishes.
  *
  * The writer also owns the in-memory live set. It takes a group in once the group is written
  * (while its sync runs), and is read only between groups, once the group is durable (a failed
