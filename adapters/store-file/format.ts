@@ -18,11 +18,11 @@ import type { OutboxRecord } from "gmq";
 import { crc32 } from "./crc32.js";
 import {
   decodeEntries,
-  ENTRY_DELETE,
   type FrameEntries,
   Malformed,
   putBound,
-  Writer,
+  putU32,
+  writeDelete,
   writePut,
 } from "./entries.js";
 import type { Framing } from "./file-header.js";
@@ -33,7 +33,7 @@ export { FILE_HEADER_SIZE, type Framing } from "./file-header.js";
 export const FRAME_HEADER_SIZE = 13;
 const V1_FRAME_HEADER_SIZE = 9;
 const FRAME_BATCH = 1;
-/** A frame body is cut here when a group is larger, so memory per frame stays bounded. */
+/** encodeFrames cuts a frame body here (the log writer cuts them at its buffer size). */
 const FRAME_TARGET = 4 * 1024 * 1024;
 /** Larger bodies are treated as corruption: a flipped high bit in `length` must not make recovery
  *  wait for (or allocate) gigabytes. Above FRAME_TARGET, as one huge record may exceed it. */
@@ -68,10 +68,72 @@ export type FrameRead =
     };
 
 /**
- * Encodes ops into v2 frames checksummed from `seed`, cutting a new frame when one would pass
- * FRAME_TARGET bytes. `putSizes` has, for every put record in order, the bytes it takes in the log
- * (its live size).
+ * Encodes ops into v2 frames checksummed from `seed`, one frame per `next` call, each filling the
+ * buffer it is given: a group of any size can be written through buffers of a fixed size.
+ * `putSizes` gets, for every put record in order, the bytes it takes in the log (its live size).
  */
+export class FrameEncoder {
+  readonly putSizes: number[] = [];
+  /** The next entry to encode: `ops[op]`'s entry number `entry`. */
+  private op = 0;
+  private entry = 0;
+
+  constructor(
+    private readonly ops: readonly LogOp[],
+    private readonly seed: number,
+  ) {}
+
+  get done(): boolean {
+    return this.op >= this.ops.length;
+  }
+
+  /**
+   * Encodes the next frame at the start of `buf`, holding the entries that fit in its first
+   * `limit` bytes (at least one), and returns its bytes. An entry larger than `buf` gets a frame
+   * of its own, in a buffer allocated for it.
+   */
+  next(buf: Buffer, limit = buf.length): Buffer {
+    const { ops, putSizes } = this;
+    const end = Math.min(limit, buf.length);
+    let p = FRAME_HEADER_SIZE;
+    for (; this.op < ops.length; this.op++, this.entry = 0) {
+      const op = ops[this.op]!;
+      if (op.type === "put") {
+        const { records } = op;
+        for (; this.entry < records.length; this.entry++) {
+          const record = records[this.entry]!;
+          const bound = putBound(record);
+          if (p + bound > end) {
+            if (p > FRAME_HEADER_SIZE) return this.seal(buf, p);
+            if (p + bound > buf.length) return this.next(Buffer.allocUnsafe(p + bound));
+          }
+          const start = p;
+          p = writePut(buf, p, record);
+          putSizes.push(p - start);
+        }
+      } else {
+        const { ids } = op;
+        for (; this.entry < ids.length; this.entry++) {
+          const id = ids[this.entry]!;
+          const bound = 5 + 3 * id.length;
+          if (p + bound > end) {
+            if (p > FRAME_HEADER_SIZE) return this.seal(buf, p);
+            if (p + bound > buf.length) return this.next(Buffer.allocUnsafe(p + bound));
+          }
+          p = writeDelete(buf, p, id);
+        }
+      }
+    }
+    return this.seal(buf, p);
+  }
+
+  private seal(buf: Buffer, end: number): Buffer {
+    sealFrame(buf, 0, end, this.seed);
+    return buf.subarray(0, end);
+  }
+}
+
+/** All of `ops` as frames of at most FRAME_TARGET bytes of body (bar one huge entry), in one buffer. */
 export function encodeFrames(ops: readonly LogOp[], seed: number): { bytes: Buffer; putSizes: number[] } {
   let bound = FRAME_HEADER_SIZE;
   for (const op of ops) {
@@ -79,44 +141,19 @@ export function encodeFrames(ops: readonly LogOp[], seed: number): { bytes: Buff
     if (op.type === "put") for (const r of op.records) bound += FRAME_HEADER_SIZE + putBound(r);
     else for (const id of op.ids) bound += FRAME_HEADER_SIZE + 5 + 3 * id.length;
   }
-  const w = new Writer(Buffer.allocUnsafe(bound));
-  const putSizes: number[] = [];
-  let frameStart = 0;
-  w.p = FRAME_HEADER_SIZE;
-  // Starts a new frame when the next entry could push this one past FRAME_TARGET.
-  const room = (entryBound: number): void => {
-    const body = w.p - frameStart - FRAME_HEADER_SIZE;
-    if (body > 0 && body + entryBound > FRAME_TARGET) {
-      sealFrame(w.buf, frameStart, w.p, seed);
-      frameStart = w.p;
-      w.p += FRAME_HEADER_SIZE;
-    }
-  };
-  for (const op of ops) {
-    if (op.type === "put") {
-      for (const record of op.records) {
-        if (w.p - frameStart > FRAME_TARGET / 2) room(putBound(record));
-        const before = w.p;
-        writePut(w, record);
-        putSizes.push(w.p - before);
-      }
-    } else {
-      for (const id of op.ids) {
-        room(5 + 3 * id.length);
-        w.buf[w.p++] = ENTRY_DELETE;
-        w.str(id);
-      }
-    }
-  }
-  sealFrame(w.buf, frameStart, w.p, seed);
-  return { bytes: w.buf.subarray(0, w.p), putSizes };
+  const buf = Buffer.allocUnsafe(bound);
+  const encoder = new FrameEncoder(ops, seed);
+  let p = 0;
+  do p += encoder.next(buf.subarray(p), FRAME_HEADER_SIZE + FRAME_TARGET).length;
+  while (!encoder.done);
+  return { bytes: buf.subarray(0, p), putSizes: encoder.putSizes };
 }
 
 function sealFrame(buf: Buffer, start: number, end: number, seed: number): void {
-  buf.writeUInt32LE(end - start - FRAME_HEADER_SIZE, start + 4);
+  putU32(buf, start + 4, end - start - FRAME_HEADER_SIZE);
   buf[start + 12] = FRAME_BATCH;
-  buf.writeUInt32LE(crc32(buf.subarray(start + 12, end), seed), start + 8);
-  buf.writeUInt32LE(crc32(buf.subarray(start + 4, start + 13), seed), start);
+  putU32(buf, start + 8, crc32(buf.subarray(start + 12, end), seed));
+  putU32(buf, start, crc32(buf.subarray(start + 4, start + 13), seed));
 }
 
 /** Whether a v2 frame header that checks out starts at `offset` (constant time). */

@@ -1,11 +1,13 @@
 /**
  * The log writer, with group commit: every put/delete submitted in the same tick, or while the
- * previous group is being written and synced, joins the next group, which is written with one
- * write and covered by one fdatasync. All callers in a group share one promise that settles only
- * after that sync, so one fsync (and one promise) pays for many publishes.
+ * previous group is being written and synced, joins the next group, which is appended as frames
+ * (frame-appender.ts) and covered by one fdatasync. All callers in a group share one promise that
+ * settles only after that sync, so one fsync (and one promise) pays for many publishes.
  *
- * The writer also owns the in-memory live set. It changes only after a group is durable, and
- * compaction runs between groups, so the live set always equals what a replay of the log gives.
+ * The writer also owns the in-memory live set. It takes a group in once the group is written
+ * (while its sync runs), and is read only between groups, once the group is durable (a failed
+ * sync breaks the writer); compaction runs between groups too. So whenever it is read, the live
+ * set equals what a replay of the log gives.
  */
 import type { FileHandle } from "node:fs/promises";
 import type { GmqError, OutboxRecord } from "gmq";
@@ -14,10 +16,10 @@ import {
   type CompactionPolicy,
   compactLog,
   shouldCompact,
-  writeAll,
 } from "./compaction.js";
 import { storageError } from "./errors.js";
-import { encodeFrames, FILE_HEADER_SIZE, type LogOp } from "./format.js";
+import { FILE_HEADER_SIZE, type LogOp } from "./format.js";
+import { type Appended, FrameAppender } from "./frame-appender.js";
 import type { LiveEntry } from "./recovery.js";
 
 export interface FileStoreStats {
@@ -58,6 +60,7 @@ export class LogWriter {
   /** Set when the file's state is unknown (a failed fsync or truncate): every later call fails. */
   private broken: GmqError | undefined;
   private liveBytes = 0;
+  private readonly appender = new FrameAppender();
 
   constructor(
     private handle: FileHandle,
@@ -178,9 +181,9 @@ export class LogWriter {
   }
 
   private async append(ops: LogOp[]): Promise<void> {
-    const { bytes, putSizes } = encodeFrames(ops, this.seed);
+    let appended: Appended;
     try {
-      await writeAll(this.handle, bytes, this.end);
+      appended = await this.appender.append(this.handle, ops, this.seed, this.end);
     } catch (error) {
       // Cut off whatever part landed, so the next group appends on a clean boundary.
       await this.handle.truncate(this.end).catch((truncateError: unknown) => {
@@ -190,8 +193,14 @@ export class LogWriter {
       });
       throw storageError(`outbox ${this.path}: write failed: ${String(error)}`, undefined, error);
     }
+    // While the disk syncs (on the thread pool), the live set takes the group in. Nothing reads
+    // it before the group settles (load() waits for the group, compaction runs between groups),
+    // and a failed sync breaks the writer for good: no caller ever sees a record not yet durable.
+    const syncing = this.handle.datasync();
+    this.end += appended.bytes;
+    this.index(ops, appended.putSizes);
     try {
-      await this.handle.datasync();
+      await syncing;
       this.stats.fsyncs++;
     } catch (error) {
       // After a failed fsync the kernel may have dropped the dirty pages and a retry can falsely
@@ -200,7 +209,11 @@ export class LogWriter {
         storageError(`outbox ${this.path}: fsync failed: ${String(error)}`, "FSYNC_FAILED", error),
       );
     }
-    this.end += bytes.length;
+    this.refreshStats();
+  }
+
+  /** Applies a written group to the live set. */
+  private index(ops: readonly LogOp[], putSizes: readonly number[]): void {
     let i = 0;
     for (const op of ops) {
       if (op.type === "put") {
@@ -217,7 +230,6 @@ export class LogWriter {
         }
       }
     }
-    this.refreshStats();
   }
 
   private wantsCompaction(): boolean {
