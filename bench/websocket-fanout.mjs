@@ -236,5 +236,8 @@ console.log(
   `\nBudget: gmq ≥ 0.7× the broadcast server — QoS 0 subscribers ${gmq0.toFixed(2)}× ${gmq0 >= 0.7 ? "PASS" : "FAIL"}; ` +
     `QoS 1 subscribers ${gmq1.toFixed(2)}× ${gmq1 >= 0.7 ? "PASS" : "FAIL"}`,
 );
-if (args.json) writeJson(args.json, "websocket-fanout", { S, N, PAYLOAD, ROUNDS }, rows);
+if (args.json) {
+  const params = { subscribers: S, messages: N, payload: PAYLOAD, rounds: ROUNDS };
+  writeJson(args.json, "websocket-fanout", params, { rows });
+}
 process.exit(0);

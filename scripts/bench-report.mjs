@@ -21,6 +21,9 @@ const BENCHES = [
   { id: "mqtt-call", script: "bench/mqtt-call.mjs", npm: "bench:call" },
   { id: "outbox", script: "bench/outbox.mjs", npm: "bench:outbox" },
   { id: "growth", script: "bench/growth.mjs", npm: "bench:growth" },
+  { id: "websocket-fanout", script: "bench/websocket-fanout.mjs", npm: "bench:websocket" },
+  { id: "gnode", script: "bench/gnode.mjs", npm: "bench:gnode" },
+  { id: "grpc-web-call", script: "bench/grpc-web-call.mjs", npm: "bench:grpc-web" },
   { id: "size", script: "scripts/size.mjs", npm: "size" },
 ];
 const jsonPath = (id) => join(resultsDir, `${id}.json`);
@@ -38,7 +41,16 @@ if (!args.reuse) {
 }
 
 const data = Object.fromEntries(BENCHES.map((b) => [b.id, JSON.parse(readFileSync(jsonPath(b.id), "utf8"))]));
-const { "mqtt-throughput": throughput, "mqtt-call": call, outbox, growth, size } = data;
+const {
+  "mqtt-throughput": throughput,
+  "mqtt-call": call,
+  outbox,
+  growth,
+  size,
+  "websocket-fanout": fanout,
+  gnode,
+  "grpc-web-call": grpcWeb,
+} = data;
 
 function mosquittoVersion() {
   try {
@@ -186,6 +198,20 @@ const md = [
   "Payload size (QoS 1 publishes until acked on aedes, gmq vs raw mqtt.js; offline enqueue into the file store):",
   "",
   markdownTable(growth.payload),
+  "",
+  "## The other transports, each beside a hand-written client of the same backend",
+  "",
+  `WebSocket hub fan-out (gmq/hub + gmq/websocket), ${p(fanout.params)}: one publisher to many subscribers, deliveries per second beside a hand-written \`ws\` broadcast server (the limit) in the same run; budget ≥ 0.7× the limit.`,
+  "",
+  markdownTable(fanout.rows),
+  "",
+  `gmq node (gmq/gnode-http, gmq/gnode) against the in-process emulator, ${p(gnode.params)}: push → pop → ack, beside a hand-written \`fetch\` loop and a hand-written socket client; budget ≥ 0.9×.`,
+  "",
+  markdownTable(gnode.rows),
+  "",
+  `gRPC-web unary calls (gmq/grpc-web, the typed \`rpc()\` helper and JSON \`client.call\`) beside raw nice-grpc-web on the same server, ${p(grpcWeb.params)}; budget ≤ 1.1× at p50.`,
+  "",
+  markdownTable(grpcWeb.rows),
   "",
   "## Bundle size (browser, minified + gzip -9)",
   "",
