@@ -84,6 +84,9 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
   const refreshMs = integer(options.popRefreshMs, "popRefreshMs", 1, 3_600_000, 50_000);
   /** `/pop`s nobody waits for any more, until they are over and what they took is given back. */
   const abandoned = new Set<Promise<void>>();
+  /** What aborts the `/pop`s under way when closing: one controller per pop loop, renewed every 64
+   *  pops (fetch keeps a listener on a signal per request until the request is garbage). */
+  const popAborts = new Set<AbortController>();
   const rule = (name: string) => nameProblem(slashAsDot ? name.replaceAll("/", ".") : name);
 
   async function publish(message: OutboundMessage, { signal }: { signal: AbortSignal }): Promise<void> {
@@ -130,15 +133,20 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
       if (d.body !== WAKE) await push(node, d.body);
       await node.ack(d.id, topic, bindKey);
     };
-    const abandon = (node: HttpNode, popping: Promise<Delivery>): void => {
+    const abandon = (node: HttpNode, popping: Promise<Delivery>, abort: AbortController): void => {
       const done = popping.then((d) => release(node, d)).catch(() => {});
       abandoned.add(done);
-      void done.then(() => abandoned.delete(done));
+      void done.then(() => {
+        abandoned.delete(done);
+        popAborts.delete(abort);
+      });
       push(node, WAKE).catch(() => {});
     };
     const popLoop = async (node: HttpNode): Promise<void> => {
       /** When the /pop under way was sent (0: none): one timer per loop wakes it when idle. */
       let since = 0;
+      let pops = 0;
+      let abort = new AbortController();
       const ended = new Promise<undefined>((resolve) => {
         if (signal.aborted) resolve(undefined);
         signal.addEventListener("abort", () => resolve(undefined), { once: true });
@@ -157,12 +165,21 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
             return;
           }
           try {
+            if (pops++ % 64 === 0) {
+              popAborts.delete(abort);
+              abort = new AbortController();
+              popAborts.add(abort);
+            }
             // Not tied to `signal`: an abandoned /pop would still take a message on the node.
-            const popping = node.pop(topic, bindKey, io.closed);
+            const popping = node.pop(topic, bindKey, abort.signal);
             since = Date.now();
             const delivery = await Promise.race([popping, ended]);
             since = 0;
-            if (delivery === undefined) return abandon(node, popping);
+            if (delivery === undefined) {
+              abandon(node, popping, abort);
+              pops = -1; // its controller stays until that /pop is over
+              return;
+            }
             if (delivery.body === WAKE) await node.ack(delivery.id, topic, bindKey).catch(() => {});
             else sink.message(inbound(node, delivery));
           } catch (error) {
@@ -177,6 +194,7 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
         }
       } finally {
         clearInterval(refresh);
+        if (pops >= 0) popAborts.delete(abort);
       }
     };
     await openOnNodes(
@@ -215,8 +233,11 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
         await Promise.race([Promise.all(abandoned), grace]);
         clearTimeout(timer);
       }
-      closing.abort(new GmqError("closed", "closed"));
+      const closed = new GmqError("closed", "closed");
+      closing.abort(closed);
       closing = new AbortController();
+      for (const abort of popAborts) abort.abort(closed);
+      popAborts.clear();
     },
   };
 }
