@@ -3,9 +3,9 @@
  * settings), queue declaration, topic statistics. Names are checked like the adapters check them.
  */
 import { GmqError } from "gmq";
-import { HttpNode } from "./http-node.js";
+import { fetchOf, NodeApi, unlessExisting } from "./http-node.js";
 import { checkName, type Routing } from "./names.js";
-import { nodeError } from "./reasons.js";
+import { integer } from "./settings.js";
 
 /** `/getTopicStat` as the node reports it (`pop_num` counts HTTP pops only). */
 export interface GnodeTopicStat {
@@ -47,45 +47,33 @@ export interface GnodeAdmin {
 
 export function gnodeAdmin(url: string, options: { fetch?: typeof fetch } = {}): GnodeAdmin {
   if (typeof url !== "string" || url === "") throw GmqError.invalid("url", "must be a node's URL");
-  const closed = new AbortController().signal;
-  const node = new HttpNode(url, 1, {
-    fetch: options.fetch ?? ((input, init) => fetch(input, init)),
-    closed,
-    settings: () => ({ routing: "exact", msgTTR: 0, msgRetry: 0 }),
-  });
+  const api = new NodeApi({ fetch: fetchOf(options.fetch), closed: new AbortController().signal }, url);
   const name = (topic: string) => checkName(topic, "topic", false);
-  const count = (value: unknown, field: string) => {
-    if (value !== undefined && (!Number.isInteger(value) || (value as number) < 0)) {
-      throw GmqError.invalid(field, "must be an integer ≥ 0");
-    }
-    return String(value ?? 0);
-  };
+  const count = (value: unknown, field: string) => integer(value, field, 0, 1e9, 0);
+  const ok = async (path: string, topic?: string): Promise<any> =>
+    api.ok(path, topic === undefined ? {} : { topic: name(topic) });
   return {
-    async configure(topic, config = {}) {
-      await node.ok("/config", {
-        topic: name(topic),
-        isAutoAck: config.autoAck ? "1" : "0",
-        mode: config.routing === "regex" ? "2" : "1",
-        msgTTR: count(config.msgTTR, "msgTTR"),
-        msgRetry: count(config.msgRetry, "msgRetry"),
-      });
-    },
-    async declareQueue(topic, bindKey) {
-      const reply = await node.request(
-        "/declareQueue",
-        { topic: name(topic), bindKey: checkName(bindKey, "bindKey", false) },
-        closed,
-      );
-      if (reply.code === 0) return true;
-      if (reply.msg.endsWith("has exist.")) return false;
-      throw nodeError(reply.msg, "gnode /declareQueue");
-    },
-    topicStat: async (topic) => (await node.ok("/getTopicStat", { topic: name(topic) })) as GnodeTopicStat,
-    allTopicStats: async () => (await node.ok("/getAllTopicStat", {})) as GnodeTopicStat[],
-    queues: async (topic) =>
-      (await node.ok("/getQueuesByTopic", { topic: name(topic) })) as Record<string, string>,
-    async exitTopic(topic) {
-      await node.ok("/exitTopic", { topic: name(topic) });
-    },
+    configure: async (topic, config = {}) =>
+      api.configure(
+        name(topic),
+        {
+          routing: config.routing === "regex" ? "regex" : "exact",
+          msgTTR: count(config.msgTTR, "msgTTR"),
+          msgRetry: count(config.msgRetry, "msgRetry"),
+        },
+        config.autoAck,
+      ),
+    declareQueue: async (topic, bindKey) =>
+      api.ok("/declareQueue", { topic: name(topic), bindKey: checkName(bindKey, "bindKey", false) }).then(
+        () => true,
+        (error: unknown) => {
+          unlessExisting(error);
+          return false;
+        },
+      ),
+    topicStat: (topic) => ok("/getTopicStat", topic),
+    allTopicStats: () => ok("/getAllTopicStat"),
+    queues: (topic) => ok("/getQueuesByTopic", topic),
+    exitTopic: async (topic) => void (await ok("/exitTopic", topic)),
   };
 }

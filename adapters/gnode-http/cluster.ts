@@ -4,65 +4,64 @@
  * the node its message came from. Each node also remembers which topics it has set up (§6).
  */
 import { GmqError } from "gmq";
-import { isNetwork } from "./reasons.js";
-
-/** How a topic is set up on every node: `/config` with all four settings, then its queues. */
-export interface TopicSettings {
-  readonly routing: "exact" | "regex";
-  /** Seconds, 1–60; the node only ever lowers it (0: leave it). */
-  readonly msgTTR: number;
-  /** Deliveries before the dead-letter queue, ≥ 1; lowered only (0: leave it). */
-  readonly msgRetry: number;
-}
-
-export interface SetupIo {
-  configure(topic: string): Promise<void>;
-  declare(topic: string, bindKey: string): Promise<void>;
-}
+import { isNetwork, noop } from "./reasons.js";
 
 /**
  * `ensureTopic` for one node: configure a topic and declare its queues once, again after the node
- * may have lost them (a network failure, a reconnect, a reply saying a queue is gone).
+ * may have lost them (a network failure, a reconnect, a reply saying a queue is gone). What is
+ * sent after a setup waits for it, so publishes keep their order on the node.
  */
 export class TopicSetup {
-  private readonly done = new Set<string>();
-  private readonly pending = new Map<string, Promise<void>>();
+  /** `topic` (configured) or `topic bindKey` (declared): done, or under way. */
+  readonly #steps = new Map<string, true | Promise<unknown>>();
+  /** Topic → how many queues it had when everything was last in place: the hot path. */
+  readonly #ready = new Map<string, number>();
+  /** Setups under way on this node (failures swallowed). */
+  #busy: Promise<unknown> | undefined;
 
-  constructor(private readonly io: SetupIo) {}
+  constructor(
+    private readonly configure: (topic: string) => Promise<void>,
+    private readonly declare: (topic: string, bindKey: string) => Promise<void>,
+  ) {}
 
-  /** Undefined when everything is in place already (no promise on the hot path). */
-  ensure(topic: string, bindKeys: Iterable<string>): Promise<void> | undefined {
-    let waits: Promise<void>[] | undefined;
-    const need = (key: string, run: () => Promise<void>): void => {
-      if (this.done.has(key)) return;
-      let work = this.pending.get(key);
+  /** Undefined when everything is in place and nothing is under way (no promise on the hot path). */
+  ensure(topic: string, queues: Set<string>): Promise<unknown> | undefined {
+    if (!this.#busy && this.#ready.get(topic) === queues.size) return;
+    const waits: Promise<unknown>[] = [];
+    const step = (key: string, run: () => Promise<void>): void => {
+      const steps = this.#steps;
+      let work = steps.get(key);
+      if (work === true) return;
       if (!work) {
-        const started = run().then(
-          () => {
-            if (this.pending.get(key) !== started) return;
-            this.pending.delete(key);
-            this.done.add(key);
-          },
+        const started: Promise<unknown> = run().then(
+          () => steps.get(key) === started && steps.set(key, true),
           (error: unknown) => {
-            if (this.pending.get(key) === started) this.pending.delete(key);
+            if (steps.get(key) === started) steps.delete(key);
             throw error;
           },
         );
         work = started;
-        this.pending.set(key, work);
+        steps.set(key, work);
       }
-      waits ??= [];
       waits.push(work);
     };
-    need(topic, () => this.io.configure(topic));
-    for (const bindKey of bindKeys) need(`${topic} ${bindKey}`, () => this.io.declare(topic, bindKey));
-    return waits && Promise.all(waits).then(() => undefined);
+    step(topic, () => this.configure(topic));
+    for (const bindKey of queues) step(`${topic} ${bindKey}`, () => this.declare(topic, bindKey));
+    if (waits.length === 0) this.#ready.set(topic, queues.size);
+    if (!this.#busy && waits.length === 0) return;
+    const ready = Promise.all([this.#busy, ...waits]);
+    const busy = ready.then(noop, noop);
+    this.#busy = busy;
+    void busy.then(() => {
+      if (this.#busy === busy) this.#busy = undefined;
+    });
+    return ready;
   }
 
   /** The node may have forgotten everything: set up again on next use. */
   reset(): void {
-    this.done.clear();
-    this.pending.clear();
+    this.#steps.clear();
+    this.#ready.clear();
   }
 }
 
@@ -81,11 +80,10 @@ export function pickWeighted<T extends { readonly weight: number }>(
   let total = 0;
   for (const node of nodes) total += node.weight;
   if (total <= 0) return nodes[Math.floor(random() * nodes.length)] ?? nodes[0]!;
-  const r = 1 + Math.floor(random() * total);
-  let sum = 0;
+  let r = Math.floor(random() * total);
   for (const node of nodes) {
-    sum += node.weight;
-    if (sum >= r) return node;
+    r -= node.weight;
+    if (r < 0) return node;
   }
   return nodes[nodes.length - 1]!;
 }
@@ -96,31 +94,23 @@ export function nodeFailed(node: ClusterNode, retryMs: number): void {
   node.setup.reset();
 }
 
-/** The nodes publishes may go to now: those not down (all of them if every one is). */
-export function upNodes<N extends ClusterNode>(nodes: readonly N[]): readonly N[] {
-  if (nodes.length === 1) return nodes;
-  const now = Date.now();
-  const up = nodes.filter((node) => node.downUntil <= now);
-  return up.length > 0 ? up : nodes;
-}
-
 /**
- * Runs `work` on `first`, or on one node chosen by weight among those not down; a network
- * failure marks that node down and moves on to another. Rejects with the last failure once none
- * is left.
+ * Runs `work` on one node chosen by weight among those not down (all of them if every one is); a
+ * network failure marks that node down and moves on to another. Rejects with the last failure
+ * once none is left.
  */
 export async function onSomeNode<N extends ClusterNode, R>(
   nodes: readonly N[],
   random: () => number,
   retryMs: number,
   work: (node: N) => Promise<R>,
-  first?: N,
 ): Promise<R> {
-  let left = upNodes(nodes);
+  const now = Date.now();
+  let left = nodes.length > 1 ? nodes.filter((node) => node.downUntil <= now) : nodes;
+  if (left.length === 0) left = nodes;
   let last: unknown;
   while (left.length > 0) {
-    const node = first ?? (left.length === 1 ? left[0]! : pickWeighted(left, random));
-    first = undefined;
+    const node = left.length > 1 ? pickWeighted(left, random) : left[0]!;
     try {
       const result = await work(node);
       node.downUntil = 0;

@@ -1,4 +1,4 @@
-import { type FlowControl, GmqError } from "gmq";
+import type { FlowControl } from "gmq";
 
 /**
  * The flow control of one subscription shared by its per-node fetch loops: a loop may fetch only
@@ -6,39 +6,36 @@ import { type FlowControl, GmqError } from "gmq";
  * together never hand over more than `maxBuffered` unsettled messages.
  */
 export class CreditGate {
-  private outstanding = 0;
-  private readonly waiters = new Set<() => void>();
+  #outstanding = 0;
+  readonly #waiters = new Set<() => void>();
 
   constructor(private readonly flow: FlowControl) {}
 
-  /** Resolves when one more message may be fetched; call `done` once that fetch is over. */
+  /** Resolves when one more message may be fetched (call `done` once that fetch is over);
+   *  rejects when `signal` aborts. */
   async take(signal: AbortSignal): Promise<void> {
     for (;;) {
       await this.flow.ready(signal);
-      if (this.flow.credit > this.outstanding) {
-        this.outstanding++;
+      if (this.flow.credit > this.#outstanding) {
+        this.#outstanding++;
         return;
       }
-      await new Promise<void>((resolve, reject) => {
+      // Until another fetch is over, or the signal aborts (then `ready` rejects).
+      await new Promise<void>((wake) => {
         const stop = (): void => {
-          this.waiters.delete(wake);
-          reject(GmqError.from(signal.reason, "aborted"));
-        };
-        const wake = (): void => {
           signal.removeEventListener("abort", stop);
-          resolve();
+          this.#waiters.delete(stop);
+          wake();
         };
-        signal.addEventListener("abort", stop, { once: true });
-        this.waiters.add(wake);
+        signal.addEventListener("abort", stop);
+        this.#waiters.add(stop);
       });
     }
   }
 
   /** A fetch is over (its message, if any, already delivered). */
   done(): void {
-    this.outstanding--;
-    const waiting = [...this.waiters];
-    this.waiters.clear();
-    for (const wake of waiting) wake();
+    this.#outstanding--;
+    for (const wake of this.#waiters) wake();
   }
 }

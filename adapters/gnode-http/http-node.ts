@@ -4,11 +4,12 @@
  * `{"code","data","msg"}` envelope, and every id a decimal string.
  */
 import { GmqError } from "gmq";
-import { type ClusterNode, type TopicSettings, TopicSetup } from "./cluster.js";
-import type { Delivery } from "./envelope.js";
-import { badReply, nodeError } from "./reasons.js";
+import { type ClusterNode, TopicSetup } from "./cluster.js";
+import { type Delivery, delivery } from "./envelope.js";
+import { badReply, nodeError, noop, unreachable } from "./reasons.js";
+import type { Topic } from "./settings.js";
 
-export interface GnodeReply {
+interface GnodeReply {
   readonly code: number;
   readonly data: unknown;
   readonly msg: string;
@@ -16,77 +17,36 @@ export interface GnodeReply {
 
 export interface HttpIo {
   readonly fetch: typeof fetch;
-
   /** Aborts when the transport is closed. */
   readonly closed: AbortSignal;
-  settings(topic: string): TopicSettings;
 }
 
-export class HttpNode implements ClusterNode {
-  downUntil = 0;
-  readonly setup: TopicSetup;
+/** `fetch` as given, or the global one (looked up at each call). */
+export const fetchOf = (given?: typeof fetch): typeof fetch => given ?? ((input, init) => fetch(input, init));
+
+/** A declare refused because the queue exists already: that is fine. */
+export function unlessExisting(error: unknown): void {
+  if (!(error as Error)?.message?.endsWith("has exist.")) throw error;
+}
+
+export class NodeApi {
+  /** e.g. `http://127.0.0.1:9504`, or a same-origin proxy path such as `/gnode`. */
+  readonly url: string;
 
   constructor(
-    /** e.g. `http://127.0.0.1:9504`, or a same-origin proxy path such as `/gnode`. */
-    readonly url: string,
-    readonly weight: number,
-    private readonly io: HttpIo,
+    readonly io: HttpIo,
+    url: string,
   ) {
     this.url = url.replace(/\/+$/, "");
-    this.setup = new TopicSetup({
-      configure: (topic) => this.configure(topic),
-      declare: (topic, bindKey) => this.declare(topic, bindKey),
-    });
   }
 
   /**
-   * One request; a node that cannot be reached is `disconnected`. `signal` stops the wait, not the
-   * request: Node's fetch costs about 0.1 ms more per request given a fresh signal, and one shared
-   * signal collects a listener per request until it is garbage. Only `/pop`s, which may block for
-   * ever, pass `fetchSignal` (see the pop loop) so that closing can end them.
+   * The reply's data, or the node's refusal as a GmqError; a node that cannot be reached is
+   * `disconnected`. `signal` stops the wait, not the request: Node's fetch costs about 0.1 ms more
+   * per request given a signal, and one shared signal collects a listener per request until the
+   * request is garbage. Only `/pop`s, which may block for ever, pass `fetchSignal` so that closing
+   * can end them.
    */
-  async request(
-    path: string,
-    params: Record<string, string>,
-    signal: AbortSignal,
-    data?: string,
-    fetchSignal?: AbortSignal,
-  ): Promise<GnodeReply> {
-    const what = `gnode ${path}`;
-    if (signal.aborted) throw GmqError.from(signal.reason, "aborted");
-    let text: string;
-    let status: number;
-    try {
-      const sent =
-        data === undefined
-          ? this.io.fetch(`${this.url}${path}?${new URLSearchParams(params)}`, { signal: fetchSignal })
-          : this.io.fetch(`${this.url}${path}`, { method: "POST", body: new URLSearchParams({ data }) });
-      [status, text] = await untilAborted(
-        sent.then(async (response) => [response.status, await response.text()] as const),
-        signal,
-      );
-    } catch (error) {
-      if (signal.aborted) throw GmqError.from(signal.reason, "aborted");
-      throw new GmqError("disconnected", `${what}: ${(error as Error).message}`, { cause: error });
-    }
-    // A proxy in front of the node says it could not reach it.
-    if (status >= 502 && status <= 504) throw new GmqError("disconnected", `${what}: HTTP ${status}`);
-    let reply: GnodeReply | undefined;
-    try {
-      reply = JSON.parse(text);
-    } catch {}
-    if (
-      status !== 200 ||
-      typeof reply !== "object" ||
-      reply === null ||
-      (reply.code !== 0 && reply.code !== 1)
-    ) {
-      throw badReply(what, `HTTP ${status} ${text.slice(0, 99)}`);
-    }
-    return reply;
-  }
-
-  /** The reply's data, or the node's refusal as a GmqError. */
   async ok(
     path: string,
     params: Record<string, string>,
@@ -94,63 +54,87 @@ export class HttpNode implements ClusterNode {
     data?: string,
     fetchSignal?: AbortSignal,
   ): Promise<unknown> {
-    const reply = await this.request(path, params, signal, data, fetchSignal);
-    if (reply.code !== 0) throw nodeError(reply.msg, `gnode ${path}`);
+    const what = `gnode ${path}`;
+    let status: number;
+    let text: string;
+    try {
+      signal.throwIfAborted();
+      [status, text] = await new Promise<[number, string]>((resolve, reject) => {
+        const stop = (): void => reject(signal.reason);
+        signal.addEventListener("abort", stop);
+        this.io
+          .fetch(
+            `${this.url}${path}${data === undefined ? `?${new URLSearchParams(params)}` : ""}`,
+            data === undefined
+              ? { signal: fetchSignal }
+              : { method: "POST", body: new URLSearchParams({ data }) },
+          )
+          .then(async (response) => resolve([response.status, await response.text()]))
+          .catch(reject)
+          .finally(() => signal.removeEventListener("abort", stop));
+      });
+    } catch (error) {
+      if (signal.aborted) throw GmqError.from(signal.reason, "aborted");
+      throw unreachable(`${what}: ${(error as Error).message}`, error);
+    }
+    // A proxy in front of the node says it could not reach it.
+    if (status > 501 && status < 505) throw unreachable(`${what}: HTTP ${status}`);
+    let reply: GnodeReply | undefined;
+    try {
+      reply = JSON.parse(text);
+    } catch {}
+    if (status !== 200 || !(reply?.code === 0 || reply?.code === 1)) {
+      throw badReply(what, `HTTP ${status} ${text.slice(0, 99)}`);
+    }
+    if (reply.code) throw nodeError(reply.msg, what);
     return reply.data;
   }
 
-  /** `/config` with all four settings: manual ack always, so a lost delivery comes back after TTR. */
-  async configure(topic: string): Promise<void> {
-    const s = this.io.settings(topic);
+  /** `/config` with all four settings (an absent `isAutoAck` would switch manual ack off). */
+  async configure(topic: string, settings: Omit<Topic, "queues">, autoAck = false): Promise<void> {
     await this.ok("/config", {
       topic,
-      isAutoAck: "0",
-      mode: s.routing === "regex" ? "2" : "1",
-      msgTTR: String(s.msgTTR),
-      msgRetry: String(s.msgRetry),
+      isAutoAck: autoAck ? "1" : "0",
+      mode: settings.routing === "regex" ? "2" : "1",
+      msgTTR: `${settings.msgTTR}`,
+      msgRetry: `${settings.msgRetry}`,
     });
   }
+}
 
-  /** `/declareQueue`; one that exists already is fine. */
-  async declare(topic: string, bindKey: string): Promise<void> {
-    const reply = await this.request("/declareQueue", { topic, bindKey }, this.io.closed);
-    if (reply.code !== 0 && !reply.msg.endsWith("has exist."))
-      throw nodeError(reply.msg, "gnode /declareQueue");
+/** A node of the HTTP adapter: manual ack always, so a lost delivery comes back after TTR. */
+export class HttpNode extends NodeApi implements ClusterNode {
+  downUntil = 0;
+  readonly setup = new TopicSetup(
+    (topic) => this.configure(topic, this.topic(topic)),
+    (topic, bindKey) => this.ok("/declareQueue", { topic, bindKey }).then(noop, unlessExisting),
+  );
+
+  constructor(
+    io: HttpIo,
+    url: string,
+    readonly weight: number,
+    private readonly topic: (name: string) => Topic,
+  ) {
+    super(io, url);
   }
 
-  /** `/push` of one message (the JSON `data` field); resolves with the node's id. */
-  async push(data: string, signal: AbortSignal): Promise<string> {
+  /** `/push` of one message (the JSON `data` field). */
+  async push(data: string, signal?: AbortSignal): Promise<void> {
     const reply = (await this.ok("/push", {}, signal, data)) as { msgId?: unknown } | null;
     if (typeof reply?.msgId !== "string") throw badReply("gnode /push", "no id");
-    return reply.msgId;
   }
 
   /** `/pop`: blocks until a message comes (there is no timeout and no "empty" reply); only
    *  aborting `fetchSignal` ends it before. */
-  async pop(topic: string, bindKey: string, fetchSignal: AbortSignal): Promise<Delivery> {
-    const d = (await this.ok(
-      "/pop",
-      { topic, bindKey },
-      fetchSignal,
-      undefined,
-      fetchSignal,
-    )) as Delivery | null;
-    if (typeof d?.id !== "string" || typeof d.body !== "string" || typeof d.retry_count !== "number") {
-      throw badReply("gnode /pop", "no message");
-    }
-    return d;
+  async pop(topic: string, bindKey: string, fetchSignal?: AbortSignal): Promise<Delivery> {
+    return delivery(
+      await this.ok("/pop", { topic, bindKey }, undefined, undefined, fetchSignal),
+      "gnode /pop",
+    );
   }
 
   async ack(id: string, topic: string, bindKey: string): Promise<void> {
     await this.ok("/ack", { msgId: id, topic, bindKey });
   }
-}
-
-/** `work`, or a rejection with the signal's reason as soon as `signal` aborts. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const stop = (): void => reject(signal.reason);
-    signal.addEventListener("abort", stop, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
-  });
 }

@@ -5,19 +5,20 @@
  * (104 frames, paused while the subscription has no credit).
  */
 import type { Buffer } from "node:buffer";
-import { type FlowControl, GmqError, type InboundMessage, type StreamSink } from "gmq";
+import type { FlowControl, InboundMessage, StreamSink } from "gmq";
 import type { CreditGate } from "../gnode-http/credit.js";
-import { type Delivery, decodeDelivery, WAKE } from "../gnode-http/envelope.js";
+import { decodeDelivery, delivery, unwrap, WAKE } from "../gnode-http/envelope.js";
 import { sleep } from "../gnode-http/node-streams.js";
-import { badReply, GNODE_REASONS, isQueueMissing } from "../gnode-http/reasons.js";
-import type { NodeSocket } from "./node-socket.js";
+import { isQueueMissing, noop } from "../gnode-http/reasons.js";
 import type { TcpNode } from "./tcp-node.js";
 
 export interface QueueConsumer {
   readonly topic: string;
   readonly bindKey: string;
   /** The topic as the app named it. */
-  readonly appTopic: string;
+  readonly pattern: string;
+  /** Reads the dead-letter queue (`dead`), rather than popping. */
+  readonly dead: boolean;
   readonly signal: AbortSignal;
   readonly sink: StreamSink;
   readonly gate: CreditGate;
@@ -28,137 +29,79 @@ export interface QueueConsumer {
   ensure(node: TcpNode): Promise<void>;
 }
 
-function parse(payload: Buffer): Delivery {
-  let d: Delivery | undefined;
+/** `pop` (or `dead`) while there is credit, delivering each message, on a socket of its own;
+ *  returns when the signal aborts. */
+export async function readLoop(node: TcpNode, c: QueueConsumer): Promise<void> {
+  const { signal, dead, topic, bindKey } = c;
+  // Dead readers get no heartbeats.
+  const socket = await node.open(signal, { heartbeatMs: dead ? 0 : c.heartbeatTimeoutMs });
+  const line = `${dead ? "dead" : "pop"} ${topic} ${bindKey}`;
+  // A dead letter is gone from the node once read: there is nothing to ack.
+  const ack = async (id: string) => {
+    if (!dead) await node.ack(id, topic, bindKey);
+  };
   try {
-    d = JSON.parse(payload.toString("utf8"));
-  } catch {}
-  if (typeof d?.id !== "string" || typeof d.body !== "string" || typeof d.retry_count !== "number") {
-    throw badReply("gnode pop", "not a message");
-  }
-  return d;
-}
-
-/** Opens the consumer's own socket, closed when the loop ends or the subscription does. */
-async function withSocket(
-  node: TcpNode,
-  signal: AbortSignal,
-  run: (s: NodeSocket) => Promise<void>,
-  events = {},
-) {
-  const socket = await node.open({ closed() {}, ...events }, signal);
-  const close = (): void => socket.destroy(new GmqError("closed", "subscription ended"));
-  signal.addEventListener("abort", close, { once: true });
-  try {
-    await run(socket);
-  } finally {
-    signal.removeEventListener("abort", close);
-    close();
-  }
-}
-
-/** Fails the socket when a blocked `pop` hears nothing (not even a heartbeat) for too long. */
-function watchHeartbeats(socket: NodeSocket, timeoutMs: number): () => void {
-  const timer = setInterval(
-    () => {
-      if (socket.busy > 0 && Date.now() - socket.lastFrameAt > timeoutMs) {
-        socket.destroy(
-          new GmqError("disconnected", `gnode ${socket.address}: no heartbeat for ${timeoutMs} ms`, {
-            reason: GNODE_REASONS.HEARTBEAT_LOST,
-          }),
-        );
-      }
-    },
-    Math.max(50, timeoutMs / 5),
-  );
-  timer.unref?.();
-  return () => clearInterval(timer);
-}
-
-/** `pop` (or `dead`) while there is credit, delivering each message; returns when the signal aborts. */
-export async function readLoop(node: TcpNode, c: QueueConsumer, dead: boolean): Promise<void> {
-  await withSocket(node, c.signal, async (socket) => {
-    // One watch per socket (dead readers get no heartbeats): it looks only while a pop waits.
-    const stop = dead ? () => {} : watchHeartbeats(socket, c.heartbeatTimeoutMs);
-    try {
-      await loop(socket);
-    } finally {
-      stop();
-    }
-  });
-  async function loop(socket: NodeSocket): Promise<void> {
-    const line = `${dead ? "dead" : "pop"} ${c.topic} ${c.bindKey}`;
-    while (!c.signal.aborted) {
+    while (!signal.aborted) {
       try {
-        await c.gate.take(c.signal);
+        await c.gate.take(signal);
       } catch {
         return;
       }
       try {
-        socket.lastFrameAt = Date.now();
-        const d = parse(await socket.request(line));
-        if (d.body === WAKE) {
-          if (!dead) await node.ack(d.id, c.topic, c.bindKey).catch(() => {});
-          continue;
-        }
-        // A dead letter is gone from the node once read: there is nothing to ack.
-        const ack = dead ? () => Promise.resolve() : () => node.ack(d.id, c.topic, c.bindKey);
-        c.sink.message(decodeDelivery(c.appTopic, d, ack));
+        const d = delivery(`${await socket.request(line)}`, "gnode pop");
+        if (d.body === WAKE) await ack(d.id).catch(noop);
+        else c.sink.message(decodeDelivery(c.pattern, d, () => ack(d.id)));
       } catch (error) {
-        if (c.signal.aborted) return;
+        if (signal.aborted) return;
         if (!isQueueMissing(error)) throw error;
         // No dead-letter queue until the first dead letter; a queue a restart dropped: set up again.
-        if (dead) await sleep(c.deadPollMs, c.signal);
-        else await c.ensure(node);
+        await (dead ? sleep(c.deadPollMs, signal) : c.ensure(node));
       } finally {
         c.gate.done();
       }
     }
+  } finally {
+    socket.destroy();
   }
-}
-
-export interface ChannelConsumer {
-  readonly name: string;
-  readonly appTopic: string;
-  readonly signal: AbortSignal;
-  readonly flow: FlowControl;
-  deliver(message: InboundMessage): void;
-  decode(topic: string, payload: Buffer): InboundMessage;
 }
 
 /**
  * `subscribe <channel>` on a socket of its own; resolves once the node confirmed, with a promise
- * (`ended`) that settles when the socket ends (rejects) or the signal aborts (resolves). The socket stops
- * reading while the subscription has no credit (the node then holds the channel back).
+ * (`ended`) that settles when the socket ends (rejects) or the signal aborts (resolves). The
+ * socket stops reading while the subscription has no credit (the node then holds the channel
+ * back).
  */
-export async function openChannel(node: TcpNode, c: ChannelConsumer): Promise<{ ended: Promise<void> }> {
-  let ended!: (error: GmqError) => void;
-  const closed = new Promise<GmqError>((resolve) => {
-    ended = resolve;
+export async function openChannel(
+  node: TcpNode,
+  name: string,
+  pattern: string,
+  signal: AbortSignal,
+  sink: StreamSink,
+  flow: FlowControl,
+): Promise<{ ended: Promise<void> }> {
+  const socket = await node.open(signal, {
+    channel(payload) {
+      sink.message(decodeChannel(pattern, payload));
+      if (flow.credit > 0) return;
+      socket.socket.pause();
+      flow.ready(signal).then(() => socket.socket.resume(), noop);
+    },
   });
-  let socket: NodeSocket | undefined;
-  const channel = (payload: Buffer): void => {
-    c.deliver(c.decode(c.appTopic, payload));
-    if (c.flow.credit > 0 || !socket) return;
-    socket.socket.pause();
-    c.flow.ready(c.signal).then(
-      () => socket?.socket.resume(),
-      () => {},
-    );
-  };
-  socket = await node.open({ channel, closed: ended }, c.signal);
-  const s = socket;
-  const close = (): void => s.destroy(new GmqError("closed", "subscription ended"));
-  c.signal.addEventListener("abort", close, { once: true });
   try {
-    await s.request(`subscribe ${c.name}`);
+    await socket.request(`subscribe ${name}`);
   } catch (error) {
-    close();
+    socket.destroy();
     throw error;
   }
   return {
-    ended: closed.then((error) => {
-      if (!c.signal.aborted) throw error;
+    ended: socket.closed.then((error) => {
+      if (!signal.aborted) throw error;
     }),
   };
+}
+
+/** A channel's bytes: a gmq envelope, or another publisher's raw bytes. */
+function decodeChannel(topic: string, payload: Buffer): InboundMessage {
+  const e = payload[0] === 0x7b ? unwrap(`${payload}`) : undefined;
+  return e ? { topic, ...e } : { topic, payload };
 }

@@ -20,26 +20,19 @@ export interface EtcdNodesOptions {
   etcd?: Record<string, unknown>;
 }
 
-interface Registration {
-  tcp_addr?: unknown;
-  http_addr?: unknown;
-  weight?: unknown;
-}
-
 /** A `nodes` function for `gnode()`: reads the prefix once per (re)connect (no watch). */
 export function etcdNodes(options: EtcdNodesOptions): () => Promise<GnodeNode[]> {
   const hosts = typeof options.hosts === "string" ? [options.hosts] : [...(options.hosts ?? [])];
   if (hosts.length === 0 || hosts.some((h) => typeof h !== "string")) {
     throw GmqError.invalid("hosts", "must be an etcd endpoint or a list of them");
   }
-  const prefix = options.prefix ?? "/gmq/node";
-  const fallback =
-    options.host ?? new URL(hosts[0]!.includes("://") ? hosts[0]! : `http://${hosts[0]}`).hostname;
-  const loopback = /^(127\.|localhost$|::1$|0\.0\.0\.0$)/;
+  const first = hosts[0]!;
+  const fallback = options.host ?? new URL(first.includes("://") ? first : `http://${first}`).hostname;
   const fix = (address: unknown): string => {
-    const match = typeof address === "string" ? /^(.*):(\d+)$/.exec(address) : null;
-    if (!match) throw new GmqError("protocol", `etcd: a node address "${String(address)}" is not host:port`);
-    const host = match[1] === "" || (options.host && loopback.test(match[1]!)) ? fallback : match[1]!;
+    const match = /^(.*):(\d+)$/.exec(`${address}`);
+    if (!match) throw new GmqError("protocol", `etcd: a node address "${address}" is not host:port`);
+    let host = match[1]!;
+    if (host === "" || (options.host && /^(127\.|localhost$|::1$|0\.0\.0\.0$)/.test(host))) host = fallback;
     return `${host.includes(":") ? `[${host}]` : host}:${match[2]}`;
   };
   return async () => {
@@ -51,16 +44,16 @@ export function etcdNodes(options: EtcdNodesOptions): () => Promise<GnodeNode[]>
     }
     const client = new Etcd3({ ...options.etcd, hosts });
     try {
-      const entries = await client.getAll().prefix(prefix).strings();
+      const entries = await client
+        .getAll()
+        .prefix(options.prefix ?? "/gmq/node")
+        .strings();
       return Object.keys(entries)
         .sort()
         .map((key) => {
-          const value = JSON.parse(entries[key]!) as Registration;
-          return {
-            tcp: fix(value.tcp_addr),
-            http: `http://${fix(value.http_addr)}`,
-            weight: String(value.weight ?? "1"),
-          };
+          // All strings: `tcp_addr`, `http_addr`, `weight`, `node_id`, `join_time`.
+          const { tcp_addr, http_addr, weight } = JSON.parse(entries[key]!);
+          return { tcp: fix(tcp_addr), http: `http://${fix(http_addr)}`, weight: `${weight ?? 1}` };
         });
     } catch (cause) {
       throw GmqError.is(cause)

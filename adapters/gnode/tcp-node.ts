@@ -1,12 +1,14 @@
 /**
- * One gmq node as the TCP adapter sees it: its command socket (`pub`, `mpub`, `ack`, `queue`),
+ * One gmq node as the TCP adapter sees it: its command socket (`pub`, `ack`, `queue`, `publish`),
  * the HTTP API it needs only for `/config` (TCP has no safe way to configure a topic), and what
  * it has set up.
  */
 import { GmqError } from "gmq";
 import { type ClusterNode, TopicSetup } from "../gnode-http/cluster.js";
-import { type HttpIo, HttpNode } from "../gnode-http/http-node.js";
-import { NodeSocket } from "./node-socket.js";
+import { type HttpIo, NodeApi, unlessExisting } from "../gnode-http/http-node.js";
+import { noop, unreachable } from "../gnode-http/reasons.js";
+import { type Topic, weightOf } from "../gnode-http/settings.js";
+import { NodeSocket, type SocketOptions } from "./node-socket.js";
 
 export interface GnodeNode {
   /** The node's TCP address, `host:port` (e.g. `127.0.0.1:9503`). */
@@ -17,65 +19,49 @@ export interface GnodeNode {
   readonly weight?: number | string;
 }
 
-/** `host:port`, `[v6]:port` or `:port` (all interfaces: this machine). */
-export function parseAddress(address: string, field: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(address);
-  const port = Number(match?.[3]);
-  if (!match || port < 1 || port > 65_535)
-    throw GmqError.invalid(field, `must be host:port, got "${address}"`);
-  return { host: match[1] ?? (match[2] || "127.0.0.1"), port };
-}
-
 export class TcpNode implements ClusterNode {
   /** Skipped by publishes while its command socket is down. */
   downUntil = Number.POSITIVE_INFINITY;
   command: NodeSocket | undefined;
   readonly setup: TopicSetup;
-  readonly http: HttpNode;
-  readonly host: string;
-  readonly port: number;
-  /** Publishes on this node wait behind a topic being set up, to keep their order. */
-  blocked: Promise<unknown> | undefined;
+  readonly weight: number;
+  readonly #host: string;
+  readonly #port: number;
 
-  constructor(
-    readonly spec: GnodeNode,
-    readonly weight: number,
-    io: HttpIo,
-    field: string,
-  ) {
-    ({ host: this.host, port: this.port } = parseAddress(spec.tcp, `${field}.tcp`));
+  constructor(spec: GnodeNode, field: string, io: HttpIo, topic: (name: string) => Topic) {
+    if (typeof spec !== "object" || spec === null) throw GmqError.invalid(field, "must be { tcp, http }");
+    // `host:port`, `[v6]:port` or `:port` (all interfaces: this machine).
+    const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(spec.tcp);
+    this.#port = Number(match?.[3]);
+    if (!match || this.#port < 1 || this.#port > 65_535) {
+      throw GmqError.invalid(`${field}.tcp`, `must be host:port, got "${spec.tcp}"`);
+    }
+    this.#host = match[1] ?? (match[2] || "127.0.0.1");
     if (typeof spec.http !== "string" || spec.http === "")
       throw GmqError.invalid(`${field}.http`, "must be a URL");
-    this.http = new HttpNode(spec.http, weight, io);
-    this.setup = new TopicSetup({
-      configure: (topic) => this.http.configure(topic),
-      declare: (topic, bindKey) => this.declare(topic, bindKey),
-    });
+    this.weight = weightOf(spec.weight, `${field}.weight`);
+    const http = new NodeApi(io, spec.http);
+    this.setup = new TopicSetup(
+      (name) => http.configure(name, topic(name)),
+      (name, bindKey) => this.request(`queue ${name} ${bindKey}`).then(noop, unlessExisting),
+    );
   }
 
-  get address(): string {
-    return `${this.host}:${this.port}`;
+  /** One command on the command socket; `disconnected` while it is down. */
+  request(line: string, item?: string, push?: boolean): Promise<Buffer> {
+    return this.command?.request(line, item, push) ?? Promise.reject(this.down());
   }
 
-  /** The command socket, or `disconnected`. */
-  get socket(): NodeSocket {
-    if (!this.command?.isOpen) throw new GmqError("disconnected", `gnode ${this.address}: not connected`);
-    return this.command;
+  down(): GmqError {
+    return unreachable(`gnode ${this.#host}:${this.#port}: not connected`);
   }
 
-  private async declare(topic: string, bindKey: string): Promise<void> {
-    try {
-      await this.socket.request(`queue ${topic} ${bindKey}`);
-    } catch (error) {
-      if (!GmqError.is(error) || !error.message.endsWith("has exist.")) throw error;
-    }
+  ack(id: string, topic: string, bindKey: string): Promise<void> {
+    return this.request(`ack ${id} ${topic} ${bindKey}`).then(noop);
   }
 
-  async ack(id: string, topic: string, bindKey: string): Promise<void> {
-    await this.socket.request(`ack ${id} ${topic} ${bindKey}`);
-  }
-
-  open(events: Parameters<typeof NodeSocket.open>[2], signal?: AbortSignal): Promise<NodeSocket> {
-    return NodeSocket.open(this.host, this.port, events, signal);
+  /** A socket of its own, connected; `signal` closes it. */
+  open(signal: AbortSignal, options: SocketOptions = {}): Promise<NodeSocket> {
+    return new NodeSocket(this.#host, this.#port, signal, options).connected();
   }
 }
