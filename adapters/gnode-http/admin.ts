@@ -3,7 +3,7 @@
  * settings), queue declaration, topic statistics. Names are checked like the adapters check them.
  */
 import { GmqError } from "gmq";
-import { fetchOf, NodeApi, unlessExisting } from "./http-node.js";
+import { baseUrl, call, configure, fetchOf, unlessExisting } from "./http-node.js";
 import { checkName, type Routing } from "./names.js";
 import { integer } from "./settings.js";
 
@@ -47,14 +47,17 @@ export interface GnodeAdmin {
 
 export function gnodeAdmin(url: string, options: { fetch?: typeof fetch } = {}): GnodeAdmin {
   if (typeof url !== "string" || url === "") throw GmqError.invalid("url", "must be a node's URL");
-  const api = new NodeApi({ fetch: fetchOf(options.fetch), closed: new AbortController().signal }, url);
+  const io = { fetch: fetchOf(options.fetch), closed: new AbortController().signal };
+  const base = baseUrl(url);
   const name = (topic: string) => checkName(topic, "topic", false);
   const count = (value: unknown, field: string) => integer(value, field, 0, 1e9, 0);
   const ok = async (path: string, topic?: string): Promise<any> =>
-    api.ok(path, topic === undefined ? {} : { topic: name(topic) });
+    call(io, base, path, topic === undefined ? {} : { topic: name(topic) });
   return {
     configure: async (topic, config = {}) =>
-      api.configure(
+      configure(
+        io,
+        base,
         name(topic),
         {
           routing: config.routing === "regex" ? "regex" : "exact",
@@ -64,7 +67,10 @@ export function gnodeAdmin(url: string, options: { fetch?: typeof fetch } = {}):
         config.autoAck,
       ),
     declareQueue: async (topic, bindKey) =>
-      api.ok("/declareQueue", { topic: name(topic), bindKey: checkName(bindKey, "bindKey", false) }).then(
+      call(io, base, "/declareQueue", {
+        topic: name(topic),
+        bindKey: checkName(bindKey, "bindKey", false),
+      }).then(
         () => true,
         (error: unknown) => {
           unlessExisting(error);

@@ -4,36 +4,31 @@
  * the node its message came from. Each node also remembers which topics it has set up (§6).
  */
 import { GmqError } from "gmq";
-import { isNetwork, noop } from "./reasons.js";
+import { isNetwork } from "./reasons.js";
 
 /**
  * `ensureTopic` for one node: configure a topic and declare its queues once, again after the node
- * may have lost them (a network failure, a reconnect, a reply saying a queue is gone). What is
- * sent after a setup waits for it, so publishes keep their order on the node.
+ * may have lost them (a network failure, a reconnect, a reply saying a queue is gone).
  */
 export class TopicSetup {
   /** `topic` (configured) or `topic bindKey` (declared): done, or under way. */
   readonly #steps = new Map<string, true | Promise<unknown>>();
   /** Topic → how many queues it had when everything was last in place: the hot path. */
   readonly #ready = new Map<string, number>();
-  /** Setups under way on this node (failures swallowed). */
-  #busy: Promise<unknown> | undefined;
 
-  constructor(
-    private readonly configure: (topic: string) => Promise<void>,
-    private readonly declare: (topic: string, bindKey: string) => Promise<void>,
-  ) {}
+  /** `run(topic)` configures a topic, `run(topic, bindKey)` declares a queue. */
+  constructor(private readonly run: (topic: string, bindKey?: string) => Promise<unknown>) {}
 
-  /** Undefined when everything is in place and nothing is under way (no promise on the hot path). */
+  /** Undefined when everything is in place already (no promise on the hot path). */
   ensure(topic: string, queues: Set<string>): Promise<unknown> | undefined {
-    if (!this.#busy && this.#ready.get(topic) === queues.size) return;
-    const waits: Promise<unknown>[] = [];
-    const step = (key: string, run: () => Promise<void>): void => {
-      const steps = this.#steps;
+    if (this.#ready.get(topic) === queues.size) return;
+    const steps = this.#steps;
+    const waits = [undefined, ...queues].flatMap((bindKey) => {
+      const key = `${topic} ${bindKey ?? ""}`;
       let work = steps.get(key);
-      if (work === true) return;
+      if (work === true) return [];
       if (!work) {
-        const started: Promise<unknown> = run().then(
+        const started: Promise<unknown> = this.run(topic, bindKey).then(
           () => steps.get(key) === started && steps.set(key, true),
           (error: unknown) => {
             if (steps.get(key) === started) steps.delete(key);
@@ -43,19 +38,10 @@ export class TopicSetup {
         work = started;
         steps.set(key, work);
       }
-      waits.push(work);
-    };
-    step(topic, () => this.configure(topic));
-    for (const bindKey of queues) step(`${topic} ${bindKey}`, () => this.declare(topic, bindKey));
-    if (waits.length === 0) this.#ready.set(topic, queues.size);
-    if (!this.#busy && waits.length === 0) return;
-    const ready = Promise.all([this.#busy, ...waits]);
-    const busy = ready.then(noop, noop);
-    this.#busy = busy;
-    void busy.then(() => {
-      if (this.#busy === busy) this.#busy = undefined;
+      return [work];
     });
-    return ready;
+    if (waits.length > 0) return Promise.all(waits);
+    this.#ready.set(topic, queues.size);
   }
 
   /** The node may have forgotten everything: set up again on next use. */

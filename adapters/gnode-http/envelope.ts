@@ -82,12 +82,12 @@ export function unwrap(
  * dead-letter queue); without, an ack (the message is dropped).
  */
 export function decodeDelivery(topic: string, d: Delivery, ack: () => Promise<void>): InboundMessage {
-  const e = unwrap(d.body);
+  const e = unwrap(d.body) ?? { payload: encoder.encode(d.body) };
   return {
     topic,
-    payload: e ? e.payload : encoder.encode(d.body),
-    id: e?.id ?? d.id,
-    headers: { ...e?.headers, "gnode-id": d.id },
+    payload: e.payload,
+    id: e.id ?? d.id,
+    headers: { ...e.headers, "gnode-id": d.id },
     deliveryCount: d.retry_count,
     redelivered: d.retry_count > 0,
     ack,

@@ -130,10 +130,8 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
         node.push(JSON.stringify({ topic, route_key: routeKey, body, delay: 0 }));
       const wake = (node: HttpNode) => void push(node, WAKE).catch(noop);
       const ack = (node: HttpNode, id: string) => node.ack(id, topic, bindKey);
-      const ended = new Promise<undefined>((resolve) => {
-        if (signal.aborted) resolve(undefined);
-        signal.addEventListener("abort", () => resolve(undefined), { once: true });
-      });
+      // The loops end when it aborts (`take` says so first if it already has).
+      const ended = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
 
       const popLoop = async (node: HttpNode): Promise<void> => {
         /** When the /pop under way was sent (0: none): one timer per loop wakes it when idle. */

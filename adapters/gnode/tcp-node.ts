@@ -5,7 +5,7 @@
  */
 import { GmqError } from "gmq";
 import { type ClusterNode, TopicSetup } from "../gnode-http/cluster.js";
-import { type HttpIo, NodeApi, unlessExisting } from "../gnode-http/http-node.js";
+import { baseUrl, configure, type HttpIo, unlessExisting } from "../gnode-http/http-node.js";
 import { noop, unreachable } from "../gnode-http/reasons.js";
 import { type Topic, weightOf } from "../gnode-http/settings.js";
 import { NodeSocket, type SocketOptions } from "./node-socket.js";
@@ -27,6 +27,8 @@ export class TcpNode implements ClusterNode {
   readonly weight: number;
   readonly #host: string;
   readonly #port: number;
+  /** Setups under way (failures swallowed): what is sent after one waits for it. */
+  #busy: Promise<unknown> | undefined;
 
   constructor(spec: GnodeNode, field: string, io: HttpIo, topic: (name: string) => Topic) {
     if (typeof spec !== "object" || spec === null) throw GmqError.invalid(field, "must be { tcp, http }");
@@ -40,11 +42,26 @@ export class TcpNode implements ClusterNode {
     if (typeof spec.http !== "string" || spec.http === "")
       throw GmqError.invalid(`${field}.http`, "must be a URL");
     this.weight = weightOf(spec.weight, `${field}.weight`);
-    const http = new NodeApi(io, spec.http);
-    this.setup = new TopicSetup(
-      (name) => http.configure(name, topic(name)),
-      (name, bindKey) => this.request(`queue ${name} ${bindKey}`).then(noop, unlessExisting),
+    const http = baseUrl(spec.http);
+    this.setup = new TopicSetup((name, bindKey) =>
+      bindKey === undefined
+        ? configure(io, http, name, topic(name))
+        : this.request(`queue ${name} ${bindKey}`).then(noop, unlessExisting),
     );
+  }
+
+  /** Sets `topic` up if need be; what is sent after it waits for every setup under way, so
+   *  publishes keep their order on the node. Undefined when nothing is to wait for. */
+  ready(topic: string, queues: Set<string>): Promise<unknown> | undefined {
+    const setup = this.setup.ensure(topic, queues);
+    if (!setup && !this.#busy) return;
+    const ready = Promise.all([this.#busy, setup]);
+    const busy = ready.then(noop, noop);
+    this.#busy = busy;
+    void busy.then(() => {
+      if (this.#busy === busy) this.#busy = undefined;
+    });
+    return ready;
   }
 
   /** One command on the command socket; `disconnected` while it is down. */

@@ -105,7 +105,7 @@ export function gnode(options: GnodeOptions): Transport {
     const { topic, settings, routeKey, delay, body } = prepareQueueMessage(common, message, true);
     await onSomeNode(nodes, random, retryMs, (node) => {
       const send = () => node.request(`pub ${topic} ${routeKey} ${delay}`, body, true);
-      return node.setup.ensure(topic, settings.queues)?.then(send) ?? send();
+      return node.ready(topic, settings.queues)?.then(send) ?? send();
     });
   }
 
