@@ -2,7 +2,6 @@
  * Typed admin helpers for one gmq node over HTTP (spec §2): topic configuration (always all four
  * settings), queue declaration, topic statistics. Names are checked like the adapters check them.
  */
-import { GmqError } from "gmq";
 import { baseUrl, call, configure, fetchOf, unlessExisting } from "./http-node.js";
 import { checkName, type Routing } from "./names.js";
 import { integer } from "./settings.js";
@@ -46,9 +45,8 @@ export interface GnodeAdmin {
 }
 
 export function gnodeAdmin(url: string, options: { fetch?: typeof fetch } = {}): GnodeAdmin {
-  if (typeof url !== "string" || url === "") throw GmqError.invalid("url", "must be a node's URL");
   const io = { fetch: fetchOf(options.fetch), closed: new AbortController().signal };
-  const base = baseUrl(url);
+  const base = baseUrl(url, "url");
   const name = (topic: string) => checkName(topic, "topic", false);
   const count = (value: unknown, field: string) => integer(value, field, 0, 1e9, 0);
   const ok = async (path: string, topic?: string): Promise<any> =>
@@ -60,7 +58,7 @@ export function gnodeAdmin(url: string, options: { fetch?: typeof fetch } = {}):
         base,
         name(topic),
         {
-          routing: config.routing === "regex" ? "regex" : "exact",
+          routing: config.routing,
           msgTTR: count(config.msgTTR, "msgTTR"),
           msgRetry: count(config.msgRetry, "msgRetry"),
         },

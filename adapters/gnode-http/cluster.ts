@@ -4,51 +4,47 @@
  * the node its message came from. Each node also remembers which topics it has set up (§6).
  */
 import { GmqError } from "gmq";
-import { isNetwork } from "./reasons.js";
+import { isNetwork, noop } from "./reasons.js";
 
 /**
  * `ensureTopic` for one node: configure a topic and declare its queues once, again after the node
  * may have lost them (a network failure, a reconnect, a reply saying a queue is gone).
  */
-export class TopicSetup {
-  /** `topic` (configured) or `topic bindKey` (declared): done, or under way. */
-  readonly #steps = new Map<string, true | Promise<unknown>>();
+export type TopicSetup = ReturnType<typeof topicSetup>;
+
+/** `run(topic)` configures a topic, `run(topic, bindKey)` declares a queue. */
+export function topicSetup(run: (topic: string, bindKey?: string) => Promise<unknown>) {
+  /** `topic ` (configured) or `topic bindKey` (declared): done or under way (dropped if failed). */
+  const steps = new Map<string, Promise<unknown>>();
   /** Topic → how many queues it had when everything was last in place: the hot path. */
-  readonly #ready = new Map<string, number>();
-
-  /** `run(topic)` configures a topic, `run(topic, bindKey)` declares a queue. */
-  constructor(private readonly run: (topic: string, bindKey?: string) => Promise<unknown>) {}
-
-  /** Undefined when everything is in place already (no promise on the hot path). */
-  ensure(topic: string, queues: Set<string>): Promise<unknown> | undefined {
-    if (this.#ready.get(topic) === queues.size) return;
-    const steps = this.#steps;
-    const waits = [undefined, ...queues].flatMap((bindKey) => {
-      const key = `${topic} ${bindKey ?? ""}`;
-      let work = steps.get(key);
-      if (work === true) return [];
-      if (!work) {
-        const started: Promise<unknown> = this.run(topic, bindKey).then(
-          () => steps.get(key) === started && steps.set(key, true),
-          (error: unknown) => {
-            if (steps.get(key) === started) steps.delete(key);
-            throw error;
-          },
-        );
-        work = started;
-        steps.set(key, work);
-      }
-      return [work];
-    });
-    if (waits.length > 0) return Promise.all(waits);
-    this.#ready.set(topic, queues.size);
-  }
-
-  /** The node may have forgotten everything: set up again on next use. */
-  reset(): void {
-    this.#steps.clear();
-    this.#ready.clear();
-  }
+  const ready = new Map<string, number>();
+  return {
+    /** Undefined when everything is in place already (no promise on the hot path). A step that
+     *  ends after a reset may still count as done: the node's refusal then sets it up again. */
+    ensure(topic: string, queues: Set<string>): Promise<unknown> | undefined {
+      const size = queues.size;
+      if (ready.get(topic) === size) return;
+      const all = Promise.all(
+        [undefined, ...queues].map((bindKey) => {
+          const key = `${topic} ${bindKey ?? ""}`;
+          let work = steps.get(key);
+          if (!work) {
+            work = run(topic, bindKey);
+            work.catch(() => steps.delete(key));
+            steps.set(key, work);
+          }
+          return work;
+        }),
+      );
+      all.then(() => ready.set(topic, size), noop);
+      return all;
+    },
+    /** The node may have forgotten everything: set up again on next use. */
+    reset(): void {
+      steps.clear();
+      ready.clear();
+    },
+  };
 }
 
 export interface ClusterNode {
@@ -58,17 +54,14 @@ export interface ClusterNode {
   downUntil: number;
 }
 
-/** §5: draw r in [1, Σw] and take the first node whose running total reaches it; uniform if Σw = 0. */
-export function pickWeighted<T extends { readonly weight: number }>(
-  nodes: readonly T[],
-  random: () => number,
-): T {
+/** §5: draw r in [0, Σw) and take the first node whose running total passes it; uniform if
+ *  Σw = 0. */
+function pickWeighted<N extends ClusterNode>(nodes: readonly N[], random: () => number): N {
   let total = 0;
   for (const node of nodes) total += node.weight;
-  if (total <= 0) return nodes[Math.floor(random() * nodes.length)] ?? nodes[0]!;
-  let r = Math.floor(random() * total);
+  let r = random() * (total || nodes.length);
   for (const node of nodes) {
-    r -= node.weight;
+    r -= total ? node.weight : 1;
     if (r < 0) return node;
   }
   return nodes[nodes.length - 1]!;
@@ -91,12 +84,11 @@ export async function onSomeNode<N extends ClusterNode, R>(
   retryMs: number,
   work: (node: N) => Promise<R>,
 ): Promise<R> {
-  const now = Date.now();
-  let left = nodes.length > 1 ? nodes.filter((node) => node.downUntil <= now) : nodes;
+  let left: readonly N[] = nodes.filter((node) => node.downUntil <= Date.now());
   if (left.length === 0) left = nodes;
   let last: unknown;
   while (left.length > 0) {
-    const node = left.length > 1 ? pickWeighted(left, random) : left[0]!;
+    const node = pickWeighted(left, random);
     try {
       const result = await work(node);
       node.downUntil = 0;

@@ -8,12 +8,12 @@
  * Bodies without it (other producers) arrive as their UTF-8 bytes, with the node's id as id.
  */
 import type { InboundMessage, OutboundMessage } from "gmq";
+import { encoder } from "./names.js";
 import { badReply } from "./reasons.js";
 
 const MARK = '{"gmq":1,';
 /** Pushed to wake a `/pop` that nobody waits for any more (see gnodeHttp); dropped on receipt. */
 export const WAKE = '{"gmq":1,"wake":1}';
-const encoder = new TextEncoder();
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function toBase64(bytes: Uint8Array): string {
@@ -66,13 +66,11 @@ export function unwrap(
   if (body.startsWith(MARK))
     try {
       const { id, h, t, b } = JSON.parse(body);
-      const payload =
-        typeof t === "string"
-          ? encoder.encode(t)
-          : typeof b === "string"
-            ? Uint8Array.from(atob(b), (c) => c.charCodeAt(0))
-            : undefined;
-      if (payload) return { payload, id: typeof id === "string" ? id : undefined, headers: h };
+      if (typeof (t ?? b) === "string") {
+        const payload =
+          t === undefined ? Uint8Array.from(atob(b), (c) => c.charCodeAt(0)) : encoder.encode(t);
+        return { payload, id, headers: h };
+      }
     } catch {}
 }
 

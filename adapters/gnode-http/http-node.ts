@@ -4,8 +4,9 @@
  * `{"code","data","msg"}` envelope, and every id a decimal string.
  */
 import { GmqError } from "gmq";
-import { type ClusterNode, TopicSetup } from "./cluster.js";
+import { topicSetup } from "./cluster.js";
 import { type Delivery, delivery } from "./envelope.js";
+import type { Routing } from "./names.js";
 import { badReply, nodeError, noop, unreachable } from "./reasons.js";
 import type { Topic } from "./settings.js";
 
@@ -49,9 +50,9 @@ export async function call(
   let status: number;
   let text: string;
   try {
-    signal.throwIfAborted();
     [status, text] = await new Promise<[number, string]>((resolve, reject) => {
-      const stop = (): void => reject(signal.reason);
+      const stop = (): void => reject(GmqError.from(signal.reason, "aborted"));
+      if (signal.aborted) return stop();
       signal.addEventListener("abort", stop);
       io.fetch(
         `${url}${path}${data === undefined ? `?${new URLSearchParams(params)}` : ""}`,
@@ -64,8 +65,7 @@ export async function call(
         .finally(() => signal.removeEventListener("abort", stop));
     });
   } catch (error) {
-    if (signal.aborted) throw GmqError.from(signal.reason, "aborted");
-    throw unreachable(`${what}: ${(error as Error).message}`, error);
+    throw GmqError.is(error) ? error : unreachable(`${what}: ${(error as Error).message}`, error);
   }
   // A proxy in front of the node says it could not reach it.
   if (status > 501 && status < 505) throw unreachable(`${what}: HTTP ${status}`);
@@ -85,7 +85,7 @@ export async function configure(
   io: HttpIo,
   url: string,
   topic: string,
-  settings: Omit<Topic, "queues">,
+  settings: { readonly routing?: Routing; readonly msgTTR: number; readonly msgRetry: number },
   autoAck = false,
 ): Promise<void> {
   await call(io, url, "/config", {
@@ -97,46 +97,41 @@ export async function configure(
   });
 }
 
-/** A node's base URL: e.g. `http://127.0.0.1:9504`, or a same-origin proxy path such as `/gnode`. */
-export const baseUrl = (url: string): string => url.replace(/\/+$/, "");
+/** A node's base URL, e.g. `http://127.0.0.1:9504`, or a same-origin proxy path such as `/gnode`. */
+export function baseUrl(url: unknown, field: string): string {
+  if (typeof url !== "string" || url === "") throw GmqError.invalid(field, "must be a node's URL");
+  return url.replace(/\/+$/, "");
+}
+
+export type HttpNode = ReturnType<typeof httpNode>;
 
 /** A node of the HTTP adapter: manual ack always, so a lost delivery comes back after TTR. */
-export class HttpNode implements ClusterNode {
-  downUntil = 0;
-  readonly setup: TopicSetup;
-  readonly #call;
-
-  constructor(
-    io: HttpIo,
-    url: string,
-    readonly weight: number,
-    topic: (name: string) => Topic,
-  ) {
-    const base = baseUrl(url);
-    this.#call = (...args: [string, Record<string, string>, AbortSignal?, string?, AbortSignal?]) =>
-      call(io, base, ...args);
-    this.setup = new TopicSetup((name, bindKey) =>
+export function httpNode(io: HttpIo, base: string, weight: number, topic: (name: string) => Topic) {
+  const request = async (
+    path: string,
+    params: Record<string, string>,
+    signal?: AbortSignal,
+    data?: string,
+  ) => {
+    await call(io, base, path, params, signal, data);
+  };
+  return {
+    weight,
+    downUntil: 0,
+    setup: topicSetup((name, bindKey) =>
       bindKey === undefined
         ? configure(io, base, name, topic(name))
-        : this.#call("/declareQueue", { topic: name, bindKey }).then(noop, unlessExisting),
-    );
-  }
-
-  /** `/push` of one message (the JSON `data` field). */
-  async push(data: string, signal?: AbortSignal): Promise<void> {
-    await this.#call("/push", {}, signal, data);
-  }
-
-  /** `/pop`: blocks until a message comes (there is no timeout and no "empty" reply); only
-   *  aborting `fetchSignal` ends it before. */
-  async pop(topic: string, bindKey: string, fetchSignal?: AbortSignal): Promise<Delivery> {
-    return delivery(
-      await this.#call("/pop", { topic, bindKey }, undefined, undefined, fetchSignal),
-      "gnode /pop",
-    );
-  }
-
-  async ack(id: string, topic: string, bindKey: string): Promise<void> {
-    await this.#call("/ack", { msgId: id, topic, bindKey });
-  }
+        : request("/declareQueue", { topic: name, bindKey }).then(noop, unlessExisting),
+    ),
+    /** `/push` of one message (the JSON `data` field). */
+    push: (data: string, signal?: AbortSignal) => request("/push", {}, signal, data),
+    /** `/pop`: blocks until a message comes (there is no timeout and no "empty" reply); only
+     *  aborting `fetchSignal` ends it before. */
+    pop: async (topic: string, bindKey: string, fetchSignal?: AbortSignal): Promise<Delivery> =>
+      delivery(
+        await call(io, base, "/pop", { topic, bindKey }, undefined, undefined, fetchSignal),
+        "gnode /pop",
+      ),
+    ack: (id: string, topic: string, bindKey: string) => request("/ack", { msgId: id, topic, bindKey }),
+  };
 }

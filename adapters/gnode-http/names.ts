@@ -37,13 +37,12 @@ export function checkName(name: string, field: string, slashAsDot: boolean): str
 export function routeKeyFor(key: string | undefined, routing: Routing, tcp: boolean): string {
   if (!key) return "";
   if (routing === "exact") return checkName(key, "routeKey", false);
-  let valid = !NOT_RE2.test(key);
   try {
+    if (NOT_RE2.test(key)) throw key;
     new RegExp(key);
   } catch {
-    valid = false;
+    throw GmqError.invalid("routeKey", `not an RE2 pattern: "${key}"`);
   }
-  if (!valid) throw GmqError.invalid("routeKey", `not an RE2 pattern: "${key}"`);
   return tcp ? key.replaceAll(" ", "\\x20") : key;
 }
 
@@ -56,7 +55,7 @@ export function delaySeconds(delayMs: number | undefined): number {
   return seconds;
 }
 
-const encoder = new TextEncoder();
+export const encoder = new TextEncoder();
 
 /** Fails with `payload_too_large` when `body` (as UTF-8) is over `limit` bytes. */
 export function checkBodySize(body: string, limit: number): void {

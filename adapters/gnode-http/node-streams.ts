@@ -16,10 +16,20 @@ export async function openOnNodes<N>(
   start: (node: N) => Promise<unknown>,
   run: (node: N) => Promise<void>,
 ): Promise<void> {
-  const started = await Promise.allSettled(nodes.map(start));
-  const failures = started.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason] : []));
-  if (failures.length === nodes.length) throw failures.find((error) => !isNetwork(error)) ?? failures[0];
+  const failures: unknown[] = [];
+  const up = await Promise.all(
+    nodes.map((node) =>
+      start(node).then(
+        () => true,
+        (error: unknown) => {
+          failures.push(error);
+          return false;
+        },
+      ),
+    ),
+  );
   let alive = nodes.length - failures.length;
+  if (alive === 0) throw failures.find((error) => !isNetwork(error)) ?? failures[0];
   const loop = async (node: N, up: boolean): Promise<void> => {
     for (let attempt = 0; !signal.aborted; ) {
       if (!up) {
@@ -44,7 +54,7 @@ export async function openOnNodes<N>(
       }
     }
   };
-  started.forEach((outcome, i) => void loop(nodes[i]!, outcome.status === "fulfilled"));
+  up.forEach((started, i) => void loop(nodes[i]!, started));
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

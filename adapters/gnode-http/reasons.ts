@@ -39,10 +39,9 @@ export function nodeError(text: string, what: string): GmqError {
   return new GmqError(code, `${what}: ${text}`, { reason, details: { text } });
 }
 
-export const isQueueMissing = (error: unknown): boolean =>
-  GmqError.is(error) && error.reason === "QUEUE_MISSING";
+export const isQueueMissing = (error: unknown): boolean => (error as GmqError)?.reason === "QUEUE_MISSING";
 
-export const isNetwork = (error: unknown): boolean => GmqError.is(error) && error.code === "disconnected";
+export const isNetwork = (error: unknown): boolean => (error as GmqError)?.code === "disconnected";
 
 export const badReply = (what: string, detail: string): GmqError =>
   new GmqError("protocol", `${what}: ${detail}`, { reason: "BAD_REPLY" });

@@ -97,30 +97,27 @@ export function resolveCommon(options: GnodeCommonOptions, maxBodyLimit: number)
   const slashAsDot = options.slashAsDot === true;
   const fallback = routing(options.routing, "routing", "exact");
   const topics = new Map<string, Topic>();
-  for (const [name, topic] of Object.entries(options.topics ?? {})) {
+  const add = (name: string, topic: GnodeTopicOptions = {}): Topic => {
     const field = `topics.${name}`;
-    topics.set(checkName(name, field, slashAsDot), {
+    const settings = {
       routing: routing(topic.routing, `${field}.routing`, fallback),
       msgTTR: integer(topic.msgTTR, `${field}.msgTTR`, 1, 60, 0),
       msgRetry: integer(topic.msgRetry, `${field}.msgRetry`, 1, 65_535, 0),
       queues: new Set(
         (topic.queues ?? []).map((key, i) => checkName(key, `${field}.queues.${i}`, slashAsDot)),
       ),
-    });
-  }
+    };
+    topics.set(checkName(name, field, slashAsDot), settings);
+    return settings;
+  };
+  for (const [name, topic] of Object.entries(options.topics ?? {})) add(name, topic);
   return {
     maxBodyBytes: integer(options.maxBodyBytes, "maxBodyBytes", 64, maxBodyLimit, 1024 * 1024),
     slashAsDot,
     retryMs: integer(options.nodeRetryMs, "nodeRetryMs", 1, 600_000, 5_000),
     random: options.random ?? Math.random,
-    topic(name) {
-      let topic = topics.get(name);
-      if (!topic) {
-        topic = { routing: fallback, msgTTR: 0, msgRetry: 0, queues: new Set() };
-        topics.set(name, topic);
-      }
-      return topic;
-    },
+    // Topics not configured get the defaults on first use (their names are checked already).
+    topic: (name) => topics.get(name) ?? add(name),
   };
 }
 

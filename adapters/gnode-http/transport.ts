@@ -18,12 +18,12 @@
  */
 import { GmqError, type Transport } from "gmq";
 import { onSomeNode } from "./cluster.js";
-import { CreditGate } from "./credit.js";
+import { creditGate } from "./credit.js";
 import { decodeDelivery, WAKE } from "./envelope.js";
-import { fetchOf, type HttpIo, HttpNode } from "./http-node.js";
+import { baseUrl, fetchOf, type HttpIo, type HttpNode, httpNode } from "./http-node.js";
 import { checkName, nameProblem, wireName } from "./names.js";
 import { openOnNodes, sleep } from "./node-streams.js";
-import { isNetwork, isQueueMissing, noop } from "./reasons.js";
+import { isQueueMissing, noop } from "./reasons.js";
 import {
   checkQueueMessage,
   type GnodeCommonOptions,
@@ -61,8 +61,8 @@ const MAX_HTTP_BODY = 3 * 1024 * 1024;
 export function gnodeHttp(options: GnodeHttpOptions): Transport {
   const common = resolveCommon(options, MAX_HTTP_BODY);
   const { slashAsDot, random, retryMs } = common;
-  const specs = typeof options.url === "string" ? [options.url] : options.url;
-  if (!Array.isArray(specs) || specs.length === 0) throw GmqError.invalid("url", "must list a node");
+  const specs = [options.url].flat();
+  if (specs.length === 0) throw GmqError.invalid("url", "must list a node");
   let closing = new AbortController();
   const io: HttpIo = {
     fetch: fetchOf(options.fetch),
@@ -72,11 +72,12 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
   };
   const nodes = specs.map((spec: string | GnodeHttpNode, i) => {
     const { url, weight } = typeof spec === "string" ? { url: spec } : (spec ?? ({} as GnodeHttpNode));
-    if (typeof url !== "string" || url === "") throw GmqError.invalid(`url.${i}`, "must be a node's URL");
-    return new HttpNode(io, url, weightOf(weight, `url.${i}.weight`), common.topic);
+    return httpNode(io, baseUrl(url, `url.${i}`), weightOf(weight, `url.${i}.weight`), common.topic);
   });
   const closeGraceMs = integer(options.closeGraceMs, "closeGraceMs", 0, 600_000, 2000);
   const refreshMs = integer(options.popRefreshMs, "popRefreshMs", 1, 3_600_000, 50_000);
+  /** How long a /pop sent without a signal may wait before it is woken (see the pop loop). */
+  const quickMs = Math.min(refreshMs, 1000);
   /** `/pop`s nobody waits for any more, until they are over and what they took is given back. */
   const abandoned = new Set<Promise<unknown>>();
   /** What aborts the `/pop`s under way (those sent with a signal) when closing. */
@@ -105,15 +106,15 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
       const { topic, settings, routeKey, delay, body } = prepareQueueMessage(common, message, false);
       const data = JSON.stringify({ topic, route_key: routeKey, body, delay });
       await onSomeNode(nodes, random, retryMs, async (node) => {
-        await node.setup.ensure(topic, settings.queues);
-        try {
-          await node.push(data, signal);
-        } catch (error) {
-          // A restarted node may have dropped its empty queues: declare them again, once.
-          if ((error as GmqError)?.reason !== "NO_MATCHING_QUEUE" || settings.queues.size === 0) throw error;
-          node.setup.reset();
+        // A restarted node may have dropped its empty queues: declare them again, once.
+        for (let again = settings.queues.size > 0; ; again = false) {
           await node.setup.ensure(topic, settings.queues);
-          await node.push(data, signal);
+          try {
+            return await node.push(data, signal);
+          } catch (error) {
+            if (!again || (error as GmqError)?.reason !== "NO_MATCHING_QUEUE") throw error;
+            node.setup.reset();
+          }
         }
       });
     },
@@ -123,7 +124,7 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
       const bindKey = checkName(request.queue ?? "default", "queue", slashAsDot);
       const { queues, routing } = common.topic(topic);
       queues.add(bindKey);
-      const gate = new CreditGate(flow);
+      const gate = creditGate(flow);
       // Gives a body back to this bind key only (bind keys hold no regex syntax but `.`).
       const routeKey = routing === "exact" ? bindKey : `^${bindKey.replaceAll(".", "\\.")}$`;
       const push = (node: HttpNode, body: string) =>
@@ -138,15 +139,12 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
         let since = 0;
         /** The last /pop came back at once: the queue has more, the next one goes without a signal. */
         let bare = false;
-        const refresh = setInterval(
-          () => {
-            if (since > 0 && Date.now() - since >= (bare ? Math.min(refreshMs, 1000) : refreshMs)) {
-              since = Date.now();
-              wake(node);
-            }
-          },
-          Math.min(refreshMs / 4, 250),
-        );
+        const refresh = setInterval(() => {
+          if (since > 0 && Date.now() - since >= (bare ? quickMs : refreshMs)) {
+            since = Date.now();
+            wake(node);
+          }
+        }, quickMs / 4);
         try {
           while (!signal.aborted) {
             try {
@@ -183,8 +181,8 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
               if (d.body === WAKE) await ack(node, d.id).catch(noop);
               else sink.message(decodeDelivery(request.pattern, d, () => ack(node, d.id)));
             } catch (error) {
-              // A network failure, or a node that restarted and dropped the empty queue.
-              if (isNetwork(error) || isQueueMissing(error)) node.setup.reset();
+              // The node may have restarted (and dropped the empty queue): set up again.
+              node.setup.reset();
               if (!isQueueMissing(error)) throw error;
               await node.setup.ensure(topic, queues);
             } finally {

@@ -4,7 +4,7 @@
  * it has set up.
  */
 import { GmqError } from "gmq";
-import { type ClusterNode, TopicSetup } from "../gnode-http/cluster.js";
+import { type ClusterNode, type TopicSetup, topicSetup } from "../gnode-http/cluster.js";
 import { baseUrl, configure, type HttpIo, unlessExisting } from "../gnode-http/http-node.js";
 import { noop, unreachable } from "../gnode-http/reasons.js";
 import { type Topic, weightOf } from "../gnode-http/settings.js";
@@ -39,11 +39,9 @@ export class TcpNode implements ClusterNode {
       throw GmqError.invalid(`${field}.tcp`, `must be host:port, got "${spec.tcp}"`);
     }
     this.#host = match[1] ?? (match[2] || "127.0.0.1");
-    if (typeof spec.http !== "string" || spec.http === "")
-      throw GmqError.invalid(`${field}.http`, "must be a URL");
     this.weight = weightOf(spec.weight, `${field}.weight`);
-    const http = baseUrl(spec.http);
-    this.setup = new TopicSetup((name, bindKey) =>
+    const http = baseUrl(spec.http, `${field}.http`);
+    this.setup = topicSetup((name, bindKey) =>
       bindKey === undefined
         ? configure(io, http, name, topic(name))
         : this.request(`queue ${name} ${bindKey}`).then(noop, unlessExisting),

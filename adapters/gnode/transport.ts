@@ -11,7 +11,7 @@
  */
 import { GmqError, type OutboundMessage, type Transport } from "gmq";
 import { nodeFailed, onSomeNode } from "../gnode-http/cluster.js";
-import { CreditGate } from "../gnode-http/credit.js";
+import { creditGate } from "../gnode-http/credit.js";
 import { encodeBody } from "../gnode-http/envelope.js";
 import { fetchOf, type HttpIo } from "../gnode-http/http-node.js";
 import { checkBodySize, checkName, nameProblem, wireName } from "../gnode-http/names.js";
@@ -208,7 +208,7 @@ export function gnode(options: GnodeOptions): Transport {
         dead,
         signal,
         sink,
-        gate: new CreditGate(flow),
+        gate: creditGate(flow),
         heartbeatTimeoutMs,
         deadPollMs,
         ensure(node: TcpNode) {
