@@ -3,7 +3,6 @@
  * by weight (moving on when a node fails), consumers pop on every node, and each ack goes back to
  * the node its message came from. Each node also remembers which topics it has set up (§6).
  */
-import { GmqError } from "gmq";
 import { isNetwork, noop } from "./reasons.js";
 
 /**
@@ -100,5 +99,5 @@ export async function onSomeNode<N extends ClusterNode, R>(
       left = left.filter((other) => other !== node);
     }
   }
-  throw last ?? new GmqError("disconnected", "no gmq node to send to");
+  throw last; // `nodes` is never empty: at least one failed
 }

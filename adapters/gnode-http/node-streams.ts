@@ -1,12 +1,12 @@
-import { backoffDelay, GmqError, type StreamSink } from "gmq";
+import { GmqError, type StreamSink } from "gmq";
 import { isNetwork } from "./reasons.js";
 
 /**
  * One subscription over several nodes: `start` sets it up on a node (declares the queue…), `run`
  * fetches from that node until it fails (throws) or the signal aborts (returns). Resolves once it
  * runs on at least one node, rejects when it could start on none. It stays up while at least one
- * node serves it: a node that fails meanwhile is tried again after up to `retryMs` (with backoff);
- * when the last one fails, the stream ends with that failure and the core restarts it.
+ * node serves it: a node that fails meanwhile is tried again every `retryMs` or so; when the last
+ * one fails, the stream ends with that failure and the core restarts it.
  */
 export async function openOnNodes<N>(
   nodes: readonly N[],
@@ -31,9 +31,10 @@ export async function openOnNodes<N>(
   let alive = nodes.length - failures.length;
   if (alive === 0) throw failures.find((error) => !isNetwork(error)) ?? failures[0];
   const loop = async (node: N, up: boolean): Promise<void> => {
-    for (let attempt = 0; !signal.aborted; ) {
+    while (!signal.aborted) {
       if (!up) {
-        await sleep(backoffDelay(attempt++, { initialDelayMs: retryMs, maxDelayMs: retryMs * 4 }), signal);
+        // Between half of `retryMs` and all of it, at random (nodes that failed together spread).
+        await sleep(((1 + Math.random()) * retryMs) / 2, signal);
         if (
           signal.aborted ||
           !(await start(node).then(
@@ -42,7 +43,6 @@ export async function openOnNodes<N>(
           ))
         )
           continue;
-        attempt = 0;
       }
       try {
         return await run(node);

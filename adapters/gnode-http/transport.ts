@@ -205,9 +205,9 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
     },
 
     async disconnect() {
-      const stop = new AbortController();
-      if (abandoned.size > 0) await Promise.race([Promise.all(abandoned), sleep(closeGraceMs, stop.signal)]);
-      stop.abort();
+      // The grace's timer ends with the rest, below.
+      if (abandoned.size > 0)
+        await Promise.race([Promise.all(abandoned), sleep(closeGraceMs, closing.signal)]);
       const closed = new GmqError("closed", "closed");
       closing.abort(closed);
       closing = new AbortController();
