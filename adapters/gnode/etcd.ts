@@ -6,6 +6,7 @@
  * so a static node list stays the primary configuration.
  */
 import { GmqError } from "gmq";
+import { unreachable } from "../gnode-http/reasons.js";
 import type { GnodeNode } from "./tcp-node.js";
 
 export interface EtcdNodesOptions {
@@ -22,7 +23,7 @@ export interface EtcdNodesOptions {
 
 /** A `nodes` function for `gnode()`: reads the prefix once per (re)connect (no watch). */
 export function etcdNodes(options: EtcdNodesOptions): () => Promise<GnodeNode[]> {
-  const hosts = typeof options.hosts === "string" ? [options.hosts] : [...(options.hosts ?? [])];
+  const hosts = [options.hosts].flat();
   if (hosts.length === 0 || hosts.some((h) => typeof h !== "string")) {
     throw GmqError.invalid("hosts", "must be an etcd endpoint or a list of them");
   }
@@ -36,12 +37,9 @@ export function etcdNodes(options: EtcdNodesOptions): () => Promise<GnodeNode[]>
     return `${host.includes(":") ? `[${host}]` : host}:${match[2]}`;
   };
   return async () => {
-    let Etcd3: typeof import("etcd3").Etcd3;
-    try {
-      ({ Etcd3 } = await import("etcd3"));
-    } catch (cause) {
+    const { Etcd3 } = await import("etcd3").catch((cause: unknown) => {
       throw new GmqError("unsupported", "etcdNodes needs the `etcd3` package: npm install etcd3", { cause });
-    }
+    });
     const client = new Etcd3({ ...options.etcd, hosts });
     try {
       const entries = await client
@@ -56,9 +54,7 @@ export function etcdNodes(options: EtcdNodesOptions): () => Promise<GnodeNode[]>
           return { tcp: fix(tcp_addr), http: `http://${fix(http_addr)}`, weight: `${weight ?? 1}` };
         });
     } catch (cause) {
-      throw GmqError.is(cause)
-        ? cause
-        : new GmqError("disconnected", `etcd: ${(cause as Error).message}`, { cause });
+      throw GmqError.is(cause) ? cause : unreachable(`etcd: ${(cause as Error).message}`, cause);
     } finally {
       client.close();
     }

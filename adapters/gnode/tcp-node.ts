@@ -4,11 +4,11 @@
  * it has set up.
  */
 import { GmqError } from "gmq";
-import { type ClusterNode, type TopicSetup, topicSetup } from "../gnode-http/cluster.js";
+import { type ClusterNode, topicSetup } from "../gnode-http/cluster.js";
 import { baseUrl, configure, type HttpIo, unlessExisting } from "../gnode-http/http-node.js";
 import { noop, unreachable } from "../gnode-http/reasons.js";
 import { type Topic, weightOf } from "../gnode-http/settings.js";
-import { NodeSocket, type SocketOptions } from "./node-socket.js";
+import { type NodeSocket, openSocket, type SocketOptions } from "./node-socket.js";
 
 export interface GnodeNode {
   /** The node's TCP address, `host:port` (e.g. `127.0.0.1:9503`). */
@@ -19,64 +19,62 @@ export interface GnodeNode {
   readonly weight?: number | string;
 }
 
-export class TcpNode implements ClusterNode {
-  /** Skipped by publishes while its command socket is down. */
-  downUntil = Number.POSITIVE_INFINITY;
+export interface TcpNode extends ClusterNode {
+  /** The socket for `pub`, `ack`, `queue` and `publish`, while it is up. */
   command: NodeSocket | undefined;
-  readonly setup: TopicSetup;
-  readonly weight: number;
-  readonly #host: string;
-  readonly #port: number;
-  /** Setups under way (failures swallowed): what is sent after one waits for it. */
-  #busy: Promise<unknown> | undefined;
-
-  constructor(spec: GnodeNode, field: string, io: HttpIo, topic: (name: string) => Topic) {
-    if (typeof spec !== "object" || spec === null) throw GmqError.invalid(field, "must be { tcp, http }");
-    // `host:port`, `[v6]:port` or `:port` (all interfaces: this machine).
-    const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(spec.tcp);
-    this.#port = Number(match?.[3]);
-    if (!match || this.#port < 1 || this.#port > 65_535) {
-      throw GmqError.invalid(`${field}.tcp`, `must be host:port, got "${spec.tcp}"`);
-    }
-    this.#host = match[1] ?? (match[2] || "127.0.0.1");
-    this.weight = weightOf(spec.weight, `${field}.weight`);
-    const http = baseUrl(spec.http, `${field}.http`);
-    this.setup = topicSetup((name, bindKey) =>
-      bindKey === undefined
-        ? configure(io, http, name, topic(name))
-        : this.request(`queue ${name} ${bindKey}`).then(noop, unlessExisting),
-    );
-  }
-
   /** Sets `topic` up if need be; what is sent after it waits for every setup under way, so
    *  publishes keep their order on the node. Undefined when nothing is to wait for. */
-  ready(topic: string, queues: Set<string>): Promise<unknown> | undefined {
-    const setup = this.setup.ensure(topic, queues);
-    if (!setup && !this.#busy) return;
-    const ready = Promise.all([this.#busy, setup]);
-    const busy = ready.then(noop, noop);
-    this.#busy = busy;
-    void busy.then(() => {
-      if (this.#busy === busy) this.#busy = undefined;
-    });
-    return ready;
-  }
-
+  ready(topic: string, queues: Set<string>): Promise<unknown> | undefined;
   /** One command on the command socket; `disconnected` while it is down. */
-  request(line: string, item?: string, push?: boolean): Promise<Buffer> {
-    return this.command?.request(line, item, push) ?? Promise.reject(this.down());
-  }
-
-  down(): GmqError {
-    return unreachable(`gnode ${this.#host}:${this.#port}: not connected`);
-  }
-
-  ack(id: string, topic: string, bindKey: string): Promise<void> {
-    return this.request(`ack ${id} ${topic} ${bindKey}`).then(noop);
-  }
-
+  request(line: string, item?: string, push?: boolean): Promise<Buffer>;
+  down(): GmqError;
+  ack(id: string, topic: string, bindKey: string): Promise<void>;
   /** A socket of its own, connected; `signal` closes it. */
-  open(signal: AbortSignal, options: SocketOptions = {}): Promise<NodeSocket> {
-    return new NodeSocket(this.#host, this.#port, signal, options).connected();
+  open(signal: AbortSignal, options?: SocketOptions): Promise<NodeSocket>;
+}
+
+export function tcpNode(spec: GnodeNode, field: string, io: HttpIo, topic: (name: string) => Topic): TcpNode {
+  if (typeof spec !== "object" || spec === null) throw GmqError.invalid(field, "must be { tcp, http }");
+  // `host:port`, `[v6]:port` or `:port` (all interfaces: this machine).
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(spec.tcp);
+  const port = Number(match?.[3]);
+  if (!match || port < 1 || port > 65_535) {
+    throw GmqError.invalid(`${field}.tcp`, `must be host:port, got "${spec.tcp}"`);
   }
+  const host = match[1] ?? (match[2] || "127.0.0.1");
+  const http = baseUrl(spec.http, `${field}.http`);
+  /** Setups under way (failures swallowed): what is sent after one waits for it. */
+  let busy: Promise<unknown> | undefined;
+  const node: TcpNode = {
+    weight: weightOf(spec.weight, `${field}.weight`),
+    // Skipped by publishes while its command socket is down.
+    downUntil: Number.POSITIVE_INFINITY,
+    command: undefined,
+    setup: topicSetup((name, bindKey) =>
+      bindKey === undefined
+        ? configure(io, http, name, topic(name))
+        : node.request(`queue ${name} ${bindKey}`).then(noop, unlessExisting),
+    ),
+
+    ready(topic, queues) {
+      const setup = node.setup.ensure(topic, queues);
+      if (!setup && !busy) return;
+      const ready = Promise.all([busy, setup]);
+      const settled = ready.then(noop, noop);
+      busy = settled;
+      void settled.then(() => {
+        if (busy === settled) busy = undefined;
+      });
+      return ready;
+    },
+
+    request: (line, item, push) => node.command?.request(line, item, push) ?? Promise.reject(node.down()),
+
+    down: () => unreachable(`gnode ${host}:${port}: not connected`),
+
+    ack: (id, topic, bindKey) => node.request(`ack ${id} ${topic} ${bindKey}`).then(noop),
+
+    open: (signal, options = {}) => openSocket(host, port, signal, options),
+  };
+  return node;
 }

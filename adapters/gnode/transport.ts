@@ -11,10 +11,9 @@
  */
 import { GmqError, type OutboundMessage, type Transport } from "gmq";
 import { nodeFailed, onSomeNode } from "../gnode-http/cluster.js";
-import { creditGate } from "../gnode-http/credit.js";
 import { encodeBody } from "../gnode-http/envelope.js";
 import { fetchOf, type HttpIo } from "../gnode-http/http-node.js";
-import { checkBodySize, checkName, nameProblem, wireName } from "../gnode-http/names.js";
+import { checkBodySize, nameProblem, wireName } from "../gnode-http/names.js";
 import { openOnNodes } from "../gnode-http/node-streams.js";
 import { noop } from "../gnode-http/reasons.js";
 import {
@@ -24,8 +23,8 @@ import {
   prepareQueueMessage,
   resolveCommon,
 } from "../gnode-http/settings.js";
-import { openChannel, readLoop } from "./consumers.js";
-import { type GnodeNode, TcpNode } from "./tcp-node.js";
+import { DEAD, readChannel, readQueue } from "./consumers.js";
+import { type GnodeNode, type TcpNode, tcpNode } from "./tcp-node.js";
 
 export interface GnodeOptions extends GnodeCommonOptions {
   /** One node, several (no replication: publishes spread by weight, consumers read from all), or
@@ -44,7 +43,6 @@ export interface GnodeOptions extends GnodeCommonOptions {
 /** The largest body a TCP `pub` may carry (more would crash the node, spec §6). */
 const MAX_TCP_BODY = 10_485_735;
 const CHANNEL = "channel/";
-const DEAD = "dead/";
 const CHANNEL_NAME = /^channel\/[^\s\p{Cc}]{1,200}$/u;
 
 /** What is wrong with a `channel/<name>` topic, or undefined. */
@@ -78,7 +76,7 @@ export function gnode(options: GnodeOptions): Transport {
     if (!Array.isArray(specs) || specs.length === 0) {
       throw GmqError.invalid("nodes", "must be a node, a list of nodes or a function listing them");
     }
-    return specs.map((spec, i) => new TcpNode(spec, `nodes.${i}`, io, common.topic));
+    return specs.map((spec, i) => tcpNode(spec, `nodes.${i}`, io, common.topic));
   };
   let nodes =
     typeof list === "function"
@@ -176,48 +174,10 @@ export function gnode(options: GnodeOptions): Transport {
     publishBatch: (messages) =>
       Promise.all(messages.map((message) => publish(message).then(noop, (error: unknown) => error))),
 
-    async subscribe(request, { signal, sink, flow }) {
-      const { pattern } = request;
-      if (pattern.startsWith(CHANNEL)) {
-        const name = channelName(pattern, "pattern");
-        const open = new Map<TcpNode, Promise<void>>();
-        return openOnNodes(
-          nodes,
-          signal,
-          sink,
-          retryMs,
-          async (node) =>
-            void open.set(node, (await openChannel(node, name, pattern, signal, sink, flow)).ended),
-          (node) => open.get(node)!,
-        );
-      }
-      const dead = pattern.startsWith(DEAD);
-      const topic = checkName(dead ? pattern.slice(DEAD.length) : pattern, "pattern", slashAsDot);
-      const bindKey = checkName(request.queue ?? "default", "queue", slashAsDot);
-      const { queues } = common.topic(topic);
-      if (!dead) queues.add(bindKey);
-      // A node that is down cannot be set up (its queues are declared over TCP).
-      const ensure = async (node: TcpNode) => {
-        if (!node.command) throw node.down();
-        await node.setup.ensure(topic, queues);
-      };
-      const consumer = {
-        topic,
-        bindKey,
-        pattern,
-        dead,
-        signal,
-        sink,
-        gate: creditGate(flow),
-        heartbeatTimeoutMs,
-        deadPollMs,
-        ensure(node: TcpNode) {
-          node.setup.reset();
-          return ensure(node);
-        },
-      };
-      await openOnNodes(nodes, signal, sink, retryMs, ensure, (node) => readLoop(node, consumer));
-    },
+    subscribe: (request, options) =>
+      request.pattern.startsWith(CHANNEL)
+        ? readChannel(nodes, channelName(request.pattern, "pattern"), request.pattern, options, retryMs)
+        : readQueue(nodes, request, options, common, heartbeatTimeoutMs, deadPollMs),
 
     async disconnect() {
       link.abort(new GmqError("closed", "transport closed"));
