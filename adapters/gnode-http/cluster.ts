@@ -77,27 +77,25 @@ export function nodeFailed(node: ClusterNode, retryMs: number): void {
  * network failure marks that node down and moves on to another. Rejects with the last failure
  * once none is left.
  */
-export async function onSomeNode<N extends ClusterNode, R>(
+export function onSomeNode<N extends ClusterNode, R>(
   nodes: readonly N[],
   random: () => number,
   retryMs: number,
   work: (node: N) => Promise<R>,
+  left: readonly N[] = nodes.filter((node) => node.downUntil <= Date.now()),
 ): Promise<R> {
-  let left: readonly N[] = nodes.filter((node) => node.downUntil <= Date.now());
-  if (left.length === 0) left = nodes;
-  let last: unknown;
-  while (left.length > 0) {
-    const node = pickWeighted(left, random);
-    try {
-      const result = await work(node);
+  const node = pickWeighted(left.length > 0 ? left : nodes, random);
+  return work(node).then(
+    (result) => {
       node.downUntil = 0;
       return result;
-    } catch (error) {
+    },
+    (error: unknown) => {
       if (!isNetwork(error)) throw error;
       nodeFailed(node, retryMs);
-      last = error;
-      left = left.filter((other) => other !== node);
-    }
-  }
-  throw last; // `nodes` is never empty: at least one failed
+      const rest = (left.length > 0 ? left : nodes).filter((other) => other !== node);
+      if (rest.length === 0) throw error;
+      return onSomeNode(nodes, random, retryMs, work, rest);
+    },
+  );
 }
