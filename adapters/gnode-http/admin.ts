@@ -45,7 +45,7 @@ export interface GnodeAdmin {
 }
 
 export function gnodeAdmin(url: string, options: { fetch?: typeof fetch } = {}): GnodeAdmin {
-  const io = { fetch: fetchOf(options.fetch), closed: new AbortController().signal };
+  const io = { fetch: fetchOf(options.fetch), waits: new Set<never>() };
   const base = baseUrl(url, "url");
   const name = (topic: string) => checkName(topic, "topic", false);
   const count = (value: unknown, field: string) => integer(value, field, 0, 1e9, 0);

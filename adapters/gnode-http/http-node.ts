@@ -18,12 +18,19 @@ interface GnodeReply {
 
 export interface HttpIo {
   readonly fetch: typeof fetch;
-  /** Aborts when the transport is closed. */
-  readonly closed: AbortSignal;
+  /** What ends the waits under way (requests, and the /pops sent with a signal) when the
+   *  transport closes: see `closeAll`. */
+  readonly waits: Set<(error: GmqError) => void>;
 }
 
 /** `fetch` as given, or the global one (looked up at each call). */
 export const fetchOf = (given?: typeof fetch): typeof fetch => given ?? ((input, init) => fetch(input, init));
+
+/** Ends every wait under way with `error` (the transport closes). */
+export function closeAll(io: HttpIo, error: GmqError): void {
+  for (const stop of io.waits) stop(error);
+  io.waits.clear();
+}
 
 /** A declare refused because the queue exists already: that is fine. */
 export function unlessExisting(error: unknown): void {
@@ -32,17 +39,16 @@ export function unlessExisting(error: unknown): void {
 
 /**
  * The reply's data from the node at `url`, or the node's refusal as a GmqError; a node that cannot
- * be reached is `disconnected`. `signal` stops the wait, not the request: Node's fetch costs about
- * 0.1 ms more per request given a signal, and one shared signal collects a listener per request
- * until the request is garbage. Only `/pop`s, which may block for ever, pass `fetchSignal` so that
- * closing can end them.
+ * be reached is `disconnected`. Closing the transport stops the wait, not the request: Node's
+ * fetch costs about 0.1 ms more per request given a signal, and one shared signal collects a
+ * listener per request until the request is garbage. Only `/pop`s, which may block for ever, pass
+ * `fetchSignal` so that closing can end them.
  */
 export async function call(
   io: HttpIo,
   url: string,
   path: string,
   params: Record<string, string>,
-  signal = io.closed,
   data?: string,
   fetchSignal?: AbortSignal,
 ): Promise<unknown> {
@@ -51,9 +57,7 @@ export async function call(
   let text: string;
   try {
     [status, text] = await new Promise<[number, string]>((resolve, reject) => {
-      const stop = (): void => reject(GmqError.from(signal.reason, "aborted"));
-      if (signal.aborted) return stop();
-      signal.addEventListener("abort", stop);
+      io.waits.add(reject);
       io.fetch(
         `${url}${path}${data === undefined ? `?${new URLSearchParams(params)}` : ""}`,
         data === undefined
@@ -62,7 +66,7 @@ export async function call(
       )
         .then(async (response) => resolve([response.status, await response.text()]))
         .catch(reject)
-        .finally(() => signal.removeEventListener("abort", stop));
+        .finally(() => io.waits.delete(reject));
     });
   } catch (error) {
     throw GmqError.is(error) ? error : unreachable(`${what}: ${(error as Error).message}`, error);
@@ -107,13 +111,8 @@ export type HttpNode = ReturnType<typeof httpNode>;
 
 /** A node of the HTTP adapter: manual ack always, so a lost delivery comes back after TTR. */
 export function httpNode(io: HttpIo, base: string, weight: number, topic: (name: string) => Topic) {
-  const request = async (
-    path: string,
-    params: Record<string, string>,
-    signal?: AbortSignal,
-    data?: string,
-  ) => {
-    await call(io, base, path, params, signal, data);
+  const request = async (path: string, params: Record<string, string>, data?: string) => {
+    await call(io, base, path, params, data);
   };
   return {
     weight,
@@ -124,14 +123,11 @@ export function httpNode(io: HttpIo, base: string, weight: number, topic: (name:
         : request("/declareQueue", { topic: name, bindKey }).then(noop, unlessExisting),
     ),
     /** `/push` of one message (the JSON `data` field). */
-    push: (data: string, signal?: AbortSignal) => request("/push", {}, signal, data),
+    push: (data: string) => request("/push", {}, data),
     /** `/pop`: blocks until a message comes (there is no timeout and no "empty" reply); only
      *  aborting `fetchSignal` ends it before. */
     pop: async (topic: string, bindKey: string, fetchSignal?: AbortSignal): Promise<Delivery> =>
-      delivery(
-        await call(io, base, "/pop", { topic, bindKey }, undefined, undefined, fetchSignal),
-        "gnode /pop",
-      ),
+      delivery(await call(io, base, "/pop", { topic, bindKey }, undefined, fetchSignal), "gnode /pop"),
     ack: (id: string, topic: string, bindKey: string) => request("/ack", { msgId: id, topic, bindKey }),
   };
 }

@@ -20,7 +20,7 @@ import { GmqError, type Transport } from "gmq";
 import { onSomeNode } from "./cluster.js";
 import { creditGate } from "./credit.js";
 import { decodeDelivery, WAKE } from "./envelope.js";
-import { baseUrl, fetchOf, type HttpIo, type HttpNode, httpNode } from "./http-node.js";
+import { baseUrl, closeAll, fetchOf, type HttpIo, type HttpNode, httpNode } from "./http-node.js";
 import { checkName, nameProblem, wireName } from "./names.js";
 import { openOnNodes, sleep } from "./node-streams.js";
 import { isQueueMissing, noop } from "./reasons.js";
@@ -63,13 +63,7 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
   const { slashAsDot, random, retryMs } = common;
   const specs = [options.url].flat();
   if (specs.length === 0) throw GmqError.invalid("url", "must list a node");
-  let closing = new AbortController();
-  const io: HttpIo = {
-    fetch: fetchOf(options.fetch),
-    get closed() {
-      return closing.signal;
-    },
-  };
+  const io: HttpIo = { fetch: fetchOf(options.fetch), waits: new Set() };
   const nodes = specs.map((spec: string | GnodeHttpNode, i) => {
     const { url, weight } = typeof spec === "string" ? { url: spec } : (spec ?? ({} as GnodeHttpNode));
     return httpNode(io, baseUrl(url, `url.${i}`), weightOf(weight, `url.${i}.weight`), common.topic);
@@ -80,8 +74,6 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
   const quickMs = Math.min(refreshMs, 1000);
   /** `/pop`s nobody waits for any more, until they are over and what they took is given back. */
   const abandoned = new Set<Promise<unknown>>();
-  /** What aborts the `/pop`s under way (those sent with a signal) when closing. */
-  const popAborts = new Set<AbortController>();
   const rule = (name: string) => nameProblem(wireName(name, slashAsDot));
 
   return {
@@ -102,7 +94,7 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
     naming: { topic: rule, pattern: rule },
     checkPublish: (message) => void checkQueueMessage(common, message, false),
 
-    async publish(message, { signal }) {
+    async publish(message) {
       const { topic, settings, routeKey, delay, body } = prepareQueueMessage(common, message, false);
       const data = JSON.stringify({ topic, route_key: routeKey, body, delay });
       await onSomeNode(nodes, random, retryMs, async (node) => {
@@ -110,7 +102,7 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
         for (let again = settings.queues.size > 0; ; again = false) {
           await node.setup.ensure(topic, settings.queues);
           try {
-            return await node.push(data, signal);
+            return await node.push(data);
           } catch (error) {
             if (!again || (error as GmqError)?.reason !== "NO_MATCHING_QUEUE") throw error;
             node.setup.reset();
@@ -159,8 +151,9 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
               // Not tied to `signal`: an abandoned /pop would still take a message on the node.
               const popping = node.pop(topic, bindKey, abort?.signal);
               if (abort) {
-                popAborts.add(abort);
-                const drop = () => popAborts.delete(abort);
+                const stop = (error: GmqError) => abort.abort(error);
+                const drop = () => io.waits.delete(stop);
+                io.waits.add(stop);
                 popping.then(drop, drop);
               }
               since = Date.now();
@@ -205,14 +198,10 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
     },
 
     async disconnect() {
-      // The grace's timer ends with the rest, below.
-      if (abandoned.size > 0)
-        await Promise.race([Promise.all(abandoned), sleep(closeGraceMs, closing.signal)]);
-      const closed = new GmqError("closed", "closed");
-      closing.abort(closed);
-      closing = new AbortController();
-      for (const abort of popAborts) abort.abort(closed);
-      popAborts.clear();
+      const grace = new AbortController();
+      if (abandoned.size > 0) await Promise.race([Promise.all(abandoned), sleep(closeGraceMs, grace.signal)]);
+      grace.abort();
+      closeAll(io, new GmqError("closed", "closed"));
     },
   };
 }

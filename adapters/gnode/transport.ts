@@ -12,7 +12,7 @@
 import { GmqError, type OutboundMessage, type Transport } from "gmq";
 import { nodeFailed, onSomeNode } from "../gnode-http/cluster.js";
 import { encodeBody } from "../gnode-http/envelope.js";
-import { fetchOf, type HttpIo } from "../gnode-http/http-node.js";
+import { closeAll, fetchOf, type HttpIo } from "../gnode-http/http-node.js";
 import { checkBodySize, nameProblem, wireName } from "../gnode-http/names.js";
 import { openOnNodes } from "../gnode-http/node-streams.js";
 import { noop } from "../gnode-http/reasons.js";
@@ -65,12 +65,7 @@ export function gnode(options: GnodeOptions): Transport {
   const deadPollMs = integer(options.deadPollMs, "deadPollMs", 1, 1e9, 1000);
   /** The current link: up while one node's command socket is; aborts when it is lost or closed. */
   let link = new AbortController();
-  const io: HttpIo = {
-    fetch: fetchOf(options.fetch),
-    get closed() {
-      return link.signal;
-    },
-  };
+  const io: HttpIo = { fetch: fetchOf(options.fetch), waits: new Set() };
   const list = options.nodes;
   const build = (specs: readonly GnodeNode[]): TcpNode[] => {
     if (!Array.isArray(specs) || specs.length === 0) {
@@ -180,7 +175,9 @@ export function gnode(options: GnodeOptions): Transport {
         : readQueue(nodes, request, options, common, heartbeatTimeoutMs, deadPollMs),
 
     async disconnect() {
-      link.abort(new GmqError("closed", "transport closed"));
+      const closed = new GmqError("closed", "transport closed");
+      link.abort(closed);
+      closeAll(io, closed);
     },
   };
 }
