@@ -13,8 +13,8 @@
 //   and client.subscribe(…, { ack: "manual" }) (one /pop at a time, acks not awaited before the
 //   next pop). Hand-written: a `fetch` loop doing exactly that: sequential /push with the same
 //   `data` JSON, sequential /pop, /ack fired without waiting.
-// - TCP, gmq: the outbox's batches (mpub, up to 1000) on the command socket, pops on their own
-//   socket, acks pipelined on the command socket. Hand-written: `node:net` sockets, `pub` lines
+// - TCP, gmq: the outbox's batches (up to 1000 `pub` lines back to back) on the command socket,
+//   pops on their own socket, acks pipelined on the command socket. Hand-written: `node:net` sockets, `pub` lines
 //   pipelined 1000 deep on one socket, `pop` on another, `ack` pipelined, frames parsed by hand.
 // Beside the rates, the process's CPU time (user + system) per message, median over the rounds:
 // the emulator runs in this process too, so both columns include its share, which is the same for

@@ -5,13 +5,13 @@
  */
 import { isNetwork, noop } from "./reasons.js";
 
+export type TopicSetup = ReturnType<typeof topicSetup>;
+
 /**
  * `ensureTopic` for one node: configure a topic and declare its queues once, again after the node
  * may have lost them (a network failure, a reconnect, a reply saying a queue is gone).
+ * `run(topic)` configures a topic, `run(topic, bindKey)` declares a queue.
  */
-export type TopicSetup = ReturnType<typeof topicSetup>;
-
-/** `run(topic)` configures a topic, `run(topic, bindKey)` declares a queue. */
 export function topicSetup(run: (topic: string, bindKey?: string) => Promise<unknown>) {
   /** `topic ` (configured) or `topic bindKey` (declared): done or under way (dropped if failed). */
   const steps = new Map<string, Promise<unknown>>();
