@@ -3,7 +3,6 @@
  * stream whatever its chunking: a frame may come in many chunks, and a chunk may hold many frames.
  * Types: 101 a message, 102 an error, 103 a result, 104 channel data, 105 a heartbeat.
  */
-import { Buffer } from "node:buffer";
 import { badReply } from "../gnode-http/reasons.js";
 
 /** Far above any real frame (a body is at most 10 MiB): a larger length means a broken stream. */

@@ -5,7 +5,6 @@
  * `pub`, a fatal error or anything unexpected the stream may be out of step: the socket is
  * destroyed (spec §3.3), and every pending request fails with `disconnected`.
  */
-import { Buffer } from "node:buffer";
 import { connect } from "node:net";
 import { GmqError } from "gmq";
 import { badReply, nodeError, unreachable } from "../gnode-http/reasons.js";

@@ -48,7 +48,7 @@ export function tcpNode(spec: GnodeNode, field: string, io: HttpIo, topic: (name
   const node: TcpNode = {
     weight: weightOf(spec.weight, `${field}.weight`),
     // Skipped by publishes while its command socket is down.
-    downUntil: Number.POSITIVE_INFINITY,
+    downUntil: Infinity,
     command: undefined,
     setup: topicSetup((name, bindKey) =>
       bindKey === undefined

@@ -156,7 +156,7 @@ export function gnode(options: GnodeOptions): Transport {
         async (node) => {
           const error = await node.command!.closed;
           node.command = undefined;
-          nodeFailed(node, Number.POSITIVE_INFINITY);
+          nodeFailed(node, Infinity);
           throw error;
         },
       );
