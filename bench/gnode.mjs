@@ -2,7 +2,8 @@
 // hand-written client of the same interface, against one gnode emulator, in the same run.
 //
 //   npm run bench:gnode            (builds first)
-//   node bench/gnode.mjs [--http 1000] [--tcp 10000] [--payload 64] [--rounds 5] [--json <file>]
+//   node bench/gnode.mjs [--http 1000] [--tcp 10000] [--payload 64] [--rounds 5] [--only http|tcp]
+//                        [--from-source] [--json <file>]
 //
 // One round = a fresh topic; a producer publishes N JSON messages of `payload` bytes while one
 // consumer pops them (manual ack at the node) and acks each; the figure is N over the time from
@@ -12,12 +13,19 @@
 //   and client.subscribe(…, { ack: "manual" }) (one /pop at a time, acks not awaited before the
 //   next pop). Hand-written: a `fetch` loop doing exactly that: sequential /push with the same
 //   `data` JSON, sequential /pop, /ack fired without waiting.
-// - TCP, gmq: the outbox's batches (mpub, up to 1000) on the command socket, pops on their own
-//   socket, acks pipelined on the command socket. Hand-written: `node:net` sockets, `pub` lines
+// - TCP, gmq: the outbox's batches (up to 1000 `pub` lines back to back) on the command socket,
+//   pops on their own socket, acks pipelined on the command socket. Hand-written: `node:net` sockets, `pub` lines
 //   pipelined 1000 deep on one socket, `pop` on another, `ack` pipelined, frames parsed by hand.
+// Beside the rates, the process's CPU time (user + system) per message, median over the rounds:
+// the emulator runs in this process too, so both columns include its share, which is the same for
+// both; the difference is what the client side costs. It moves less than the rates on a busy
+// machine. `--from-source` bundles the sources with esbuild instead of loading dist/.
 // Budget (DESIGN.md): each adapter ≥ 0.9× its hand-written client.
 import { Buffer } from "node:buffer";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { machineLine, median, printTable, writeJson } from "./mqtt-support.mjs";
 
@@ -27,16 +35,58 @@ const { values: args } = parseArgs({
     tcp: { type: "string", default: "10000" },
     payload: { type: "string", default: "64" },
     rounds: { type: "string", default: "5" },
+    only: { type: "string" },
+    "from-source": { type: "boolean", default: false },
     json: { type: "string" },
   },
 });
 const ROUNDS = Number(args.rounds);
 const VALUE = { text: "x".repeat(Math.max(0, Number(args.payload) - 11)) }; // JSON of `payload` bytes
 
-const dist = new URL("../dist/", import.meta.url);
+const ENTRIES = ["index.js", "gnode-http.js", "gnode.js", "testing.js"];
+const { dir, cleanup } = args["from-source"]
+  ? await bundleSources()
+  : { dir: fileURLToPath(new URL("../dist/", import.meta.url)), cleanup: () => {} };
 const [{ createClient }, { gnodeHttp }, { gnode }, { startGnode }] = await Promise.all(
-  ["index.js", "gnode-http.js", "gnode.js", "testing.js"].map((name) => import(new URL(name, dist).href)),
+  ENTRIES.map((name) => import(pathToFileURL(join(dir, name)).href)),
 );
+
+/** The sources bundled like dist (the core one shared module), into a temp dir under .tmp/. */
+async function bundleSources() {
+  const { build } = await import("esbuild");
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  mkdirSync(join(root, ".tmp"), { recursive: true });
+  const out = mkdtempSync(join(root, ".tmp", "bench-gnode-"));
+  await build({
+    entryPoints: {
+      index: join(root, "src/index.ts"),
+      "gnode-http": join(root, "adapters/gnode-http/index.ts"),
+      gnode: join(root, "adapters/gnode/index.ts"),
+      testing: join(root, "adapters/testing/index.ts"),
+    },
+    outdir: out,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    external: ["gmq", "etcd3", "mqtt", "aedes", "ws", "isomorphic-ws", "eventemitter3", "idb-keyval"],
+    logLevel: "error",
+  });
+  for (const name of ENTRIES.slice(1)) {
+    const file = join(out, name);
+    writeFileSync(file, readFileSync(file, "utf8").replaceAll(/from\s*"gmq"/g, 'from "./index.js"'));
+  }
+  writeFileSync(join(out, "package.json"), '{"type":"module"}');
+  return { dir: out, cleanup: () => rmSync(out, { recursive: true, force: true }) };
+}
+
+/** Runs one round; returns its rate (msg/s) and the process's CPU µs per message. */
+async function round(run, n) {
+  const before = process.cpuUsage();
+  const rate = await run(n);
+  const used = process.cpuUsage(before);
+  return { rate, cpuUs: (used.user + used.system) / n };
+}
 
 const node = await startGnode();
 let topics = 0;
@@ -192,9 +242,15 @@ async function rawTcp(n) {
 // ------------------------------------------------------------------------------------------------
 
 const suites = [
-  { name: "HTTP (gmq/gnode-http vs fetch loop)", n: Number(args.http), gmq: gmqHttp, raw: rawHttp },
-  { name: "TCP (gmq/gnode vs node:net client)", n: Number(args.tcp), gmq: gmqTcp, raw: rawTcp },
-];
+  {
+    key: "http",
+    name: "HTTP (gmq/gnode-http vs fetch loop)",
+    n: Number(args.http),
+    gmq: gmqHttp,
+    raw: rawHttp,
+  },
+  { key: "tcp", name: "TCP (gmq/gnode vs node:net client)", n: Number(args.tcp), gmq: gmqTcp, raw: rawTcp },
+].filter((suite) => !args.only || suite.key === args.only);
 console.log(`gnode push → pop → ack throughput, against the gnode emulator (${machineLine()})`);
 console.log(
   `${ROUNDS} alternating rounds after a warm-up, median; payload ${JSON.stringify(VALUE).length} B JSON\n`,
@@ -203,14 +259,16 @@ const rows = [];
 for (const suite of suites) {
   await suite.gmq(Math.min(200, suite.n));
   await suite.raw(Math.min(200, suite.n));
-  const gmqRates = [];
-  const rawRates = [];
+  const gmqRounds = [];
+  const rawRounds = [];
   for (let r = 0; r < ROUNDS; r++) {
-    gmqRates.push(await suite.gmq(suite.n));
-    rawRates.push(await suite.raw(suite.n));
+    gmqRounds.push(await round(suite.gmq, suite.n));
+    rawRounds.push(await round(suite.raw, suite.n));
   }
-  const g = median(gmqRates);
-  const h = median(rawRates);
+  const g = median(gmqRounds.map((x) => x.rate));
+  const h = median(rawRounds.map((x) => x.rate));
+  const gCpu = median(gmqRounds.map((x) => x.cpuUs));
+  const hCpu = median(rawRounds.map((x) => x.cpuUs));
   rows.push({
     interface: suite.name,
     messages: suite.n,
@@ -218,12 +276,18 @@ for (const suite of suites) {
     "hand-written msg/s": Math.round(h),
     ratio: (g / h).toFixed(2),
     "budget ≥ 0.9": g / h >= 0.9 ? "PASS" : "FAIL",
+    "gmq CPU µs/msg": gCpu.toFixed(1),
+    "hand-written CPU µs/msg": hCpu.toFixed(1),
+    "rounds gmq/hand-written msg/s": gmqRounds
+      .map((x, i) => `${Math.round(x.rate)}/${Math.round(rawRounds[i].rate)}`)
+      .join(" "),
   });
 }
 printTable(rows);
 expectNoIncidents();
 writeJson(args.json, "gnode", { ...args }, { rows });
 await node.close();
+cleanup();
 
 function expectNoIncidents() {
   if (node.incidents.length > 0) {

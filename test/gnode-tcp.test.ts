@@ -82,6 +82,12 @@ describe("gmq/gnode (TCP)", () => {
     proxy.setOnline(true);
     await waitFor(() => sender.outboxStats().count === 0, 10_000, "the flush");
     expect(batches).toContain(1000);
+    // On the wire: the outbox's runs as `mpub`s (the first publish alone, then one of 1,000).
+    expect(proxy.lines.filter((line) => line.startsWith("mpub bulk "))).toEqual([
+      "mpub bulk 1",
+      "mpub bulk 1000",
+    ]);
+    expect(proxy.lines.filter((line) => line.startsWith("pub bulk "))).toEqual([]);
     expect(node.topic("bulk")!.queues.default!.unread).toBe(1001);
 
     const receiver = tcpClient(node);

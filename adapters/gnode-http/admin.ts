@@ -2,10 +2,9 @@
  * Typed admin helpers for one gmq node over HTTP (spec §2): topic configuration (always all four
  * settings), queue declaration, topic statistics. Names are checked like the adapters check them.
  */
-import { GmqError } from "gmq";
-import { HttpNode } from "./http-node.js";
+import { baseUrl, call, configure, fetchOf, unlessExisting } from "./http-node.js";
 import { checkName, type Routing } from "./names.js";
-import { nodeError } from "./reasons.js";
+import { integer } from "./settings.js";
 
 /** `/getTopicStat` as the node reports it (`pop_num` counts HTTP pops only). */
 export interface GnodeTopicStat {
@@ -46,46 +45,39 @@ export interface GnodeAdmin {
 }
 
 export function gnodeAdmin(url: string, options: { fetch?: typeof fetch } = {}): GnodeAdmin {
-  if (typeof url !== "string" || url === "") throw GmqError.invalid("url", "must be a node's URL");
-  const closed = new AbortController().signal;
-  const node = new HttpNode(url, 1, {
-    fetch: options.fetch ?? ((input, init) => fetch(input, init)),
-    closed,
-    settings: () => ({ routing: "exact", msgTTR: 0, msgRetry: 0 }),
-  });
+  const io = { fetch: fetchOf(options.fetch), waits: new Set<never>() };
+  const base = baseUrl(url, "url");
   const name = (topic: string) => checkName(topic, "topic", false);
-  const count = (value: unknown, field: string) => {
-    if (value !== undefined && (!Number.isInteger(value) || (value as number) < 0)) {
-      throw GmqError.invalid(field, "must be an integer ≥ 0");
-    }
-    return String(value ?? 0);
-  };
+  const count = (value: unknown, field: string) => integer(value, field, 0, 1e9, 0);
+  const ok = async (path: string, topic?: string): Promise<any> =>
+    call(io, base, path, topic === undefined ? {} : { topic: name(topic) });
   return {
-    async configure(topic, config = {}) {
-      await node.ok("/config", {
+    configure: async (topic, config = {}) =>
+      configure(
+        io,
+        base,
+        name(topic),
+        {
+          routing: config.routing,
+          msgTTR: count(config.msgTTR, "msgTTR"),
+          msgRetry: count(config.msgRetry, "msgRetry"),
+        },
+        config.autoAck,
+      ),
+    declareQueue: async (topic, bindKey) =>
+      call(io, base, "/declareQueue", {
         topic: name(topic),
-        isAutoAck: config.autoAck ? "1" : "0",
-        mode: config.routing === "regex" ? "2" : "1",
-        msgTTR: count(config.msgTTR, "msgTTR"),
-        msgRetry: count(config.msgRetry, "msgRetry"),
-      });
-    },
-    async declareQueue(topic, bindKey) {
-      const reply = await node.request(
-        "/declareQueue",
-        { topic: name(topic), bindKey: checkName(bindKey, "bindKey", false) },
-        closed,
-      );
-      if (reply.code === 0) return true;
-      if (reply.msg.endsWith("has exist.")) return false;
-      throw nodeError(reply.msg, "gnode /declareQueue");
-    },
-    topicStat: async (topic) => (await node.ok("/getTopicStat", { topic: name(topic) })) as GnodeTopicStat,
-    allTopicStats: async () => (await node.ok("/getAllTopicStat", {})) as GnodeTopicStat[],
-    queues: async (topic) =>
-      (await node.ok("/getQueuesByTopic", { topic: name(topic) })) as Record<string, string>,
-    async exitTopic(topic) {
-      await node.ok("/exitTopic", { topic: name(topic) });
-    },
+        bindKey: checkName(bindKey, "bindKey", false),
+      }).then(
+        () => true,
+        (error: unknown) => {
+          unlessExisting(error);
+          return false;
+        },
+      ),
+    topicStat: (topic) => ok("/getTopicStat", topic),
+    allTopicStats: () => ok("/getAllTopicStat"),
+    queues: (topic) => ok("/getQueuesByTopic", topic),
+    exitTopic: async (topic) => void (await ok("/exitTopic", topic)),
   };
 }

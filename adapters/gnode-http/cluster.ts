@@ -3,67 +3,47 @@
  * by weight (moving on when a node fails), consumers pop on every node, and each ack goes back to
  * the node its message came from. Each node also remembers which topics it has set up (§6).
  */
-import { GmqError } from "gmq";
-import { isNetwork } from "./reasons.js";
+import { isNetwork, noop } from "./reasons.js";
 
-/** How a topic is set up on every node: `/config` with all four settings, then its queues. */
-export interface TopicSettings {
-  readonly routing: "exact" | "regex";
-  /** Seconds, 1–60; the node only ever lowers it (0: leave it). */
-  readonly msgTTR: number;
-  /** Deliveries before the dead-letter queue, ≥ 1; lowered only (0: leave it). */
-  readonly msgRetry: number;
-}
-
-export interface SetupIo {
-  configure(topic: string): Promise<void>;
-  declare(topic: string, bindKey: string): Promise<void>;
-}
+export type TopicSetup = ReturnType<typeof topicSetup>;
 
 /**
  * `ensureTopic` for one node: configure a topic and declare its queues once, again after the node
  * may have lost them (a network failure, a reconnect, a reply saying a queue is gone).
+ * `run(topic)` configures a topic, `run(topic, bindKey)` declares a queue.
  */
-export class TopicSetup {
-  private readonly done = new Set<string>();
-  private readonly pending = new Map<string, Promise<void>>();
-
-  constructor(private readonly io: SetupIo) {}
-
-  /** Undefined when everything is in place already (no promise on the hot path). */
-  ensure(topic: string, bindKeys: Iterable<string>): Promise<void> | undefined {
-    let waits: Promise<void>[] | undefined;
-    const need = (key: string, run: () => Promise<void>): void => {
-      if (this.done.has(key)) return;
-      let work = this.pending.get(key);
-      if (!work) {
-        const started = run().then(
-          () => {
-            if (this.pending.get(key) !== started) return;
-            this.pending.delete(key);
-            this.done.add(key);
-          },
-          (error: unknown) => {
-            if (this.pending.get(key) === started) this.pending.delete(key);
-            throw error;
-          },
-        );
-        work = started;
-        this.pending.set(key, work);
-      }
-      waits ??= [];
-      waits.push(work);
-    };
-    need(topic, () => this.io.configure(topic));
-    for (const bindKey of bindKeys) need(`${topic} ${bindKey}`, () => this.io.declare(topic, bindKey));
-    return waits && Promise.all(waits).then(() => undefined);
-  }
-
-  /** The node may have forgotten everything: set up again on next use. */
-  reset(): void {
-    this.done.clear();
-    this.pending.clear();
-  }
+export function topicSetup(run: (topic: string, bindKey?: string) => Promise<unknown>) {
+  /** `topic ` (configured) or `topic bindKey` (declared): done or under way (dropped if failed). */
+  const steps = new Map<string, Promise<unknown>>();
+  /** Topic → how many queues it had when everything was last in place: the hot path. */
+  const ready = new Map<string, number>();
+  return {
+    /** Undefined when everything is in place already (no promise on the hot path). A step that
+     *  ends after a reset may still count as done: the node's refusal then sets it up again. */
+    ensure(topic: string, queues: Set<string>): Promise<unknown> | undefined {
+      const size = queues.size;
+      if (ready.get(topic) === size) return;
+      const all = Promise.all(
+        [undefined, ...queues].map((bindKey) => {
+          const key = `${topic} ${bindKey ?? ""}`;
+          let work = steps.get(key);
+          if (!work) {
+            work = run(topic, bindKey);
+            work.catch(() => steps.delete(key));
+            steps.set(key, work);
+          }
+          return work;
+        }),
+      );
+      all.then(() => ready.set(topic, size), noop);
+      return all;
+    },
+    /** The node may have forgotten everything: set up again on next use. */
+    reset(): void {
+      steps.clear();
+      ready.clear();
+    },
+  };
 }
 
 export interface ClusterNode {
@@ -73,64 +53,53 @@ export interface ClusterNode {
   downUntil: number;
 }
 
-/** §5: draw r in [1, Σw] and take the first node whose running total reaches it; uniform if Σw = 0. */
-export function pickWeighted<T extends { readonly weight: number }>(
-  nodes: readonly T[],
-  random: () => number,
-): T {
+/** §5: draw r in [0, Σw) and take the first node whose running total passes it; uniform if
+ *  Σw = 0. */
+export function pickWeighted<N extends ClusterNode>(nodes: readonly N[], random: () => number): N {
   let total = 0;
   for (const node of nodes) total += node.weight;
-  if (total <= 0) return nodes[Math.floor(random() * nodes.length)] ?? nodes[0]!;
-  const r = 1 + Math.floor(random() * total);
-  let sum = 0;
+  let r = random() * (total || nodes.length);
   for (const node of nodes) {
-    sum += node.weight;
-    if (sum >= r) return node;
+    r -= total ? node.weight : 1;
+    if (r < 0) return node;
   }
   return nodes[nodes.length - 1]!;
 }
 
 /** A node the network failed: publishes skip it for `retryMs`, and it is set up afresh. */
+/** The nodes publishes may use now (not down after a recent failure). */
+export const liveNodes = <N extends ClusterNode>(nodes: readonly N[]): N[] =>
+  nodes.filter((node) => node.downUntil <= Date.now());
+
 export function nodeFailed(node: ClusterNode, retryMs: number): void {
   node.downUntil = Date.now() + retryMs;
   node.setup.reset();
 }
 
-/** The nodes publishes may go to now: those not down (all of them if every one is). */
-export function upNodes<N extends ClusterNode>(nodes: readonly N[]): readonly N[] {
-  if (nodes.length === 1) return nodes;
-  const now = Date.now();
-  const up = nodes.filter((node) => node.downUntil <= now);
-  return up.length > 0 ? up : nodes;
-}
-
 /**
- * Runs `work` on `first`, or on one node chosen by weight among those not down; a network
- * failure marks that node down and moves on to another. Rejects with the last failure once none
- * is left.
+ * Runs `work` on one node chosen by weight among those not down (all of them if every one is); a
+ * network failure marks that node down and moves on to another. Rejects with the last failure
+ * once none is left.
  */
-export async function onSomeNode<N extends ClusterNode, R>(
+export function onSomeNode<N extends ClusterNode, R>(
   nodes: readonly N[],
   random: () => number,
   retryMs: number,
   work: (node: N) => Promise<R>,
-  first?: N,
+  left: readonly N[] = liveNodes(nodes),
+  node: N = pickWeighted(left.length > 0 ? left : nodes, random),
 ): Promise<R> {
-  let left = upNodes(nodes);
-  let last: unknown;
-  while (left.length > 0) {
-    const node = first ?? (left.length === 1 ? left[0]! : pickWeighted(left, random));
-    first = undefined;
-    try {
-      const result = await work(node);
+  return work(node).then(
+    (result) => {
       node.downUntil = 0;
       return result;
-    } catch (error) {
+    },
+    (error: unknown) => {
       if (!isNetwork(error)) throw error;
       nodeFailed(node, retryMs);
-      last = error;
-      left = left.filter((other) => other !== node);
-    }
-  }
-  throw last ?? new GmqError("disconnected", "no gmq node to send to");
+      const rest = (left.length > 0 ? left : nodes).filter((other) => other !== node);
+      if (rest.length === 0) throw error;
+      return onSomeNode(nodes, random, retryMs, work, rest);
+    },
+  );
 }

@@ -8,11 +8,12 @@
  * Bodies without it (other producers) arrive as their UTF-8 bytes, with the node's id as id.
  */
 import type { InboundMessage, OutboundMessage } from "gmq";
+import { encoder } from "./names.js";
+import { badReply } from "./reasons.js";
 
 const MARK = '{"gmq":1,';
 /** Pushed to wake a `/pop` that nobody waits for any more (see gnodeHttp); dropped on receipt. */
 export const WAKE = '{"gmq":1,"wake":1}';
-const encoder = new TextEncoder();
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function toBase64(bytes: Uint8Array): string {
@@ -22,20 +23,20 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-const fromBase64 = (text: string): Uint8Array => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-
 /** The body to push for `message`. */
 export function encodeBody(message: OutboundMessage): string {
-  let text: string | undefined;
+  let t: string | undefined;
   try {
-    text = strict.decode(message.payload);
+    t = strict.decode(message.payload);
   } catch {}
-  const h =
-    message.headers && Object.keys(message.headers).length > 0
-      ? `,"h":${JSON.stringify(message.headers)}`
-      : "";
-  const p = text === undefined ? `"b":"${toBase64(message.payload)}"` : `"t":${JSON.stringify(text)}`;
-  return `${MARK}"id":${JSON.stringify(message.id)}${h},${p}}`;
+  // Key order as above; JSON leaves out what is undefined.
+  return JSON.stringify({
+    gmq: 1,
+    id: message.id,
+    h: message.headers,
+    t,
+    b: t === undefined ? toBase64(message.payload) : undefined,
+  });
 }
 
 /** A message as the node delivers it: `{"id":"<decimal>","body":"…","retry_count":n}`. */
@@ -45,20 +46,32 @@ export interface Delivery {
   readonly retry_count: number;
 }
 
+/** `value` (or the JSON text of it) as a delivery, or `protocol` when it is none. */
+export function delivery(value: unknown, what: string): Delivery {
+  let d = value as Delivery | null;
+  if (typeof value === "string")
+    try {
+      d = JSON.parse(value);
+    } catch {}
+  if (typeof d?.id !== "string" || typeof d.body !== "string" || typeof d.retry_count !== "number") {
+    throw badReply(what, "not a message");
+  }
+  return d;
+}
+
 /** What an envelope holds, or undefined when `body` is not one (another producer's body). */
 export function unwrap(
   body: string,
 ): { payload: Uint8Array; id?: string; headers?: Record<string, string> } | undefined {
-  if (!body.startsWith(MARK)) return undefined;
-  try {
-    const e = JSON.parse(body) as { id?: unknown; h?: Record<string, string>; t?: unknown; b?: unknown };
-    const payload =
-      typeof e.t === "string" ? encoder.encode(e.t) : typeof e.b === "string" ? fromBase64(e.b) : undefined;
-    if (!payload) return undefined;
-    return { payload, ...(typeof e.id === "string" && { id: e.id }), ...(e.h && { headers: e.h }) };
-  } catch {
-    return undefined;
-  }
+  if (body.startsWith(MARK))
+    try {
+      const { id, h, t, b } = JSON.parse(body);
+      if (typeof (t ?? b) === "string") {
+        const payload =
+          t === undefined ? Uint8Array.from(atob(b), (c) => c.charCodeAt(0)) : encoder.encode(t);
+        return { payload, id, headers: h };
+      }
+    } catch {}
 }
 
 /**
@@ -67,15 +80,14 @@ export function unwrap(
  * dead-letter queue); without, an ack (the message is dropped).
  */
 export function decodeDelivery(topic: string, d: Delivery, ack: () => Promise<void>): InboundMessage {
-  const e = unwrap(d.body);
-  const retries = d.retry_count;
+  const e = unwrap(d.body) ?? { payload: encoder.encode(d.body) };
   return {
     topic,
-    payload: e ? e.payload : encoder.encode(d.body),
-    id: e?.id ?? d.id,
-    headers: { ...e?.headers, "gnode-id": d.id },
-    deliveryCount: retries,
-    redelivered: retries > 0,
+    payload: e.payload,
+    id: e.id ?? d.id,
+    headers: { ...e.headers, "gnode-id": d.id },
+    deliveryCount: d.retry_count,
+    redelivered: d.retry_count > 0,
     ack,
     nack: ({ requeue }) => (requeue ? undefined : ack()),
   };

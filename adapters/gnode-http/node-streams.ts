@@ -1,60 +1,63 @@
-import { backoffDelay, GmqError, type StreamSink } from "gmq";
+import { GmqError, type StreamSink } from "gmq";
 import { isNetwork } from "./reasons.js";
-
-export interface NodeStreamOptions {
-  readonly signal: AbortSignal;
-  readonly sink: StreamSink;
-  /** A node that failed while others serve is tried again after up to this long (with backoff). */
-  readonly retryMs: number;
-}
 
 /**
  * One subscription over several nodes: `start` sets it up on a node (declares the queue…), `run`
  * fetches from that node until it fails (throws) or the signal aborts (returns). Resolves once it
  * runs on at least one node, rejects when it could start on none. It stays up while at least one
- * node serves it: a node that fails meanwhile comes back by itself; when the last one fails, the
- * stream ends with that failure and the core restarts it with backoff.
+ * node serves it: a node that fails meanwhile is tried again every `retryMs` or so; when the last
+ * one fails, the stream ends with that failure and the core restarts it.
  */
 export async function openOnNodes<N>(
   nodes: readonly N[],
-  options: NodeStreamOptions,
-  start: (node: N) => Promise<void>,
+  signal: AbortSignal,
+  sink: StreamSink,
+  retryMs: number,
+  start: (node: N) => Promise<unknown>,
   run: (node: N) => Promise<void>,
 ): Promise<void> {
-  const { signal, sink, retryMs } = options;
-  const started = await Promise.allSettled(nodes.map((node) => start(node)));
-  const failures = started.flatMap((outcome) => (outcome.status === "rejected" ? [outcome.reason] : []));
-  if (failures.length === nodes.length) throw failures.find((error) => !isNetwork(error)) ?? failures[0];
+  const failures: unknown[] = [];
+  const up = await Promise.all(
+    nodes.map((node) =>
+      start(node).then(
+        () => true,
+        (error: unknown) => {
+          failures.push(error);
+          return false;
+        },
+      ),
+    ),
+  );
   let alive = nodes.length - failures.length;
-
+  if (alive === 0) throw failures.find((error) => !isNetwork(error)) ?? failures[0];
   const loop = async (node: N, up: boolean): Promise<void> => {
-    let attempt = 0;
     while (!signal.aborted) {
       if (!up) {
-        await sleep(backoffDelay(attempt++, { initialDelayMs: retryMs, maxDelayMs: retryMs * 4 }), signal);
-        if (signal.aborted) return;
-        try {
-          await start(node);
-        } catch {
+        // Between half of `retryMs` and all of it, at random (nodes that failed together spread).
+        await sleep(((1 + Math.random()) * retryMs) / 2, signal);
+        if (
+          signal.aborted ||
+          !(await start(node).then(
+            () => ++alive,
+            () => 0,
+          ))
+        )
           continue;
-        }
-        up = true;
-        attempt = 0;
-        alive++;
       }
       try {
-        await run(node);
-        return;
+        return await run(node);
       } catch (error) {
-        if (signal.aborted) return;
         up = false;
-        if (--alive === 0 || !isNetwork(error)) return sink.end(GmqError.from(error, "disconnected"));
+        if (!signal.aborted && (--alive === 0 || !isNetwork(error))) {
+          return sink.end(GmqError.from(error, "disconnected"));
+        }
       }
     }
   };
-  started.forEach((outcome, i) => void loop(nodes[i]!, outcome.status === "fulfilled"));
+  up.forEach((started, i) => void loop(nodes[i]!, started));
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
@@ -63,6 +66,6 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     };
     const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
+    signal.addEventListener("abort", done);
   });
 }

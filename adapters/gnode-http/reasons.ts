@@ -2,7 +2,7 @@
  * The `reason` of the GmqErrors the gnode adapters make (`code` stays gmq's closed set), and the
  * mapping of the node's error texts onto them.
  */
-import { GmqError } from "gmq";
+import { type ErrorCode, GmqError } from "gmq";
 
 export const GNODE_REASONS = {
   /** No queue matches the route key: nothing was stored (`no_responder`). */
@@ -24,25 +24,30 @@ export const GNODE_REASONS = {
 
 export type GnodeReason = (typeof GNODE_REASONS)[keyof typeof GNODE_REASONS];
 
+/** The node's error texts by meaning; anything else is `remote` / `NODE_ERROR`. Literals rather
+ *  than GNODE_REASONS: the constants stay out of bundles that do not use them. */
+const TEXTS: [RegExp, ErrorCode, GnodeReason][] = [
+  [/is not match with queue/, "no_responder", "NO_MATCHING_QUEUE"],
+  [/^(E_INVALID_ACK - )?msgId:\d+ is not exist/, "timeout", "ACK_EXPIRED"],
+  [/can't match queue|is not associated with queue/, "remote", "QUEUE_MISSING"],
+  [/^E_INVALID_PUBLISH - timeout/, "busy", "CHANNEL_TIMEOUT"],
+];
+
 /** The GmqError for an error text from the node (HTTP `msg`, or a TCP 102 frame). */
 export function nodeError(text: string, what: string): GmqError {
-  // Literals rather than GNODE_REASONS: the constants stay out of bundles that do not use them.
-  const [code, reason] = /is not match with queue/.test(text)
-    ? (["no_responder", "NO_MATCHING_QUEUE"] as const)
-    : /^(E_INVALID_ACK - )?msgId:\d+ is not exist/.test(text)
-      ? (["timeout", "ACK_EXPIRED"] as const)
-      : /can't match queue|is not associated with queue/.test(text)
-        ? (["remote", "QUEUE_MISSING"] as const)
-        : /^E_INVALID_PUBLISH - timeout/.test(text)
-          ? (["busy", "CHANNEL_TIMEOUT"] as const)
-          : (["remote", "NODE_ERROR"] as const);
+  const [, code, reason] = TEXTS.find(([pattern]) => pattern.test(text)) ?? [0, "remote", "NODE_ERROR"];
   return new GmqError(code, `${what}: ${text}`, { reason, details: { text } });
 }
 
-export const isQueueMissing = (error: unknown): boolean =>
-  GmqError.is(error) && error.reason === "QUEUE_MISSING";
+export const isQueueMissing = (error: unknown): boolean => (error as GmqError)?.reason === "QUEUE_MISSING";
 
-export const isNetwork = (error: unknown): boolean => GmqError.is(error) && error.code === "disconnected";
+export const isNetwork = (error: unknown): boolean => (error as GmqError)?.code === "disconnected";
 
 export const badReply = (what: string, detail: string): GmqError =>
   new GmqError("protocol", `${what}: ${detail}`, { reason: "BAD_REPLY" });
+
+/** `what` could not be done because the node was out of reach (or the link broke). */
+export const unreachable = (what: string, cause?: unknown): GmqError =>
+  new GmqError("disconnected", what, { cause });
+
+export const noop = (): void => {};

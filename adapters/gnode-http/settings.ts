@@ -1,7 +1,9 @@
-/** The options both gnode adapters share, their defaults and their checks. */
+/**
+ * The options both gnode adapters share, checked once, and what they know about each topic.
+ */
 import { GmqError, type OutboundMessage } from "gmq";
-import type { TopicSettings } from "./cluster.js";
-import { checkName, delaySeconds, type Routing, routeKeyFor, tooLarge } from "./names.js";
+import { encodeBody } from "./envelope.js";
+import { checkBodySize, checkName, checkSize, delaySeconds, type Routing, routeKeyFor } from "./names.js";
 
 export interface GnodeTopicOptions {
   /** `exact` (default): a route key names one bind key. `regex`: it is an RE2 pattern searched in
@@ -33,29 +35,48 @@ export interface GnodeCommonOptions {
   random?: () => number;
 }
 
+/** A topic by its wire name: how it is set up on every node (`/config` with all four settings,
+ *  then its queues). */
+export interface Topic {
+  readonly routing: Routing;
+  /** Seconds, 1–60; the node only ever lowers it (0: leave it). */
+  readonly msgTTR: number;
+  /** Deliveries before the dead-letter queue, ≥ 1; lowered only (0: leave it). */
+  readonly msgRetry: number;
+  /** Bind keys to declare: configured ones plus those used since. */
+  readonly queues: Set<string>;
+}
+
 export interface Common {
   readonly maxBodyBytes: number;
   readonly slashAsDot: boolean;
   readonly retryMs: number;
   readonly random: () => number;
-  /** Settings of a topic by its wire name. */
-  settings(topic: string): TopicSettings;
-  /** Bind keys to declare on a topic (wire names): configured ones plus those used since. */
-  queues(topic: string): Set<string>;
+  topic(name: string): Topic;
 }
 
 /**
  * What a node would refuse in a queue message, checked before it is queued (the transport's
- * `checkPublish`): its topic, route key and delay, and a payload that alone is over the body limit
- * (the exact size, envelope included, is checked when it is sent).
+ * `checkPublish`) and again when it is sent: its topic, route key and delay, and a payload that
+ * alone is over the body limit (the exact size, envelope included, is checked when it is sent).
  */
-export function checkQueueMessage(common: Common, message: OutboundMessage, tcp: boolean): void {
+export function checkQueueMessage(common: Common, message: OutboundMessage, tcp: boolean) {
   const topic = checkName(message.topic, "topic", common.slashAsDot);
-  routeKeyFor(message.routeKey, common.settings(topic).routing, tcp);
-  delaySeconds(message.delayMs);
-  if (message.payload.byteLength > common.maxBodyBytes) {
-    throw tooLarge(`${message.payload.byteLength} bytes, over ${common.maxBodyBytes}`);
-  }
+  const settings = common.topic(topic);
+  const routeKey = routeKeyFor(message.routeKey, settings.routing, tcp);
+  const delay = delaySeconds(message.delayMs);
+  checkSize(message.payload.byteLength, common.maxBodyBytes);
+  return { topic, settings, routeKey, delay };
+}
+
+/** A queue message as it is sent: checked, and its body. Publishing to a bind key (`exact`
+ *  routing) declares it, so nothing is refused before its consumers start. */
+export function prepareQueueMessage(common: Common, message: OutboundMessage, tcp: boolean) {
+  const checked = checkQueueMessage(common, message, tcp);
+  const body = encodeBody(message);
+  checkBodySize(body, common.maxBodyBytes);
+  if (checked.settings.routing === "exact" && checked.routeKey) checked.settings.queues.add(checked.routeKey);
+  return { ...checked, body };
 }
 
 export function integer(value: unknown, field: string, min: number, max: number, fallback: number): number {
@@ -66,45 +87,37 @@ export function integer(value: unknown, field: string, min: number, max: number,
   return value as number;
 }
 
-function routing(value: unknown, field: string): Routing {
-  if (value === undefined || value === "exact" || value === "regex") return value ?? "exact";
+function routing(value: unknown, field: string, fallback: Routing): Routing {
+  if (value === undefined || value === "exact" || value === "regex") return value ?? fallback;
   throw GmqError.invalid(field, 'must be "exact" or "regex"');
 }
 
 export function resolveCommon(options: GnodeCommonOptions, maxBodyLimit: number): Common {
+  if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
   const slashAsDot = options.slashAsDot === true;
-  const fallback: TopicSettings = { routing: routing(options.routing, "routing"), msgTTR: 0, msgRetry: 0 };
-  const settings = new Map<string, TopicSettings>();
-  const queues = new Map<string, Set<string>>();
-  for (const [name, topic] of Object.entries(options.topics ?? {})) {
+  const fallback = routing(options.routing, "routing", "exact");
+  const topics = new Map<string, Topic>();
+  const add = (name: string, topic: GnodeTopicOptions = {}): Topic => {
     const field = `topics.${name}`;
-
-    const wire = checkName(name, field, slashAsDot);
-    settings.set(wire, {
-      routing: topic.routing === undefined ? fallback.routing : routing(topic.routing, `${field}.routing`),
+    const settings = {
+      routing: routing(topic.routing, `${field}.routing`, fallback),
       msgTTR: integer(topic.msgTTR, `${field}.msgTTR`, 1, 60, 0),
       msgRetry: integer(topic.msgRetry, `${field}.msgRetry`, 1, 65_535, 0),
-    });
-    queues.set(
-      wire,
-      new Set((topic.queues ?? []).map((key, i) => checkName(key, `${field}.queues.${i}`, slashAsDot))),
-    );
-  }
-
+      queues: new Set(
+        (topic.queues ?? []).map((key, i) => checkName(key, `${field}.queues.${i}`, slashAsDot)),
+      ),
+    };
+    topics.set(checkName(name, field, slashAsDot), settings);
+    return settings;
+  };
+  for (const [name, topic] of Object.entries(options.topics ?? {})) add(name, topic);
   return {
     maxBodyBytes: integer(options.maxBodyBytes, "maxBodyBytes", 64, maxBodyLimit, 1024 * 1024),
     slashAsDot,
     retryMs: integer(options.nodeRetryMs, "nodeRetryMs", 1, 600_000, 5_000),
     random: options.random ?? Math.random,
-    settings: (topic) => settings.get(topic) ?? fallback,
-    queues(topic) {
-      let keys = queues.get(topic);
-      if (!keys) {
-        keys = new Set();
-        queues.set(topic, keys);
-      }
-      return keys;
-    },
+    // Topics not configured get the defaults on first use (their names are checked already).
+    topic: (name) => topics.get(name) ?? add(name),
   };
 }
 

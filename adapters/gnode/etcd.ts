@@ -6,6 +6,7 @@
  * so a static node list stays the primary configuration.
  */
 import { GmqError } from "gmq";
+import { unreachable } from "../gnode-http/reasons.js";
 import type { GnodeNode } from "./tcp-node.js";
 
 export interface EtcdNodesOptions {
@@ -20,52 +21,40 @@ export interface EtcdNodesOptions {
   etcd?: Record<string, unknown>;
 }
 
-interface Registration {
-  tcp_addr?: unknown;
-  http_addr?: unknown;
-  weight?: unknown;
-}
-
 /** A `nodes` function for `gnode()`: reads the prefix once per (re)connect (no watch). */
 export function etcdNodes(options: EtcdNodesOptions): () => Promise<GnodeNode[]> {
-  const hosts = typeof options.hosts === "string" ? [options.hosts] : [...(options.hosts ?? [])];
+  const hosts = [options.hosts].flat();
   if (hosts.length === 0 || hosts.some((h) => typeof h !== "string")) {
     throw GmqError.invalid("hosts", "must be an etcd endpoint or a list of them");
   }
-  const prefix = options.prefix ?? "/gmq/node";
-  const fallback =
-    options.host ?? new URL(hosts[0]!.includes("://") ? hosts[0]! : `http://${hosts[0]}`).hostname;
-  const loopback = /^(127\.|localhost$|::1$|0\.0\.0\.0$)/;
+  const first = hosts[0]!;
+  const fallback = options.host ?? new URL(first.includes("://") ? first : `http://${first}`).hostname;
   const fix = (address: unknown): string => {
-    const match = typeof address === "string" ? /^(.*):(\d+)$/.exec(address) : null;
-    if (!match) throw new GmqError("protocol", `etcd: a node address "${String(address)}" is not host:port`);
-    const host = match[1] === "" || (options.host && loopback.test(match[1]!)) ? fallback : match[1]!;
+    const match = /^(.*):(\d+)$/.exec(`${address}`);
+    if (!match) throw new GmqError("protocol", `etcd: a node address "${address}" is not host:port`);
+    let host = match[1]!;
+    if (host === "" || (options.host && /^(127\.|localhost$|::1$|0\.0\.0\.0$)/.test(host))) host = fallback;
     return `${host.includes(":") ? `[${host}]` : host}:${match[2]}`;
   };
   return async () => {
-    let Etcd3: typeof import("etcd3").Etcd3;
-    try {
-      ({ Etcd3 } = await import("etcd3"));
-    } catch (cause) {
+    const { Etcd3 } = await import("etcd3").catch((cause: unknown) => {
       throw new GmqError("unsupported", "etcdNodes needs the `etcd3` package: npm install etcd3", { cause });
-    }
+    });
     const client = new Etcd3({ ...options.etcd, hosts });
     try {
-      const entries = await client.getAll().prefix(prefix).strings();
+      const entries = await client
+        .getAll()
+        .prefix(options.prefix ?? "/gmq/node")
+        .strings();
       return Object.keys(entries)
         .sort()
         .map((key) => {
-          const value = JSON.parse(entries[key]!) as Registration;
-          return {
-            tcp: fix(value.tcp_addr),
-            http: `http://${fix(value.http_addr)}`,
-            weight: String(value.weight ?? "1"),
-          };
+          // All strings: `tcp_addr`, `http_addr`, `weight`, `node_id`, `join_time`.
+          const { tcp_addr, http_addr, weight } = JSON.parse(entries[key]!);
+          return { tcp: fix(tcp_addr), http: `http://${fix(http_addr)}`, weight: `${weight ?? 1}` };
         });
     } catch (cause) {
-      throw GmqError.is(cause)
-        ? cause
-        : new GmqError("disconnected", `etcd: ${(cause as Error).message}`, { cause });
+      throw GmqError.is(cause) ? cause : unreachable(`etcd: ${(cause as Error).message}`, cause);
     } finally {
       client.close();
     }

@@ -1,12 +1,14 @@
 /**
- * One gmq node as the TCP adapter sees it: its command socket (`pub`, `mpub`, `ack`, `queue`),
+ * One gmq node as the TCP adapter sees it: its command socket (`pub`, `ack`, `queue`, `publish`),
  * the HTTP API it needs only for `/config` (TCP has no safe way to configure a topic), and what
  * it has set up.
  */
 import { GmqError } from "gmq";
-import { type ClusterNode, TopicSetup } from "../gnode-http/cluster.js";
-import { type HttpIo, HttpNode } from "../gnode-http/http-node.js";
-import { NodeSocket } from "./node-socket.js";
+import { type ClusterNode, topicSetup } from "../gnode-http/cluster.js";
+import { baseUrl, configure, type HttpIo, unlessExisting } from "../gnode-http/http-node.js";
+import { noop, unreachable } from "../gnode-http/reasons.js";
+import { type Topic, weightOf } from "../gnode-http/settings.js";
+import { type NodeSocket, openSocket, type SocketOptions } from "./node-socket.js";
 
 export interface GnodeNode {
   /** The node's TCP address, `host:port` (e.g. `127.0.0.1:9503`). */
@@ -17,65 +19,62 @@ export interface GnodeNode {
   readonly weight?: number | string;
 }
 
-/** `host:port`, `[v6]:port` or `:port` (all interfaces: this machine). */
-export function parseAddress(address: string, field: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(address);
-  const port = Number(match?.[3]);
-  if (!match || port < 1 || port > 65_535)
-    throw GmqError.invalid(field, `must be host:port, got "${address}"`);
-  return { host: match[1] ?? (match[2] || "127.0.0.1"), port };
+export interface TcpNode extends ClusterNode {
+  /** The socket for `pub`, `ack`, `queue` and `publish`, while it is up. */
+  command: NodeSocket | undefined;
+  /** Sets `topic` up if need be; what is sent after it waits for every setup under way, so
+   *  publishes keep their order on the node. Undefined when nothing is to wait for. */
+  ready(topic: string, queues: Set<string>): Promise<unknown> | undefined;
+  /** One command on the command socket; `disconnected` while it is down. */
+  request(line: string, item?: string | readonly string[], push?: boolean): Promise<Buffer>;
+  down(): GmqError;
+  ack(id: string, topic: string, bindKey: string): Promise<void>;
+  /** A socket of its own, connected; `signal` closes it. */
+  open(signal: AbortSignal, options?: SocketOptions): Promise<NodeSocket>;
 }
 
-export class TcpNode implements ClusterNode {
-  /** Skipped by publishes while its command socket is down. */
-  downUntil = Number.POSITIVE_INFINITY;
-  command: NodeSocket | undefined;
-  readonly setup: TopicSetup;
-  readonly http: HttpNode;
-  readonly host: string;
-  readonly port: number;
-  /** Publishes on this node wait behind a topic being set up, to keep their order. */
-  blocked: Promise<unknown> | undefined;
-
-  constructor(
-    readonly spec: GnodeNode,
-    readonly weight: number,
-    io: HttpIo,
-    field: string,
-  ) {
-    ({ host: this.host, port: this.port } = parseAddress(spec.tcp, `${field}.tcp`));
-    if (typeof spec.http !== "string" || spec.http === "")
-      throw GmqError.invalid(`${field}.http`, "must be a URL");
-    this.http = new HttpNode(spec.http, weight, io);
-    this.setup = new TopicSetup({
-      configure: (topic) => this.http.configure(topic),
-      declare: (topic, bindKey) => this.declare(topic, bindKey),
-    });
+export function tcpNode(spec: GnodeNode, field: string, io: HttpIo, topic: (name: string) => Topic): TcpNode {
+  if (typeof spec !== "object" || spec === null) throw GmqError.invalid(field, "must be { tcp, http }");
+  // `host:port`, `[v6]:port` or `:port` (all interfaces: this machine).
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(spec.tcp);
+  const port = Number(match?.[3]);
+  if (!match || port < 1 || port > 65_535) {
+    throw GmqError.invalid(`${field}.tcp`, `must be host:port, got "${spec.tcp}"`);
   }
+  const host = match[1] ?? (match[2] || "127.0.0.1");
+  const http = baseUrl(spec.http, `${field}.http`);
+  /** Setups under way (failures swallowed): what is sent after one waits for it. */
+  let busy: Promise<unknown> | undefined;
+  const node: TcpNode = {
+    weight: weightOf(spec.weight, `${field}.weight`),
+    // Skipped by publishes while its command socket is down.
+    downUntil: Infinity,
+    command: undefined,
+    setup: topicSetup((name, bindKey) =>
+      bindKey === undefined
+        ? configure(io, http, name, topic(name))
+        : node.request(`queue ${name} ${bindKey}`).then(noop, unlessExisting),
+    ),
 
-  get address(): string {
-    return `${this.host}:${this.port}`;
-  }
+    ready(topic, queues) {
+      const setup = node.setup.ensure(topic, queues);
+      if (!setup && !busy) return;
+      const ready = Promise.all([busy, setup]);
+      const settled = ready.then(noop, noop);
+      busy = settled;
+      void settled.then(() => {
+        if (busy === settled) busy = undefined;
+      });
+      return ready;
+    },
 
-  /** The command socket, or `disconnected`. */
-  get socket(): NodeSocket {
-    if (!this.command?.isOpen) throw new GmqError("disconnected", `gnode ${this.address}: not connected`);
-    return this.command;
-  }
+    request: (line, item, push) => node.command?.request(line, item, push) ?? Promise.reject(node.down()),
 
-  private async declare(topic: string, bindKey: string): Promise<void> {
-    try {
-      await this.socket.request(`queue ${topic} ${bindKey}`);
-    } catch (error) {
-      if (!GmqError.is(error) || !error.message.endsWith("has exist.")) throw error;
-    }
-  }
+    down: () => unreachable(`gnode ${host}:${port}: not connected`),
 
-  async ack(id: string, topic: string, bindKey: string): Promise<void> {
-    await this.socket.request(`ack ${id} ${topic} ${bindKey}`);
-  }
+    ack: (id, topic, bindKey) => node.request(`ack ${id} ${topic} ${bindKey}`).then(noop),
 
-  open(events: Parameters<typeof NodeSocket.open>[2], signal?: AbortSignal): Promise<NodeSocket> {
-    return NodeSocket.open(this.host, this.port, events, signal);
-  }
+    open: (signal, options = {}) => openSocket(host, port, signal, options),
+  };
+  return node;
 }

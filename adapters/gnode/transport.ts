@@ -1,6 +1,6 @@
 /**
  * `gnode`: the gmq node's TCP protocol (Node.js). One command socket per node (`pub`, `mpub`,
- * `ack`, `queue`), one socket per blocking consumer (`pop`, `dead`) and per subscribed channel.
+ * `ack`, `queue`, `publish`), one socket per blocking consumer (`pop`, `dead`) and per subscribed channel.
  *
  * What a topic names (the part before a `/` says it; gnode names cannot hold `/` otherwise):
  * - `orders`: a queue topic. Publish with `routeKey`/`delayMs`; subscribe with `queue` = bind key.
@@ -9,32 +9,22 @@
  * - `channel/<name>`: the node's pub/sub channel `<name>` (§4): fire-and-forget, nothing kept,
  *   only subscribers connected at that moment get it; a publish with no subscriber succeeds.
  */
-import type { Buffer } from "node:buffer";
-import {
-  GmqError,
-  type InboundMessage,
-  type OutboundMessage,
-  type SubscribeRequest,
-  type Transport,
-  type TransportSink,
-  type TransportSubscribeOptions,
-} from "gmq";
-import { nodeFailed, onSomeNode, pickWeighted, upNodes } from "../gnode-http/cluster.js";
-import { CreditGate } from "../gnode-http/credit.js";
-import { encodeBody, unwrap } from "../gnode-http/envelope.js";
-import type { HttpIo } from "../gnode-http/http-node.js";
-import { checkBodySize, checkName, delaySeconds, nameProblem, routeKeyFor } from "../gnode-http/names.js";
-import { openOnNodes, sleep } from "../gnode-http/node-streams.js";
-import { GNODE_REASONS } from "../gnode-http/reasons.js";
+import { GmqError, type OutboundMessage, type Transport } from "gmq";
+import { liveNodes, nodeFailed, onSomeNode, pickWeighted } from "../gnode-http/cluster.js";
+import { encodeBody } from "../gnode-http/envelope.js";
+import { closeAll, fetchOf, type HttpIo } from "../gnode-http/http-node.js";
+import { checkBodySize, nameProblem, wireName } from "../gnode-http/names.js";
+import { openOnNodes } from "../gnode-http/node-streams.js";
+import { noop } from "../gnode-http/reasons.js";
 import {
   checkQueueMessage,
   type GnodeCommonOptions,
+  integer,
+  prepareQueueMessage,
   resolveCommon,
-  weightOf,
 } from "../gnode-http/settings.js";
-import { openChannel, type QueueConsumer, readLoop } from "./consumers.js";
-import { bytes } from "./node-socket.js";
-import { type GnodeNode, TcpNode } from "./tcp-node.js";
+import { DEAD, readChannel, readQueue } from "./consumers.js";
+import { type GnodeNode, type TcpNode, tcpNode } from "./tcp-node.js";
 
 export interface GnodeOptions extends GnodeCommonOptions {
   /** One node, several (no replication: publishes spread by weight, consumers read from all), or
@@ -53,258 +43,126 @@ export interface GnodeOptions extends GnodeCommonOptions {
 /** The largest body a TCP `pub` may carry (more would crash the node, spec §6). */
 const MAX_TCP_BODY = 10_485_735;
 const CHANNEL = "channel/";
-const DEAD = "dead/";
-const CHANNEL_NAME = /^[^\s\p{Cc}]{1,200}$/u;
+const CHANNEL_NAME = /^channel\/[^\s\p{Cc}]{1,200}$/u;
+
+/** What is wrong with a `channel/<name>` topic, or undefined. */
+const channelProblem = (topic: string): string | undefined =>
+  CHANNEL_NAME.test(topic)
+    ? undefined
+    : `a channel name has no spaces or control characters: "${topic.slice(CHANNEL.length)}"`;
+
+/** The channel a `channel/<name>` topic names, or `invalid_argument` naming `field`. */
+function channelName(topic: string, field: string): string {
+  const problem = channelProblem(topic);
+  if (problem) throw GmqError.invalid(field, problem);
+  return topic.slice(CHANNEL.length);
+}
+
+/** An `mpub` item the node never read (an earlier one failed): sent again with the next flush. */
+const notRead = (cause: unknown) =>
+  new GmqError("disconnected", "gnode mpub: not read by the node after an earlier item failed", { cause });
 
 export function gnode(options: GnodeOptions): Transport {
-  if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
   const common = resolveCommon(options, MAX_TCP_BODY);
   const { slashAsDot, random, retryMs } = common;
-  const ms = (value: unknown, field: string, fallback: number): number => {
-    if (value === undefined) return fallback;
-    if (!Number.isInteger(value) || (value as number) < 1)
-      throw GmqError.invalid(field, "must be an integer ≥ 1");
-    return value as number;
-  };
-  const heartbeatTimeoutMs = ms(options.heartbeatTimeoutMs, "heartbeatTimeoutMs", 12_500);
-  const deadPollMs = ms(options.deadPollMs, "deadPollMs", 1000);
-  let closing = new AbortController();
-  const io: HttpIo = {
-    fetch: options.fetch ?? ((input, init) => fetch(input, init)),
-    get closed() {
-      return closing.signal;
-    },
-    settings: common.settings,
-  };
-  const build = (specs: readonly GnodeNode[]): TcpNode[] => {
-    if (!Array.isArray(specs) || specs.length === 0)
-      throw GmqError.invalid("nodes", "must list at least one node");
-    return specs.map((spec, i) => {
-      if (typeof spec !== "object" || spec === null)
-        throw GmqError.invalid(`nodes.${i}`, "must be { tcp, http }");
-      return new TcpNode(spec, weightOf(spec.weight, `nodes.${i}.weight`), io, `nodes.${i}`);
-    });
-  };
+  const heartbeatTimeoutMs = integer(options.heartbeatTimeoutMs, "heartbeatTimeoutMs", 1, 1e9, 12_500);
+  const deadPollMs = integer(options.deadPollMs, "deadPollMs", 1, 1e9, 1000);
+  /** The current link: up while one node's command socket is; aborts when it is lost or closed. */
+  let link = new AbortController();
+  const io: HttpIo = { fetch: fetchOf(options.fetch), waits: new Set() };
   const list = options.nodes;
-  if (typeof list !== "function" && (typeof list !== "object" || list === null)) {
-    throw GmqError.invalid("nodes", "must be a node, a list of nodes or a function");
-  }
-  let nodes = typeof list === "function" ? [] : build(Array.isArray(list) ? list : [list as GnodeNode]);
-  /** The current link: the cluster is up while one command socket is. */
-  let link: { sink: TransportSink; alive: boolean } | undefined;
-
-  const dial = async (
-    node: TcpNode,
-    current: NonNullable<typeof link>,
-    signal?: AbortSignal,
-  ): Promise<void> => {
-    const socket = await node.open(
-      {
-        closed: (error) => {
-          if (node.command !== socket) return;
-          node.command = undefined;
-          nodeFailed(node, Number.POSITIVE_INFINITY);
-          if (!current.alive) return;
-          if (nodes.every((n) => !n.command)) {
-            current.alive = false;
-            current.sink.onDisconnect(error);
-          } else void redial(node, current);
-        },
-      },
-      signal,
-    );
-    node.setup.reset();
-    node.command = socket;
-    node.downUntil = 0;
-  };
-  /** While others are up, a lost node is dialled again by itself (with backoff). */
-  const redial = async (node: TcpNode, current: NonNullable<typeof link>): Promise<void> => {
-    for (let attempt = 0; current.alive && !node.command; attempt++) {
-      await sleep(Math.min(retryMs * 2 ** attempt, retryMs * 6), closing.signal);
-      if (current.alive && !node.command) await dial(node, current).catch(() => {});
+  const build = (specs: readonly GnodeNode[]): TcpNode[] => {
+    if (!Array.isArray(specs) || specs.length === 0) {
+      throw GmqError.invalid("nodes", "must be a node, a list of nodes or a function listing them");
     }
+    return specs.map((spec, i) => tcpNode(spec, `nodes.${i}`, io, common.topic));
   };
+  let nodes =
+    typeof list === "function"
+      ? []
+      : build(Array.isArray(list) || !list ? (list as GnodeNode[]) : [list as GnodeNode]);
 
-  async function connect(sink: TransportSink, { signal }: { signal: AbortSignal }): Promise<void> {
-    if (typeof list === "function") nodes = build(await list());
-    const current = { sink, alive: true };
-    link = current;
-    const dialled = await Promise.allSettled(nodes.map((node) => dial(node, current, signal)));
-    if (nodes.every((node) => !node.command)) {
-      current.alive = false;
-      throw (dialled[0] as PromiseRejectedResult).reason;
-    }
-    for (const node of nodes) if (!node.command) void redial(node, current);
-  }
-
-  /** Runs `send` once the topic is set up on the node, keeping the order of publishes. */
-  const whenSetUp = <T>(node: TcpNode, topic: string, send: () => Promise<T>): Promise<T> => {
-    const setup = node.setup.ensure(topic, common.queues(topic));
-    if (!setup && !node.blocked) return send();
-    const ready = Promise.all([node.blocked, setup]);
-    const gate = ready.then(
-      () => {},
-      () => {},
-    );
-    node.blocked = gate;
-    void gate.then(() => {
-      if (node.blocked === gate) node.blocked = undefined;
-    });
-    return ready.then(send);
-  };
-
-  /** A queue message as `pub` needs it (or `invalid_argument` / `payload_too_large`). */
-  const prepare = (message: OutboundMessage) => {
-    const topic = checkName(message.topic, "topic", slashAsDot);
-    const { routing } = common.settings(topic);
-    const routeKey = routeKeyFor(message.routeKey, routing, true);
-    const body = encodeBody(message);
-    checkBodySize(body, common.maxBodyBytes);
-    if (routing === "exact" && routeKey !== "") common.queues(topic).add(routeKey);
-    return { topic, routeKey, body, delay: delaySeconds(message.delayMs) };
-  };
-
-  const publishChannel = async (message: OutboundMessage): Promise<void> => {
-    const name = channelName(message.topic.slice(CHANNEL.length), "topic");
-    const body = encodeBody(message);
-    checkBodySize(body, common.maxBodyBytes);
-    await onSomeNode(nodes, random, retryMs, async (node) => {
-      try {
-        await node.socket.request(`publish ${name}`, [bytes(body)]);
-      } catch (error) {
-        // Fire-and-forget: nobody listening is not a failure (like MQTT).
-        if (!GmqError.is(error) || !error.message.endsWith("no subscribers")) throw error;
-      }
-    });
-  };
-
+  /**
+   * One message on one node chosen by weight (another if the network fails it), after the topic
+   * is set up there. A link transport may be called many times without awaiting: each `pub` is
+   * written at once (or after the setup before it), so the order holds on the node.
+   */
   async function publish(message: OutboundMessage): Promise<void> {
-    if (message.topic.startsWith(CHANNEL)) return publishChannel(message);
-    const { topic, routeKey, body, delay } = prepare(message);
-    const item = [bytes(body)];
-    await onSomeNode(nodes, random, retryMs, (node) =>
-      whenSetUp(node, topic, () => node.socket.request(`pub ${topic} ${routeKey} ${delay}`, item, true)),
-    );
+    if (message.topic.startsWith(CHANNEL)) {
+      const name = channelName(message.topic, "topic");
+      const body = encodeBody(message);
+      checkBodySize(body, common.maxBodyBytes);
+      return onSomeNode(nodes, random, retryMs, (node) =>
+        node.request(`publish ${name}`, body).then(noop, (error: GmqError) => {
+          // Fire-and-forget: nobody listening is not a failure (like MQTT).
+          if (!error.message.endsWith("no subscribers")) throw error;
+        }),
+      );
+    }
+    const { topic, settings, routeKey, delay, body } = prepareQueueMessage(common, message, true);
+    await onSomeNode(nodes, random, retryMs, (node) => {
+      const send = () => node.request(`pub ${topic} ${routeKey} ${delay}`, body, true);
+      return node.ready(topic, settings.queues)?.then(send) ?? send();
+    });
   }
 
-  /** Runs of one topic (≤ 1000) as `mpub`s on nodes chosen by weight; channels one by one. */
-  async function publishBatch(
-    messages: readonly OutboundMessage[],
-  ): Promise<readonly (unknown | undefined)[]> {
-    const results: unknown[] = new Array(messages.length).fill(undefined);
-    /** One `mpub` per topic and node, each message's node chosen by weight. */
+  /**
+   * The outbox's batches as `mpub`s: each message is given a node by weight (as a lone publish
+   * would be), and the messages of one topic on one node go in one `mpub` (≤ 1000), in order.
+   * At the first item whose route key matches no queue the node stops: the items before it are
+   * stored, that one is refused, and those after it were never read (sent again).
+   */
+  async function publishBatch(messages: readonly OutboundMessage[]): Promise<readonly unknown[]> {
+    const results: unknown[] = new Array(messages.length);
     const runs = new Map<
       string,
-      { topic: string; node: TcpNode; at: number[]; items: Buffer[]; keys: string[] }
+      { node: TcpNode; topic: string; at: number[]; keys: string[]; items: string[] }
     >();
-    const up = upNodes(nodes);
     const sends: Promise<void>[] = [];
+    const live = liveNodes(nodes);
     messages.forEach((message, i) => {
       if (message.topic.startsWith(CHANNEL)) {
-        sends.push(
-          publishChannel(message).catch((error: unknown) => {
-            results[i] = error;
-          }),
-        );
+        sends.push(publish(message).then(noop, (error: unknown) => void (results[i] = error)));
         return;
       }
       try {
-        const { topic, routeKey, body, delay } = prepare(message);
-        const node = up.length === 1 ? up[0]! : pickWeighted(up, random);
-        const key = `${topic} ${node.address}`;
+        const { topic, routeKey, delay, body } = prepareQueueMessage(common, message, true);
+        const node = pickWeighted(live.length > 0 ? live : nodes, random);
+        const key = `${nodes.indexOf(node)} ${topic}`;
         let run = runs.get(key);
-        if (!run || run.items.length === 1000) {
-          run = { topic, node, at: [], items: [], keys: [] };
-          runs.set(key, run);
-        }
+        if (!run) runs.set(key, (run = { node, topic, at: [], keys: [], items: [] }));
         run.at.push(i);
         run.keys.push(routeKey);
-        run.items.push(bytes(JSON.stringify({ body, delay, route_key: routeKey })));
+        run.items.push(JSON.stringify({ body, delay, route_key: routeKey }));
       } catch (error) {
         results[i] = error;
       }
     });
     for (const run of runs.values()) {
+      const settings = common.topic(run.topic);
       const send = async (node: TcpNode) => {
-        const reply = await node.socket.request(`mpub ${run.topic} ${run.items.length}`, run.items, true);
-        // Bare numbers in a JSON array: read them as text, never as JS numbers.
+        await node.ready(run.topic, settings.queues);
+        const reply = await node.request(`mpub ${run.topic} ${run.items.length}`, run.items, true);
+        // A JSON array of bare numbers: read as text, never as JS numbers (ids exceed 2^53).
         const ids = reply.toString("latin1").match(/\d+/g) ?? [];
         if (ids.length !== run.items.length) {
           throw new GmqError("protocol", `gnode mpub: ${ids.length} ids for ${run.items.length} messages`, {
-            reason: GNODE_REASONS.BAD_REPLY,
+            reason: "BAD_REPLY",
           });
         }
       };
-      const outcome = onSomeNode(
-        nodes,
-        random,
-        retryMs,
-        (node) => whenSetUp(node, run.topic, () => send(node)),
-        run.node,
-      );
-      sends.push(
-        outcome.catch((error: unknown) => {
-          // The node pushed the items before the first whose route key matched no queue.
-          const key = GmqError.is(error) ? /routeKey:(.*) is not match/.exec(error.message)?.[1] : undefined;
-          const failed = key === undefined ? -1 : run.keys.indexOf(key);
-          run.at.forEach((index, k) => {
-            if (failed < 0 || k > failed) results[index] = failed < 0 ? error : retryLater(error);
-            else if (k === failed) results[index] = error;
-          });
-        }),
-      );
+      const sent = onSomeNode(nodes, random, retryMs, send, live, run.node).catch((error: unknown) => {
+        const key = GmqError.is(error) ? /routeKey:(.*) is not match/.exec(error.message)?.[1] : undefined;
+        const failed = key === undefined ? -1 : run.keys.indexOf(key);
+        run.at.forEach((index, k) => {
+          if (failed < 0 || k === failed) results[index] = error;
+          else if (k > failed) results[index] = notRead(error);
+        });
+      });
+      sends.push(sent);
     }
     await Promise.all(sends);
     return results;
-  }
-
-  async function subscribe(
-    request: SubscribeRequest,
-    { signal, sink, flow }: TransportSubscribeOptions,
-  ): Promise<void> {
-    const pattern = request.pattern;
-    if (pattern.startsWith(CHANNEL)) {
-      const name = channelName(pattern.slice(CHANNEL.length), "pattern");
-      const consumer = {
-        name,
-        appTopic: pattern,
-        signal,
-        flow,
-        deliver: (message: InboundMessage) => sink.message(message),
-        decode: decodeChannel,
-      };
-      const open = new Map<TcpNode, { ended: Promise<void> }>();
-      return openOnNodes(
-        nodes,
-        { signal, sink, retryMs },
-        async (node) => void open.set(node, await openChannel(node, consumer)),
-        (node) => open.get(node)!.ended,
-      );
-    }
-    const dead = pattern.startsWith(DEAD);
-    const topic = checkName(dead ? pattern.slice(DEAD.length) : pattern, "pattern", slashAsDot);
-    const bindKey = checkName(request.queue ?? "default", "queue", slashAsDot);
-    const queues = common.queues(topic);
-    if (!dead) queues.add(bindKey);
-    const ensure = async (node: TcpNode) => {
-      node.socket; // a node that is down cannot be set up
-      await node.setup.ensure(topic, queues);
-    };
-    const consumer: QueueConsumer = {
-      topic,
-      bindKey,
-      appTopic: pattern,
-      signal,
-      sink,
-      gate: new CreditGate(flow),
-      heartbeatTimeoutMs,
-      deadPollMs,
-      ensure: async (node) => {
-        node.setup.reset();
-        await ensure(node);
-      },
-    };
-    await openOnNodes(nodes, { signal, sink, retryMs }, ensure, (node) => readLoop(node, consumer, dead));
   }
 
   return {
@@ -325,49 +183,60 @@ export function gnode(options: GnodeOptions): Transport {
     },
     naming: {
       topic: (topic) =>
-        topic.startsWith(CHANNEL) ? channelProblem(topic) : nameProblem(wire(topic, slashAsDot)),
+        topic.startsWith(CHANNEL) ? channelProblem(topic) : nameProblem(wireName(topic, slashAsDot)),
       pattern: (p) =>
         p.startsWith(CHANNEL)
           ? channelProblem(p)
-          : nameProblem(wire(p.startsWith(DEAD) ? p.slice(DEAD.length) : p, slashAsDot)),
+          : nameProblem(wireName(p.startsWith(DEAD) ? p.slice(DEAD.length) : p, slashAsDot)),
     },
     checkPublish: (message) => {
       if (!message.topic.startsWith(CHANNEL)) checkQueueMessage(common, message, true);
     },
-    connect,
+
+    // Every node's command socket, like a stream over the nodes: up while one is, a lost one
+    // dialled again in the background, the link lost with the last.
+    async connect(sink, { signal }) {
+      if (typeof list === "function") nodes = build(await list());
+      const current = new AbortController();
+      link = current;
+      signal.addEventListener("abort", () => current.abort(signal.reason));
+      await openOnNodes(
+        nodes,
+        current.signal,
+        {
+          message: noop,
+          end(error) {
+            current.abort(error);
+            sink.onDisconnect(error);
+          },
+        },
+        retryMs,
+        async (node) => {
+          node.command = await node.open(current.signal);
+          node.setup.reset();
+          node.downUntil = 0;
+        },
+        async (node) => {
+          const error = await node.command!.closed;
+          node.command = undefined;
+          nodeFailed(node, Infinity);
+          throw error;
+        },
+      );
+    },
+
     publish,
     publishBatch,
-    subscribe,
+
+    subscribe: (request, options) =>
+      request.pattern.startsWith(CHANNEL)
+        ? readChannel(nodes, channelName(request.pattern, "pattern"), request.pattern, options, retryMs)
+        : readQueue(nodes, request, options, common, heartbeatTimeoutMs, deadPollMs),
+
     async disconnect() {
-      if (link) link.alive = false;
-      link = undefined;
-      closing.abort(new GmqError("closed", "transport closed"));
-      closing = new AbortController();
-      for (const node of nodes) node.command?.destroy();
+      const closed = new GmqError("closed", "transport closed");
+      link.abort(closed);
+      closeAll(io, closed);
     },
   };
 }
-
-const wire = (name: string, slashAsDot: boolean) => (slashAsDot ? name.replaceAll("/", ".") : name);
-
-function channelProblem(topic: string): string | undefined {
-  const name = topic.slice(CHANNEL.length);
-  return CHANNEL_NAME.test(name)
-    ? undefined
-    : `a channel name has no spaces or control characters: "${name}"`;
-}
-
-function channelName(name: string, field: string): string {
-  if (!CHANNEL_NAME.test(name)) throw GmqError.invalid(field, channelProblem(`${CHANNEL}${name}`)!);
-  return name;
-}
-
-/** A channel's bytes: a gmq envelope, or another publisher's raw bytes. */
-function decodeChannel(topic: string, payload: Buffer): InboundMessage {
-  const e = payload[0] === 0x7b ? unwrap(payload.toString("utf8")) : undefined;
-  return e ? { topic, ...e } : { topic, payload };
-}
-
-/** An item the node never read (after an `mpub` failed mid-way): send it again. */
-const retryLater = (cause: unknown) =>
-  new GmqError("disconnected", "gnode mpub: not read by the node after an earlier item failed", { cause });

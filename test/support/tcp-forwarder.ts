@@ -18,6 +18,9 @@ export interface TcpForwarder {
   hold(on: boolean): void;
   /** Connections made through it so far. */
   readonly connections: number;
+  /** Command lines clients sent through it (the text before each newline, items skipped
+   *  roughly: for checking which commands were used, e.g. `mpub`). */
+  readonly lines: readonly string[];
   close(): Promise<void>;
 }
 
@@ -28,6 +31,7 @@ export async function startTcpForwarder(targetPort: number, targetHost = "127.0.
   let splitting = false;
   let holding = false;
   let connections = 0;
+  const lines: string[] = [];
   const server = createServer((client) => {
     if (!online) return void client.destroy();
     connections++;
@@ -43,7 +47,13 @@ export async function startTcpForwarder(targetPort: number, targetHost = "127.0.
         upstream.destroy();
       });
     }
-    client.on("data", (chunk) => upstream.write(chunk));
+    client.on("data", (chunk: Buffer) => {
+      // Lines start at the start of a chunk or after a newline; command words are lowercase ASCII.
+      for (const match of chunk.toString("latin1").matchAll(/(?:^|\n)([a-z]+ [^\n]{0,120})\n/g)) {
+        if (lines.length < 10_000) lines.push(match[1]!);
+      }
+      upstream.write(chunk);
+    });
     let queue = Promise.resolve();
     upstream.on("data", (chunk: Buffer) => {
       if (holding) return;
@@ -76,6 +86,7 @@ export async function startTcpForwarder(targetPort: number, targetHost = "127.0.
     get connections() {
       return connections;
     },
+    lines,
     setOnline(value) {
       online = value;
       if (!value) for (const s of sockets) s.destroy();
