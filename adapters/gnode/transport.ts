@@ -122,7 +122,10 @@ export function gnode(options: GnodeOptions): Transport {
     const live = liveNodes(nodes);
     messages.forEach((message, i) => {
       if (message.topic.startsWith(CHANNEL)) {
-        sends.push(publish(message).then(noop, (error: unknown) => void (results[i] = error)));
+        const failed = (error: unknown) => {
+          results[i] = error;
+        };
+        sends.push(publish(message).then(noop, failed));
         return;
       }
       try {
@@ -130,7 +133,10 @@ export function gnode(options: GnodeOptions): Transport {
         const node = pickWeighted(live.length > 0 ? live : nodes, random);
         const key = `${nodes.indexOf(node)} ${topic}`;
         let run = runs.get(key);
-        if (!run) runs.set(key, (run = { node, topic, at: [], keys: [], items: [] }));
+        if (!run) {
+          run = { node, topic, at: [], keys: [], items: [] };
+          runs.set(key, run);
+        }
         run.at.push(i);
         run.keys.push(routeKey);
         run.items.push(JSON.stringify({ body, delay, route_key: routeKey }));
