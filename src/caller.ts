@@ -32,7 +32,7 @@ function expire(call: PendingCall, ms: number): void {
 
 /**
  * One call until it settles: its timer, the caller's signal, and, made only when something waits
- * on the call's behalf (the connection, a native request), a signal that aborts once it settled.
+ * on the call's behalf (the connection, a native request), a signal that aborts if it fails.
  * Every call is in `calls` until then, so a lost connection fails them all.
  */
 class PendingCall implements AbortWatcher {
@@ -62,7 +62,7 @@ class PendingCall implements AbortWatcher {
     if (link) watchAbort(link.signal, this);
   }
 
-  /** Aborts once the call has settled. */
+  /** Aborts, with the error, once the call has failed. */
   get settled(): AbortSignal {
     this.#controller ??= new AbortController();
     return this.#controller.signal;
@@ -93,16 +93,20 @@ class PendingCall implements AbortWatcher {
   }
 
   fail(error: GmqError): void {
-    if (this.#end()) this.#reject(error);
+    if (this.#end(error)) this.#reject(error);
   }
 
-  /** Forgets the call (no answer is awaited any more); false if it had settled already. */
-  #end(): boolean {
+  /**
+   * Forgets the call (no answer is awaited any more); false if it had settled already. A failed
+   * call aborts `settled` with its error, so whatever works on its behalf stops. An answered one
+   * does not: its work is done, and an abort without a reason costs a DOMException per call.
+   */
+  #end(error?: GmqError): boolean {
     if (!this.calls.delete(this.id)) return false;
     clearTimeout(this.#timer);
     if (this.signal) unwatchAbort(this.signal, this);
     if (this.link) unwatchAbort(this.link.signal, this);
-    this.#controller?.abort();
+    if (error) this.#controller?.abort(error);
     return true;
   }
 }
