@@ -250,6 +250,18 @@ describe("deadlines, aborts and metadata", () => {
     controller.abort("user left");
     const error = await failure(pending);
     expect([error.code, error.cause]).toEqual(["aborted", "user left"]);
+    // The fetch itself was cancelled: the server stops serving the call.
+    await waitFor(() => s.relay.hanging === 0, 5_000, "the server to see the call cancelled");
+  });
+
+  it("closing the client rejects a call under way with `closed` and cancels its request", async () => {
+    const s = await start();
+    const c = client(s);
+    const pending = c.call("gmqtest.Relay", "hang", {});
+    await waitFor(() => s.relay.hanging === 1, 5_000, "the call to be served");
+    await c.close();
+    expect((await failure(pending)).code).toBe("closed");
+    await waitFor(() => s.relay.hanging === 0, 5_000, "the server to see the call cancelled");
   });
 
   it("asks the metadata provider for every request, and sends call headers as metadata", async () => {

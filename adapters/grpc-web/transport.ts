@@ -25,8 +25,6 @@ export function grpcWeb(options: GrpcWebOptions): Transport {
   const wire =
     o.transport ?? (o.mode === "text" ? GrpcWebTextTransport(credentials) : FetchTransport(credentials));
   const services = new Services(o.services, createChannel(o.url, reportUnreachable(wire)));
-  /** Requests under way, so `disconnect` can cancel them. */
-  const inFlight = new Set<AbortController>();
 
   /** The app's metadata for one request (only asked when there is a provider). */
   const provided = async () => {
@@ -42,7 +40,11 @@ export function grpcWeb(options: GrpcWebOptions): Transport {
     return metadata;
   };
 
-  /** One unary call: bytes (or JSON) in, bytes (or JSON) out, failures as GmqError. */
+  /**
+   * One unary call: bytes (or JSON) in, bytes (or JSON) out, failures as GmqError. `signal` is
+   * the core's: it aborts when the caller gives up, the call fails or the client closes, so the
+   * fetch is cancelled then without a controller of our own per call.
+   */
   const unary = async (
     method: ServiceMethod,
     payload: Uint8Array,
@@ -53,25 +55,17 @@ export function grpcWeb(options: GrpcWebOptions): Transport {
   ): Promise<Uint8Array> => {
     const { requestType, responseType } = method.definition;
     const request = requestBytes(requestType, payload, codec);
-    const controller = new AbortController();
-    const stop = () => controller.abort(signal.reason);
-    signal.addEventListener("abort", stop, { once: true });
-    inFlight.add(controller);
     let trailer: Metadata | undefined;
     try {
-      if (signal.aborted) stop();
       const metadata = metadataFor(o.metadata && (await provided()), headers, timeoutMs);
       const reply = await method.invoke(request, {
         metadata,
-        signal: controller.signal,
+        signal,
         onTrailer: (t: Metadata) => (trailer = t),
       });
       return responseBytes(responseType, reply, codec);
     } catch (error) {
-      throw GmqError.is(error) ? error : grpcError(error, trailer, controller.signal);
-    } finally {
-      signal.removeEventListener("abort", stop);
-      inFlight.delete(controller);
+      throw GmqError.is(error) ? error : grpcError(error, trailer, signal);
     }
   };
 
@@ -100,10 +94,8 @@ export function grpcWeb(options: GrpcWebOptions): Transport {
       pattern: (name) => problem(services.byPath(name, true), name, `${METHOD}, a server stream,`),
     },
 
-    async disconnect() {
-      for (const controller of inFlight) controller.abort(new GmqError("closed", "client closed"));
-      inFlight.clear();
-    },
+    // Nothing to close: every request ends by its own signal, which the core aborts on close.
+    async disconnect() {},
 
     // Fire-and-forget or idempotent unary methods through the outbox: accepted once the server
     // answered OK (the response is not kept). The payload is the client codec's JSON.

@@ -21,10 +21,12 @@ export function relayServiceImpl(state: RelayState, streams: TickerStreams): Ser
     },
 
     async hang(_request, context) {
+      state.hanging++;
       await new Promise<void>((resolve) => {
         if (context.signal.aborted) return resolve();
         context.signal.addEventListener("abort", () => resolve(), { once: true });
       });
+      state.hanging--;
       context.signal.throwIfAborted();
       return create(EmptySchema);
     },

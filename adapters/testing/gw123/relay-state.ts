@@ -35,6 +35,8 @@ export class Watcher {
 /** What the Relay keeps: the values `echo` was sent, and the open `watch` streams by channel. */
 export class RelayState {
   readonly echoed: JsonValue[] = [];
+  /** `hang` calls the server is still serving: one the client cancelled is no longer counted. */
+  hanging = 0;
   readonly #watchers = new Map<string, Set<Watcher>>();
 
   /** Streams open on `channel`. */
