@@ -196,9 +196,7 @@ export function websocket(options: WebSocketOptions): Transport {
           // lost heartbeat come back without the backoff.
           if (error.reason === "shutdown") urlIndex++;
           const code = (error.details as { closeCode?: number } | undefined)?.closeCode;
-          const now =
-            error.reason === "heartbeat_timeout" ||
-            (code !== undefined && closeAction(code) === "reconnect_now");
+          const now = error.reason === "heartbeat_timeout" || closeAction(code ?? 0) === "reconnect_now";
           sink.onDisconnect(error, { reconnectNow: now });
         };
       } catch (error) {
