@@ -21,7 +21,7 @@ import {
   isSocketError,
   nativeError,
   publishError,
-  reasonName,
+  reasonError,
   subackError,
   type tlsError,
 } from "./errors.js";
@@ -346,9 +346,7 @@ export class MqttConnection {
       return;
     }
     // Malformed packet or protocol violation: the byte stream cannot be trusted any more.
-    const failure = nativeError(error, "protocol");
-    this.#params.events.error(failure);
-    this.#die(new GmqError("disconnected", `connection dropped: ${failure.message}`, { cause: failure }));
+    this.#drop(nativeError(error, "protocol"));
   }
 
   /** A malformed packet: the stream cannot be trusted any more (MQTT closes the connection). */
@@ -358,8 +356,7 @@ export class MqttConnection {
       return;
     }
     if (this.#phase === "closed") return;
-    this.#params.events.error(error);
-    this.#die(new GmqError("disconnected", `connection dropped: ${error.message}`, { cause: error }));
+    this.#drop(error);
   }
 
   #onClose(): void {
@@ -371,36 +368,26 @@ export class MqttConnection {
         { cause: refused },
       );
       if (this.#phase === "opening") this.#failOpen(error);
-      else if (this.#phase === "open") {
-        this.#params.events.error(error);
-        this.#die(new GmqError("disconnected", `connection dropped: ${error.message}`, { cause: error }));
-      }
+      else if (this.#phase === "open") this.#drop(error);
       return;
     }
-    if (this.#phase === "opening") {
-      this.#failOpen(
-        this.#frames.midPacket
-          ? new GmqError(
-              "protocol",
-              `the broker closed the connection in the middle of ${this.#frames.describe()}`,
-            )
-          : new GmqError("disconnected", "the broker closed the connection before CONNACK", {
-              reason: CLOSED_BEFORE_CONNACK,
-            }),
-      );
-      return;
-    }
-    if (this.#phase === "closed") return;
-    if (this.#frames.midPacket) {
-      const error = new GmqError(
+    const cut =
+      this.#frames.midPacket &&
+      new GmqError(
         "protocol",
         `the broker closed the connection in the middle of ${this.#frames.describe()}`,
       );
-      this.#params.events.error(error);
-      this.#die(new GmqError("disconnected", error.message, { cause: error }));
-      return;
+    if (this.#phase === "opening") {
+      this.#failOpen(
+        cut ||
+          new GmqError("disconnected", "the broker closed the connection before CONNACK", {
+            reason: CLOSED_BEFORE_CONNACK,
+          }),
+      );
+    } else if (this.#phase === "open") {
+      if (cut) this.#drop(cut, cut.message);
+      else this.#die(this.#disconnectCause());
     }
-    this.#die(this.#disconnectCause());
   }
 
   /** The broker sent a packet over the limit: refuse it from its header and drop the connection. */
@@ -421,6 +408,12 @@ export class MqttConnection {
     (this.#client.stream as { destroy?: () => void }).destroy?.();
   }
 
+  /** Something the app should hear about: the connection is dropped after it (as `message`). */
+  #drop(error: GmqError, message = `connection dropped: ${error.message}`): void {
+    this.#params.events.error(error);
+    this.#die(new GmqError("disconnected", message, { cause: error }));
+  }
+
   /**
    * The connection is lost: settle everything and tell the core in the same tick. Rejecting
    * publishes with `disconnected` while the core still believes the link is up would make it
@@ -435,15 +428,9 @@ export class MqttConnection {
 
   #disconnectCause(): GmqError {
     const code = this.#brokerDisconnect;
-    if (code === undefined) return new GmqError("disconnected", "the broker closed the connection");
-    return new GmqError(
-      "disconnected",
-      `the broker disconnected: ${reasonName(code).toLowerCase().replaceAll("_", " ")}`,
-      {
-        reason: reasonName(code),
-        details: { reasonCode: code },
-      },
-    );
+    return code === undefined
+      ? new GmqError("disconnected", "the broker closed the connection")
+      : reasonError("disconnected", "the broker disconnected", code);
   }
 
   #shutDown(cause: GmqError): void {
