@@ -14,6 +14,7 @@ import mqttjs, {
   type Packet,
 } from "mqtt";
 import { HELD, InboundAcks } from "./acks.js";
+import type { Corkable, corker } from "./cork.js";
 import type { WireCredentials } from "./credentials.js";
 import {
   CLOSED_BEFORE_CONNACK,
@@ -55,21 +56,21 @@ export interface ConnectionParams {
 }
 
 /**
- * What only Node needs: the one-buffer PUBLISH writer (on a TCP or Node WebSocket stream) and the
- * TLS error mapping (browsers hide certificate errors behind a bare WebSocket failure). The Node
- * entry passes them; the browser build leaves them out of the bundle.
+ * What only Node needs: the one-buffer PUBLISH writer (on a TCP or Node WebSocket stream), the
+ * TLS error mapping (browsers hide certificate errors behind a bare WebSocket failure) and the
+ * corking of writes (a syscall saved per tick or turn). The Node entry passes them; the browser
+ * build leaves them out of the bundle.
  */
 export interface PlatformParts {
   readonly fastPublisher?: typeof fastPublisher;
   readonly tlsError?: typeof tlsError;
+  readonly corker?: typeof corker;
 }
-
-const nextTick = (globalThis as { process?: { nextTick?: (fn: () => void) => void } }).process?.nextTick;
 
 /** A QoS 0 publish the socket took at once: one settled promise serves them all. */
 const WRITTEN: Promise<void> = Promise.resolve();
 
-/** Requests awaiting an ack from which writes are coalesced per turn (see holdWrites). */
+/** Requests awaiting an ack from which writes are coalesced per turn (see #holdWrites). */
 const BUSY = 8;
 
 export class MqttConnection {
@@ -87,10 +88,19 @@ export class MqttConnection {
   /** Publish callbacks whose PUBACK/PUBREC said "no matching subscribers" (0x10). */
   readonly #noSubscribers = new WeakSet<object>();
   #phase: "opening" | "open" | "closed" = "opening";
-  /** The socket is corked until the current turn ends (see holdWrites). */
-  #holding = false;
-  /** Our writes are corked until the next tick (see #write). */
-  #corked = false;
+  /**
+   * Node only (the browser build has no `corker`). Under load (many requests in flight, or
+   * several messages in one chunk), what a chunk from the broker causes (PUBACKs, the outbox's
+   * next publishes, a call's next request) is written once, when this turn of the event loop
+   * ends: mqtt.js releases its writes on process.nextTick, before the promise callbacks that
+   * produce the rest, which costs a syscall each. Not when idle: a lone request would wait for
+   * the turn to end.
+   */
+  readonly #holdWrites: (() => void) | undefined;
+  /** Node only: our own writes (one-buffer PUBLISH packets, held PUBACKs) are corked until the
+   *  next tick, as mqtt.js corks its own: what one turn writes (a reply and its request's PUBACK)
+   *  leaves in one syscall. */
+  readonly #corkTick: (() => void) | undefined;
   #refusal: number | undefined;
   /** Inbound PUBLISH packets numbered in arrival order (see FrameTracker), and the malformed ones. */
   #publishesParsed = 0;
@@ -147,6 +157,12 @@ export class MqttConnection {
       ...(options.tls as Pick<IClientOptions, "ca" | "cert" | "key" | "rejectUnauthorized">),
     };
     this.#client = mqttjs.connect(params.url, clientOptions);
+    const stream = this.#client.stream as unknown as Partial<Corkable>;
+    const { corker } = params.platform;
+    if (corker && stream.cork) {
+      this.#holdWrites = corker(stream as Corkable, setImmediate);
+      this.#corkTick = corker(stream as Corkable, process.nextTick);
+    }
     this.#fast = params.platform.fastPublisher?.(
       this.#client,
       (this.#client.constructor as { VERSION?: string }).VERSION,
@@ -164,7 +180,7 @@ export class MqttConnection {
       this.#frames.feed(chunk);
       // Several PUBLISH packets in one chunk: as many PUBACKs follow (the core acks QoS 1 once
       // handled), written by us, not mqtt.js, so nothing else would coalesce them.
-      if (this.#ops.size >= BUSY || this.#frames.publishes - before > 1) this.#holdWrites();
+      if (this.#ops.size >= BUSY || this.#frames.publishes - before > 1) this.#holdWrites?.();
     });
     // mqtt.js asks this before it stores or acknowledges a QoS 1/2 message (it reads the option
     // at that time, so it is set here for 3.1.1 too, where its constructor would ignore it).
@@ -486,50 +502,13 @@ export class MqttConnection {
     this.#params.events.error(GmqError.from(error, "protocol"));
   };
 
-  /**
-   * Under load (many requests in flight, or several messages in one chunk), what a chunk from the
-   * broker causes (PUBACKs, the outbox's next publishes, a call's next request) is written once,
-   * when this turn of the event loop ends. mqtt.js releases its writes on process.nextTick,
-   * before the promise callbacks that produce the rest, which costs a syscall each. Not when
-   * idle: a lone request would wait for the turn to end.
-   * Node only (setImmediate); a browser's WebSocket has no such syscall to save.
-   */
-  #holdWrites(): void {
-    if (this.#holding || typeof setImmediate !== "function") return;
-    const stream = this.#client.stream as { cork?: () => void; uncork?: () => void };
-    if (!stream.cork || !stream.uncork) return;
-    this.#holding = true;
-    stream.cork();
-    setImmediate(() => {
-      this.#holding = false;
-      stream.uncork!();
-    });
-  }
-
   #writeRaw(bytes: Uint8Array): void {
     if (this.#phase === "open" && this.#client.connected) this.#write(bytes);
   }
 
-  /**
-   * Our own writes (one-buffer PUBLISH packets, held PUBACKs) are corked until the next tick, as
-   * mqtt.js corks its own: what one turn writes (a reply and its request's PUBACK) leaves in one
-   * syscall. Node only; a browser's WebSocket has no such syscall to save.
-   */
   readonly #write = (bytes: Uint8Array): void => {
-    const stream = this.#client.stream as {
-      cork?: () => void;
-      uncork?: () => void;
-      write(b: Uint8Array): void;
-    };
-    if (!this.#corked && stream.cork && nextTick) {
-      this.#corked = true;
-      stream.cork();
-      nextTick(() => {
-        this.#corked = false;
-        stream.uncork!();
-      });
-    }
-    stream.write(bytes);
+    this.#corkTick?.();
+    (this.#client.stream as { write(b: Uint8Array): void }).write(bytes);
   };
 
   /** Runs one acknowledged request (SUBSCRIBE, UNSUBSCRIBE) and settles it exactly once. */

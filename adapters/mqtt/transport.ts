@@ -61,6 +61,8 @@ function sessionStore(): IStore {
   } as IStore & { reset(): void };
 }
 
+const notConnected = () => new GmqError("disconnected", "not connected to the MQTT broker");
+
 class MqttTransport implements Transport {
   readonly name = "mqtt";
   readonly capabilities: TransportCapabilities;
@@ -113,7 +115,7 @@ class MqttTransport implements Transport {
 
   publish(message: OutboundMessage, { signal }: OperationOptions): Promise<void> {
     const connection = this.#connection;
-    if (!connection) return Promise.reject(new GmqError("disconnected", "not connected to the MQTT broker"));
+    if (!connection) return Promise.reject(notConnected());
     return connection.publish(message, signal);
   }
 
@@ -129,7 +131,7 @@ class MqttTransport implements Transport {
   }
 
   #live(): MqttConnection {
-    if (!this.#connection?.alive) throw new GmqError("disconnected", "not connected to the MQTT broker");
+    if (!this.#connection?.alive) throw notConnected();
     return this.#connection;
   }
 
