@@ -6,6 +6,7 @@
 import { GmqError } from "gmq";
 import WebSocket from "isomorphic-ws";
 import { closeError, wireError } from "./errors.js";
+import { encoder } from "./payload.js";
 import {
   type ClientFrame,
   type ConnectedFrame,
@@ -53,8 +54,6 @@ export interface HubLink {
   /** Closes the link on purpose. */
   close(): Promise<void>;
 }
-
-const encoder = new TextEncoder();
 
 /** Opens a socket, sends `connect` and resolves on `connected`; rejects with why it could not. */
 export function openLink(options: LinkOptions, onFrame: LinkEvents, signal: AbortSignal): Promise<HubLink> {
