@@ -27,7 +27,7 @@ import {
   type tlsError,
 } from "./errors.js";
 import type { FastPublish, fastPublisher } from "./fast-publish.js";
-import { FrameTracker } from "./frames.js";
+import { type FrameTracker, frameTracker } from "./frames.js";
 import { malformedPublish } from "./malformed.js";
 import { fromWire, type WireMode, wireOptions, wirePayload } from "./message.js";
 import { PendingOperations } from "./operations.js";
@@ -128,7 +128,7 @@ export class MqttConnection {
     this.mode = { version, envelope: options.envelope };
     this.#settleOpen = settle;
     this.#acks = new InboundAcks((bytes) => this.#writeRaw(bytes), options.redeliveryDelayMs, this.#deliver);
-    this.#frames = new FrameTracker(options.maxPacketBytes, (bytes) => this.#oversize(bytes));
+    this.#frames = frameTracker(options.maxPacketBytes, (bytes) => this.#oversize(bytes));
     if (signal.aborted) {
       this.#phase = "closed";
       this.#client = undefined as never;
