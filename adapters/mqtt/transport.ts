@@ -2,13 +2,7 @@
  * The MQTT transport: picks the URL (failover), negotiates the protocol version, fetches
  * credentials, and hands each live connection's traffic to the core.
  */
-import {
-  GmqError,
-  type SubscribeRequest,
-  type Transport,
-  type TransportSink,
-  topicMatches,
-} from "gmq";
+import { GmqError, type SubscribeRequest, type Transport, type TransportSink, topicMatches } from "gmq";
 // Default import: mqtt's browser ESM build has no named exports.
 import mqttjs, { type IStore, type Packet } from "mqtt";
 import { MqttConnection, type PlatformParts } from "./connection.js";
@@ -18,7 +12,6 @@ import {
   capabilitiesOf,
   type MqttCredentials,
   type MqttOptions,
-  type ResolvedOptions,
   resolveOptions,
 } from "./options.js";
 import { MQTT_REASONS } from "./reasons.js";
