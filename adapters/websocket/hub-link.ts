@@ -14,14 +14,13 @@ import {
   type HubFrame,
   SUBPROTOCOL,
 } from "./protocol.js";
-import { aborted, type SendQueue, sendQueue } from "./send-queue.js";
+import { aborted, type SendLimits, type SendQueue, sendQueue } from "./send-queue.js";
 
-export interface LinkOptions {
+export interface LinkOptions extends SendLimits {
   readonly url: string;
   readonly token: string | undefined;
   readonly clientId: string | undefined;
   readonly client: { name?: string; version?: string };
-  readonly socketBufferBytes: number;
 }
 
 /** What the link tells its transport, only while it is alive: each frame that is not an answer
