@@ -8,12 +8,7 @@ import mqttjs, { type IStore, type Packet } from "mqtt";
 import { MqttConnection, type PlatformParts } from "./connection.js";
 import { toWire, type WireCredentials } from "./credentials.js";
 import { isVersionRefusal } from "./errors.js";
-import {
-  capabilitiesOf,
-  type MqttCredentials,
-  type MqttOptions,
-  resolveOptions,
-} from "./options.js";
+import { capabilitiesOf, type MqttCredentials, type MqttOptions, resolveOptions } from "./options.js";
 import { MQTT_REASONS } from "./reasons.js";
 
 const subscriptionKey = (request: SubscribeRequest) => `${request.queue ?? ""}\u0000${request.pattern}`;
