@@ -16,8 +16,8 @@ export interface Unwrapped {
   readonly correlationId?: string;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+export const encoder = new TextEncoder();
+export const decoder = new TextDecoder();
 const MARK = encoder.encode('{"gmq":1,');
 
 interface NodeBuffer {
