@@ -19,6 +19,7 @@ export const entries: Record<string, string> = {
   "store-indexeddb": "adapters/store-indexeddb/index.ts",
   hub: "adapters/hub/index.ts",
   websocket: "adapters/websocket/index.ts",
+  "websocket-browser": "adapters/websocket/browser.ts",
   "websocket-gw123": "adapters/websocket-gw123/index.ts",
   "grpc-web": "adapters/grpc-web/index.ts",
   http: "adapters/http/index.ts",

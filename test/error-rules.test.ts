@@ -10,7 +10,7 @@ import { MQANT_REASONS } from "gmq/mqant";
 import { MQTT_REASONS } from "gmq/mqtt";
 import { createMemoryBroker } from "gmq/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { connackError, subackError } from "../adapters/mqtt/errors.js";
+import { connackError, reasonName, subackError } from "../adapters/mqtt/errors.js";
 
 const clients: ReturnType<typeof createClient>[] = [];
 const client = (broker = createMemoryBroker(), extra = {}) => {
@@ -101,6 +101,65 @@ describe("error rules", () => {
     expect(Object.values(MQTT_REASONS)).toContain(subackError(0x87, "a/b").reason);
     expect(subackError(0x87, "a/b").code).toBe("forbidden");
     for (const [name, value] of Object.entries(MQANT_REASONS)) expect(value).toBe(name);
+  });
+
+  it("the MQTT reason names, from mqtt.js's texts, are the MQTT 5 names (3.1.1's for the CONNACK codes)", () => {
+    const names: Record<number, string> = {
+      1: "UNACCEPTABLE_PROTOCOL_VERSION",
+      2: "IDENTIFIER_REJECTED",
+      3: "SERVER_UNAVAILABLE",
+      4: "BAD_USERNAME_OR_PASSWORD",
+      5: "NOT_AUTHORIZED",
+      16: "NO_MATCHING_SUBSCRIBERS",
+      17: "NO_SUBSCRIPTION_EXISTED",
+      128: "UNSPECIFIED_ERROR",
+      129: "MALFORMED_PACKET",
+      130: "PROTOCOL_ERROR",
+      131: "IMPLEMENTATION_SPECIFIC_ERROR",
+      132: "UNSUPPORTED_PROTOCOL_VERSION",
+      133: "CLIENT_IDENTIFIER_NOT_VALID",
+      134: "BAD_USERNAME_OR_PASSWORD",
+      135: "NOT_AUTHORIZED",
+      136: "SERVER_UNAVAILABLE",
+      137: "SERVER_BUSY",
+      138: "BANNED",
+      139: "SERVER_SHUTTING_DOWN",
+      140: "BAD_AUTHENTICATION_METHOD",
+      141: "KEEP_ALIVE_TIMEOUT",
+      142: "SESSION_TAKEN_OVER",
+      143: "TOPIC_FILTER_INVALID",
+      144: "TOPIC_NAME_INVALID",
+      145: "PACKET_IDENTIFIER_IN_USE",
+      146: "PACKET_IDENTIFIER_NOT_FOUND",
+      147: "RECEIVE_MAXIMUM_EXCEEDED",
+      148: "TOPIC_ALIAS_INVALID",
+      149: "PACKET_TOO_LARGE",
+      150: "MESSAGE_RATE_TOO_HIGH",
+      151: "QUOTA_EXCEEDED",
+      152: "ADMINISTRATIVE_ACTION",
+      153: "PAYLOAD_FORMAT_INVALID",
+      154: "RETAIN_NOT_SUPPORTED",
+      155: "QOS_NOT_SUPPORTED",
+      156: "USE_ANOTHER_SERVER",
+      157: "SERVER_MOVED",
+      158: "SHARED_SUBSCRIPTIONS_NOT_SUPPORTED",
+      159: "CONNECTION_RATE_EXCEEDED",
+      160: "MAXIMUM_CONNECT_TIME",
+      161: "SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED",
+      162: "WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED",
+    };
+    for (let code = 0; code < 256; code++) expect(reasonName(code)).toBe(names[code] ?? `REASON_${code}`);
+    const adapters = [
+      "CLOSED_BEFORE_CONNACK",
+      "CONNACK_TIMEOUT",
+      "KEEPALIVE_TIMEOUT",
+      "CREDENTIALS_FAILED",
+      "MALFORMED_ENVELOPE",
+    ];
+    expect(Object.keys(MQTT_REASONS).sort()).toEqual(
+      [...new Set([...Object.values(names), ...adapters])].sort(),
+    );
+    for (const [name, value] of Object.entries(MQTT_REASONS)) expect(value).toBe(name);
   });
 });
 

@@ -9,7 +9,7 @@ import { GmqError, type OutboundMessage } from "gmq";
 import type { IPublishPacket } from "mqtt";
 import { describe, expect, it } from "vitest";
 import { isEnvelope, unwrap, wrap } from "../adapters/mqtt/envelope.js";
-import { FrameTracker } from "../adapters/mqtt/frames.js";
+import { frameTracker } from "../adapters/mqtt/frames.js";
 import { fromWire } from "../adapters/mqtt/message.js";
 import { FuzzTally, fuzz } from "./support/fuzz.js";
 
@@ -205,7 +205,7 @@ describe("fuzz: the MQTT frame tracker", () => {
       (packets, cuts) => {
         tally.inputs++;
         const stream = Uint8Array.from(packets.flatMap((p) => Array.from(p.bytes)));
-        const tracker = new FrameTracker();
+        const tracker = frameTracker();
         let at = 0;
         for (let i = 0; at < stream.length; i++) {
           const size = cuts[i % cuts.length]!;
@@ -223,7 +223,7 @@ describe("fuzz: the MQTT frame tracker", () => {
     // Garbage: never throws, whatever it makes of it.
     fuzz(1000, fc.uint8Array({ maxLength: 500 }), (bytes) => {
       tally.inputs++;
-      const tracker = new FrameTracker();
+      const tracker = frameTracker();
       tracker.feed(bytes);
       tracker.describe();
       for (let n = 0; n < 5; n++) tracker.malformedTopic(n);

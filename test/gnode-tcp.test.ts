@@ -17,7 +17,7 @@ import { waitFor } from "gmq/contract";
 import { type GnodeOptions, gnode } from "gmq/gnode";
 import { createManualClock, type GnodeEmulator } from "gmq/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { FrameDecoder } from "../adapters/gnode/frames.js";
+import { frameDecoder } from "../adapters/gnode/frames.js";
 import { pushOk, sleep, startNode } from "./support/gnode-wire.js";
 import { startTcpForwarder, type TcpForwarder } from "./support/tcp-forwarder.js";
 
@@ -271,10 +271,10 @@ describe("gmq/gnode (TCP)", () => {
             }),
           );
           const out: { type: number; payload: number[] }[] = [];
-          const decoder = new FrameDecoder((type, payload) => out.push({ type, payload: [...payload] }));
+          const decode = frameDecoder((type, payload) => out.push({ type, payload: [...payload] }));
           let at = 0;
           for (const size of [...cuts, wire.length]) {
-            decoder.push(wire.subarray(at, at + size));
+            decode(wire.subarray(at, at + size));
             at = Math.min(wire.length, at + size);
           }
           expect(out).toEqual(frames.map(({ type, payload }) => ({ type, payload: [...payload] })));

@@ -8,7 +8,7 @@ import type { Buffer } from "node:buffer";
 import type { InboundMessage, SubscribeRequest, TransportSubscribeOptions } from "gmq";
 import { creditGate } from "../gnode-http/credit.js";
 import { decodeDelivery, delivery, unwrap, WAKE } from "../gnode-http/envelope.js";
-import { checkName } from "../gnode-http/names.js";
+import { checkName, wireName } from "../gnode-http/names.js";
 import { openOnNodes, sleep } from "../gnode-http/node-streams.js";
 import { isQueueMissing, noop } from "../gnode-http/reasons.js";
 import type { Common } from "../gnode-http/settings.js";
@@ -31,7 +31,8 @@ export async function readQueue(
   deadPollMs: number,
 ): Promise<void> {
   const dead = pattern.startsWith(DEAD);
-  const topic = checkName(dead ? pattern.slice(DEAD.length) : pattern, "pattern", common.slashAsDot);
+  // The pattern was checked by `naming`; the bind key was not.
+  const topic = wireName(dead ? pattern.slice(DEAD.length) : pattern, common.slashAsDot);
   const bindKey = checkName(queue ?? "default", "queue", common.slashAsDot);
   const { queues } = common.topic(topic);
   if (!dead) queues.add(bindKey);

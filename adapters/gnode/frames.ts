@@ -8,15 +8,15 @@ import { badReply } from "../gnode-http/reasons.js";
 /** Far above any real frame (a body is at most 10 MiB): a larger length means a broken stream. */
 const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
-export class FrameDecoder {
-  #rest: Buffer | undefined;
-
-  constructor(private readonly onFrame: (type: number, payload: Buffer) => void) {}
-
-  /** Feeds bytes; calls `onFrame` for each complete frame. Throws `protocol` on a bad header. */
-  push(chunk: Buffer): void {
-    const data = this.#rest ? Buffer.concat([this.#rest, chunk]) : chunk;
-    this.#rest = undefined;
+/**
+ * Feeds bytes; calls `onFrame` for each complete frame, keeping the rest for the next chunk.
+ * Throws `protocol` on a bad header.
+ */
+export function frameDecoder(onFrame: (type: number, payload: Buffer) => void): (chunk: Buffer) => void {
+  let rest: Buffer | undefined;
+  return (chunk) => {
+    const data = rest ? Buffer.concat([rest, chunk]) : chunk;
+    rest = undefined;
     let at = 0;
     while (data.length - at >= 6) {
       const type = data.readUInt16BE(at);
@@ -25,9 +25,9 @@ export class FrameDecoder {
         throw badReply("gnode", `bad frame header (type ${type}, length ${length})`);
       }
       if (data.length - at - 6 < length) break;
-      this.onFrame(type, data.subarray(at + 6, at + 6 + length));
+      onFrame(type, data.subarray(at + 6, at + 6 + length));
       at += 6 + length;
     }
-    if (at < data.length) this.#rest = data.subarray(at);
-  }
+    if (at < data.length) rest = data.subarray(at);
+  };
 }

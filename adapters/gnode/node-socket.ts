@@ -8,7 +8,7 @@
 import { connect } from "node:net";
 import { GmqError } from "gmq";
 import { badReply, nodeError, unreachable } from "../gnode-http/reasons.js";
-import { FrameDecoder } from "./frames.js";
+import { frameDecoder } from "./frames.js";
 
 /** Error codes after which the node closes the connection (§3.1 "F"). */
 const FATAL = /^E_INVALID_(PARAMS|READ|TOPIC|BINDKEY|CHANNEL|PUSHNUM|SET) - /;
@@ -41,8 +41,6 @@ export async function openSocket(host: string, port: number, signal: AbortSignal
   let corked = false;
   let failure: GmqError | undefined;
   let end!: (error: GmqError) => void;
-  /** When the last frame arrived, or a request was sent on an idle socket. */
-  let heard = Date.now();
   const lost = (why: string, cause?: unknown) => unreachable(`gnode ${address}: ${why}`, cause);
   const destroy = (error = unreachable("connection closed by the client")): void => {
     if (failure) return;
@@ -52,7 +50,6 @@ export async function openSocket(host: string, port: number, signal: AbortSignal
     end(error);
   };
   const frame = (type: number, payload: Buffer): unknown => {
-    heard = Date.now();
     if (type === 105) return;
     if (type === 104) return options.channel?.(payload);
     const request = pending.shift();
@@ -74,12 +71,12 @@ export async function openSocket(host: string, port: number, signal: AbortSignal
   const closed = new Promise<GmqError>((resolve) => {
     end = resolve;
   });
-  const decoder = new FrameDecoder(frame);
+  const decode = frameDecoder(frame);
   socket.setNoDelay(true);
   socket.setKeepAlive(true, 10_000);
   socket.on("data", (chunk: Buffer) => {
     try {
-      decoder.push(chunk);
+      decode(chunk);
     } catch (error) {
       destroy(GmqError.from(error));
     }
@@ -90,24 +87,21 @@ export async function openSocket(host: string, port: number, signal: AbortSignal
   signal.addEventListener("abort", abort);
   if (signal.aborted) abort();
   const { heartbeatMs } = options;
-  const watch =
-    heartbeatMs &&
-    setInterval(
-      () => {
-        if (pending.length > 0 && Date.now() - heard > heartbeatMs) {
-          destroy(
-            new GmqError("disconnected", `gnode ${address}: no heartbeat for ${heartbeatMs} ms`, {
-              reason: "HEARTBEAT_LOST",
-            }),
-          );
-        }
-      },
-      Math.max(50, heartbeatMs / 5),
-    );
-  void closed.then(() => {
-    signal.removeEventListener("abort", abort);
-    clearInterval(watch);
-  });
+  if (heartbeatMs) {
+    // Node's idle timeout: it counts every write (the request) and every read (a frame, a 105).
+    // Idle without a request is fine: the next request's write arms it again.
+    socket.setTimeout(heartbeatMs);
+    socket.on("timeout", () => {
+      if (pending.length > 0) {
+        destroy(
+          new GmqError("disconnected", `gnode ${address}: no heartbeat for ${heartbeatMs} ms`, {
+            reason: "HEARTBEAT_LOST",
+          }),
+        );
+      }
+    });
+  }
+  void closed.then(() => signal.removeEventListener("abort", abort));
   await new Promise((resolve, reject) => {
     socket.once("connect", resolve);
     void closed.then(reject);
@@ -120,7 +114,7 @@ export async function openSocket(host: string, port: number, signal: AbortSignal
     request(line: string, item?: string | readonly string[], push?: boolean): Promise<Buffer> {
       if (failure) return Promise.reject(failure);
       return new Promise((resolve, reject) => {
-        if (pending.push({ line, push, resolve, reject }) === 1) heard = Date.now();
+        pending.push({ line, push, resolve, reject });
         if (!corked) {
           // Everything written in this tick goes out in one packet.
           corked = true;

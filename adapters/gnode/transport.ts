@@ -51,12 +51,8 @@ const channelProblem = (topic: string): string | undefined =>
     ? undefined
     : `a channel name has no spaces or control characters: "${topic.slice(CHANNEL.length)}"`;
 
-/** The channel a `channel/<name>` topic names, or `invalid_argument` naming `field`. */
-function channelName(topic: string, field: string): string {
-  const problem = channelProblem(topic);
-  if (problem) throw GmqError.invalid(field, problem);
-  return topic.slice(CHANNEL.length);
-}
+/** The channel a `channel/<name>` topic names (checked by `naming` before it gets here). */
+const channelName = (topic: string): string => topic.slice(CHANNEL.length);
 
 /** An `mpub` item the node never read (an earlier one failed): sent again with the next flush. */
 const notRead = (cause: unknown) =>
@@ -89,7 +85,7 @@ export function gnode(options: GnodeOptions): Transport {
    */
   async function publish(message: OutboundMessage): Promise<void> {
     if (message.topic.startsWith(CHANNEL)) {
-      const name = channelName(message.topic, "topic");
+      const name = channelName(message.topic);
       const body = encodeBody(message);
       checkBodySize(body, common.maxBodyBytes);
       return onSomeNode(nodes, random, retryMs, (node) =>
@@ -236,7 +232,7 @@ export function gnode(options: GnodeOptions): Transport {
 
     subscribe: (request, options) =>
       request.pattern.startsWith(CHANNEL)
-        ? readChannel(nodes, channelName(request.pattern, "pattern"), request.pattern, options, retryMs)
+        ? readChannel(nodes, channelName(request.pattern), request.pattern, options, retryMs)
         : readQueue(nodes, request, options, common, heartbeatTimeoutMs, deadPollMs),
 
     async disconnect() {

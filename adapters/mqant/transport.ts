@@ -10,7 +10,7 @@ import {
 } from "gmq";
 import mqttjs, { type MqttClient } from "mqtt";
 // The same packet-boundary reader as gmq/mqtt (bundled into this entry; no runtime coupling).
-import { FrameTracker } from "../mqtt/frames.js";
+import { frameTracker } from "../mqtt/frames.js";
 import { InFlightLimiter } from "./limiter.js";
 import { type MqantOptions, resolveOptions } from "./options.js";
 import { MQANT_REASONS } from "./reasons.js";
@@ -141,7 +141,7 @@ export function mqant(options: MqantOptions): Transport {
         client = current;
         // The gate's packet limit holds inbound too: refuse an oversize packet from its header,
         // before mqtt.js buffers its body, and drop the connection.
-        const frames = new FrameTracker(config.maxPacketBytes, (bytes) => {
+        const frames = frameTracker(config.maxPacketBytes, (bytes) => {
           const error = new GmqError(
             "protocol",
             `the gate sent a packet of ${bytes} bytes, over maxPacketBytes (${config.maxPacketBytes})`,

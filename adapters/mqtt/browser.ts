@@ -1,7 +1,7 @@
 /**
  * `gmq/mqtt` as a browser bundle resolves it (the `browser` export condition): the same transport
- * without what only Node uses (the one-buffer PUBLISH writer for Node streams, and the mapping of
- * Node's TLS error codes, which browsers never show).
+ * without what only Node uses (the one-buffer PUBLISH writer for Node streams, the mapping of
+ * Node's TLS error codes, which browsers never show, and the corking of writes).
  */
 import type { Transport } from "gmq";
 import type { MqttOptions } from "./options.js";

@@ -14,6 +14,7 @@ import mqttjs, {
   type Packet,
 } from "mqtt";
 import { HELD, InboundAcks } from "./acks.js";
+import type { Corkable, corker } from "./cork.js";
 import type { WireCredentials } from "./credentials.js";
 import {
   CLOSED_BEFORE_CONNACK,
@@ -21,12 +22,12 @@ import {
   isSocketError,
   nativeError,
   publishError,
-  reasonName,
+  reasonError,
   subackError,
   type tlsError,
 } from "./errors.js";
 import type { FastPublish, fastPublisher } from "./fast-publish.js";
-import { FrameTracker } from "./frames.js";
+import { type FrameTracker, frameTracker } from "./frames.js";
 import { malformedPublish } from "./malformed.js";
 import { fromWire, type WireMode, wireOptions, wirePayload } from "./message.js";
 import { PendingOperations } from "./operations.js";
@@ -55,21 +56,21 @@ export interface ConnectionParams {
 }
 
 /**
- * What only Node needs: the one-buffer PUBLISH writer (on a TCP or Node WebSocket stream) and the
- * TLS error mapping (browsers hide certificate errors behind a bare WebSocket failure). The Node
- * entry passes them; the browser build leaves them out of the bundle.
+ * What only Node needs: the one-buffer PUBLISH writer (on a TCP or Node WebSocket stream), the
+ * TLS error mapping (browsers hide certificate errors behind a bare WebSocket failure) and the
+ * corking of writes (a syscall saved per tick or turn). The Node entry passes them; the browser
+ * build leaves them out of the bundle.
  */
 export interface PlatformParts {
   readonly fastPublisher?: typeof fastPublisher;
   readonly tlsError?: typeof tlsError;
+  readonly corker?: typeof corker;
 }
-
-const nextTick = (globalThis as { process?: { nextTick?: (fn: () => void) => void } }).process?.nextTick;
 
 /** A QoS 0 publish the socket took at once: one settled promise serves them all. */
 const WRITTEN: Promise<void> = Promise.resolve();
 
-/** Requests awaiting an ack from which writes are coalesced per turn (see holdWrites). */
+/** Requests awaiting an ack from which writes are coalesced per turn (see #holdWrites). */
 const BUSY = 8;
 
 export class MqttConnection {
@@ -87,10 +88,19 @@ export class MqttConnection {
   /** Publish callbacks whose PUBACK/PUBREC said "no matching subscribers" (0x10). */
   readonly #noSubscribers = new WeakSet<object>();
   #phase: "opening" | "open" | "closed" = "opening";
-  /** The socket is corked until the current turn ends (see holdWrites). */
-  #holding = false;
-  /** Our writes are corked until the next tick (see #write). */
-  #corked = false;
+  /**
+   * Node only (the browser build has no `corker`). Under load (many requests in flight, or
+   * several messages in one chunk), what a chunk from the broker causes (PUBACKs, the outbox's
+   * next publishes, a call's next request) is written once, when this turn of the event loop
+   * ends: mqtt.js releases its writes on process.nextTick, before the promise callbacks that
+   * produce the rest, which costs a syscall each. Not when idle: a lone request would wait for
+   * the turn to end.
+   */
+  readonly #holdWrites: (() => void) | undefined;
+  /** Node only: our own writes (one-buffer PUBLISH packets, held PUBACKs) are corked until the
+   *  next tick, as mqtt.js corks its own: what one turn writes (a reply and its request's PUBACK)
+   *  leaves in one syscall. */
+  readonly #corkTick: (() => void) | undefined;
   #refusal: number | undefined;
   /** Inbound PUBLISH packets numbered in arrival order (see FrameTracker), and the malformed ones. */
   #publishesParsed = 0;
@@ -118,7 +128,7 @@ export class MqttConnection {
     this.mode = { version, envelope: options.envelope };
     this.#settleOpen = settle;
     this.#acks = new InboundAcks((bytes) => this.#writeRaw(bytes), options.redeliveryDelayMs, this.#deliver);
-    this.#frames = new FrameTracker(options.maxPacketBytes, (bytes) => this.#oversize(bytes));
+    this.#frames = frameTracker(options.maxPacketBytes, (bytes) => this.#oversize(bytes));
     if (signal.aborted) {
       this.#phase = "closed";
       this.#client = undefined as never;
@@ -147,6 +157,12 @@ export class MqttConnection {
       ...(options.tls as Pick<IClientOptions, "ca" | "cert" | "key" | "rejectUnauthorized">),
     };
     this.#client = mqttjs.connect(params.url, clientOptions);
+    const stream = this.#client.stream as unknown as Partial<Corkable>;
+    const { corker } = params.platform;
+    if (corker && stream.cork) {
+      this.#holdWrites = corker(stream as Corkable, setImmediate);
+      this.#corkTick = corker(stream as Corkable, process.nextTick);
+    }
     this.#fast = params.platform.fastPublisher?.(
       this.#client,
       (this.#client.constructor as { VERSION?: string }).VERSION,
@@ -164,7 +180,7 @@ export class MqttConnection {
       this.#frames.feed(chunk);
       // Several PUBLISH packets in one chunk: as many PUBACKs follow (the core acks QoS 1 once
       // handled), written by us, not mqtt.js, so nothing else would coalesce them.
-      if (this.#ops.size >= BUSY || this.#frames.publishes - before > 1) this.#holdWrites();
+      if (this.#ops.size >= BUSY || this.#frames.publishes - before > 1) this.#holdWrites?.();
     });
     // mqtt.js asks this before it stores or acknowledges a QoS 1/2 message (it reads the option
     // at that time, so it is set here for 3.1.1 too, where its constructor would ignore it).
@@ -346,9 +362,7 @@ export class MqttConnection {
       return;
     }
     // Malformed packet or protocol violation: the byte stream cannot be trusted any more.
-    const failure = nativeError(error, "protocol");
-    this.#params.events.error(failure);
-    this.#die(new GmqError("disconnected", `connection dropped: ${failure.message}`, { cause: failure }));
+    this.#drop(nativeError(error, "protocol"));
   }
 
   /** A malformed packet: the stream cannot be trusted any more (MQTT closes the connection). */
@@ -358,8 +372,7 @@ export class MqttConnection {
       return;
     }
     if (this.#phase === "closed") return;
-    this.#params.events.error(error);
-    this.#die(new GmqError("disconnected", `connection dropped: ${error.message}`, { cause: error }));
+    this.#drop(error);
   }
 
   #onClose(): void {
@@ -371,36 +384,26 @@ export class MqttConnection {
         { cause: refused },
       );
       if (this.#phase === "opening") this.#failOpen(error);
-      else if (this.#phase === "open") {
-        this.#params.events.error(error);
-        this.#die(new GmqError("disconnected", `connection dropped: ${error.message}`, { cause: error }));
-      }
+      else if (this.#phase === "open") this.#drop(error);
       return;
     }
-    if (this.#phase === "opening") {
-      this.#failOpen(
-        this.#frames.midPacket
-          ? new GmqError(
-              "protocol",
-              `the broker closed the connection in the middle of ${this.#frames.describe()}`,
-            )
-          : new GmqError("disconnected", "the broker closed the connection before CONNACK", {
-              reason: CLOSED_BEFORE_CONNACK,
-            }),
-      );
-      return;
-    }
-    if (this.#phase === "closed") return;
-    if (this.#frames.midPacket) {
-      const error = new GmqError(
+    const cut =
+      this.#frames.midPacket &&
+      new GmqError(
         "protocol",
         `the broker closed the connection in the middle of ${this.#frames.describe()}`,
       );
-      this.#params.events.error(error);
-      this.#die(new GmqError("disconnected", error.message, { cause: error }));
-      return;
+    if (this.#phase === "opening") {
+      this.#failOpen(
+        cut ||
+          new GmqError("disconnected", "the broker closed the connection before CONNACK", {
+            reason: CLOSED_BEFORE_CONNACK,
+          }),
+      );
+    } else if (this.#phase === "open") {
+      if (cut) this.#drop(cut, cut.message);
+      else this.#die(this.#disconnectCause());
     }
-    this.#die(this.#disconnectCause());
   }
 
   /** The broker sent a packet over the limit: refuse it from its header and drop the connection. */
@@ -421,6 +424,12 @@ export class MqttConnection {
     (this.#client.stream as { destroy?: () => void }).destroy?.();
   }
 
+  /** Something the app should hear about: the connection is dropped after it (as `message`). */
+  #drop(error: GmqError, message = `connection dropped: ${error.message}`): void {
+    this.#params.events.error(error);
+    this.#die(new GmqError("disconnected", message, { cause: error }));
+  }
+
   /**
    * The connection is lost: settle everything and tell the core in the same tick. Rejecting
    * publishes with `disconnected` while the core still believes the link is up would make it
@@ -435,15 +444,9 @@ export class MqttConnection {
 
   #disconnectCause(): GmqError {
     const code = this.#brokerDisconnect;
-    if (code === undefined) return new GmqError("disconnected", "the broker closed the connection");
-    return new GmqError(
-      "disconnected",
-      `the broker disconnected: ${reasonName(code).toLowerCase().replaceAll("_", " ")}`,
-      {
-        reason: reasonName(code),
-        details: { reasonCode: code },
-      },
-    );
+    return code === undefined
+      ? new GmqError("disconnected", "the broker closed the connection")
+      : reasonError("disconnected", "the broker disconnected", code);
   }
 
   #shutDown(cause: GmqError): void {
@@ -499,50 +502,13 @@ export class MqttConnection {
     this.#params.events.error(GmqError.from(error, "protocol"));
   };
 
-  /**
-   * Under load (many requests in flight, or several messages in one chunk), what a chunk from the
-   * broker causes (PUBACKs, the outbox's next publishes, a call's next request) is written once,
-   * when this turn of the event loop ends. mqtt.js releases its writes on process.nextTick,
-   * before the promise callbacks that produce the rest, which costs a syscall each. Not when
-   * idle: a lone request would wait for the turn to end.
-   * Node only (setImmediate); a browser's WebSocket has no such syscall to save.
-   */
-  #holdWrites(): void {
-    if (this.#holding || typeof setImmediate !== "function") return;
-    const stream = this.#client.stream as { cork?: () => void; uncork?: () => void };
-    if (!stream.cork || !stream.uncork) return;
-    this.#holding = true;
-    stream.cork();
-    setImmediate(() => {
-      this.#holding = false;
-      stream.uncork!();
-    });
-  }
-
   #writeRaw(bytes: Uint8Array): void {
     if (this.#phase === "open" && this.#client.connected) this.#write(bytes);
   }
 
-  /**
-   * Our own writes (one-buffer PUBLISH packets, held PUBACKs) are corked until the next tick, as
-   * mqtt.js corks its own: what one turn writes (a reply and its request's PUBACK) leaves in one
-   * syscall. Node only; a browser's WebSocket has no such syscall to save.
-   */
   readonly #write = (bytes: Uint8Array): void => {
-    const stream = this.#client.stream as {
-      cork?: () => void;
-      uncork?: () => void;
-      write(b: Uint8Array): void;
-    };
-    if (!this.#corked && stream.cork && nextTick) {
-      this.#corked = true;
-      stream.cork();
-      nextTick(() => {
-        this.#corked = false;
-        stream.uncork!();
-      });
-    }
-    stream.write(bytes);
+    this.#corkTick?.();
+    (this.#client.stream as { write(b: Uint8Array): void }).write(bytes);
   };
 
   /** Runs one acknowledged request (SUBSCRIBE, UNSUBSCRIBE) and settles it exactly once. */

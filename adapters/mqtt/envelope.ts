@@ -16,8 +16,8 @@ export interface Unwrapped {
   readonly correlationId?: string;
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+export const encoder = new TextEncoder();
+export const decoder = new TextDecoder();
 const MARK = encoder.encode('{"gmq":1,');
 
 interface NodeBuffer {
@@ -38,10 +38,7 @@ export function toBase64(bytes: Uint8Array): string {
 export function fromBase64(text: string): Uint8Array {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) throw new Error("invalid base64");
   if (NodeBuffer) return NodeBuffer.from(text, "base64");
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
 export function wrap(message: OutboundMessage): Uint8Array {

@@ -4,67 +4,31 @@
  * `details.reasonCode`.
  */
 import { type ErrorCode, GmqError } from "gmq";
+// Default import: mqtt's browser ESM build has no named exports.
+import mqttjs from "mqtt";
 
-/** MQTT 5 reason names (also used for the 3.1.1 CONNACK return codes 1–5). */
-export const REASONS = {
-  1: "UNACCEPTABLE_PROTOCOL_VERSION",
-  2: "IDENTIFIER_REJECTED",
-  3: "SERVER_UNAVAILABLE",
-  4: "BAD_USERNAME_OR_PASSWORD",
-  5: "NOT_AUTHORIZED",
-  16: "NO_MATCHING_SUBSCRIBERS",
-  17: "NO_SUBSCRIPTION_EXISTED",
-  128: "UNSPECIFIED_ERROR",
-  129: "MALFORMED_PACKET",
-  130: "PROTOCOL_ERROR",
-  131: "IMPLEMENTATION_SPECIFIC_ERROR",
-  132: "UNSUPPORTED_PROTOCOL_VERSION",
-  133: "CLIENT_IDENTIFIER_NOT_VALID",
-  134: "BAD_USERNAME_OR_PASSWORD",
-  135: "NOT_AUTHORIZED",
-  136: "SERVER_UNAVAILABLE",
-  137: "SERVER_BUSY",
-  138: "BANNED",
-  139: "SERVER_SHUTTING_DOWN",
-  140: "BAD_AUTHENTICATION_METHOD",
-  141: "KEEP_ALIVE_TIMEOUT",
-  142: "SESSION_TAKEN_OVER",
-  143: "TOPIC_FILTER_INVALID",
-  144: "TOPIC_NAME_INVALID",
-  145: "PACKET_IDENTIFIER_IN_USE",
-  146: "PACKET_IDENTIFIER_NOT_FOUND",
-  147: "RECEIVE_MAXIMUM_EXCEEDED",
-  148: "TOPIC_ALIAS_INVALID",
-  149: "PACKET_TOO_LARGE",
-  150: "MESSAGE_RATE_TOO_HIGH",
-  151: "QUOTA_EXCEEDED",
-  152: "ADMINISTRATIVE_ACTION",
-  153: "PAYLOAD_FORMAT_INVALID",
-  154: "RETAIN_NOT_SUPPORTED",
-  155: "QOS_NOT_SUPPORTED",
-  156: "USE_ANOTHER_SERVER",
-  157: "SERVER_MOVED",
-  158: "SHARED_SUBSCRIPTIONS_NOT_SUPPORTED",
-  159: "CONNECTION_RATE_EXCEEDED",
-  160: "MAXIMUM_CONNECT_TIME",
-  161: "SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED",
-  162: "WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED",
-} as const;
+/**
+ * The MQTT reason name of a code (MQTT 5 reason codes, and the 3.1.1 CONNACK return codes 1–5):
+ * mqtt.js's own text for it in SCREAMING_SNAKE case (`Server busy` → `SERVER_BUSY`), with MQTT 5's
+ * `Bad User Name or Password` spelled as 3.1.1's `BAD_USERNAME_OR_PASSWORD`. `MqttReason` lists
+ * them all; a test checks the two agree.
+ */
+export function reasonName(code: number): string {
+  const text = (mqttjs.ReasonCodes as Record<number, string | undefined>)[code];
+  return text ? text.toUpperCase().replaceAll(" ", "_").replace("USER_NAME", "USERNAME") : `REASON_${code}`;
+}
 
 /** Set on the error when the broker closed the socket before any CONNACK. */
 export const CLOSED_BEFORE_CONNACK = "CLOSED_BEFORE_CONNACK";
 
-export function reasonName(code: number): string {
-  return (REASONS as Record<number, string>)[code] ?? `REASON_${code}`;
-}
-
 const words = (name: string) => name.toLowerCase().replaceAll("_", " ");
 
-function reasonError(
+/** `what: <reason in words> (0x<code>)`, with the reason name and `details.reasonCode`. */
+export function reasonError(
   code: ErrorCode,
   what: string,
   reasonCode: number,
-  extra: { field?: string } = {},
+  extra: { field?: string; cause?: unknown } = {},
 ): GmqError {
   const reason = reasonName(reasonCode);
   return new GmqError(code, `${what}: ${words(reason)} (0x${reasonCode.toString(16).padStart(2, "0")})`, {
@@ -152,14 +116,7 @@ export function nativeError(error: unknown, fallback: ErrorCode): GmqError {
   if (typeof code === "string") {
     return new GmqError("disconnected", message || code, { cause: error, reason: code });
   }
-  if (typeof code === "number") {
-    const mapped = reasonError(fallback, message, code);
-    return new GmqError(mapped.code, mapped.message, {
-      cause: error,
-      reason: mapped.reason,
-      details: mapped.details,
-    });
-  }
+  if (typeof code === "number") return reasonError(fallback, message, code, { cause: error });
   if (message === "Keepalive timeout") {
     return new GmqError("disconnected", "the broker stopped answering pings", {
       cause: error,

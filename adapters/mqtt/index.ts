@@ -21,6 +21,7 @@ export type { MqttCredentials, MqttOptions, MqttProtocolVersion } from "./option
 export { MQTT_REASONS, type MqttReason } from "./reasons.js";
 
 import type { Transport } from "gmq";
+import { corker } from "./cork.js";
 import { tlsError } from "./errors.js";
 import { fastPublisher } from "./fast-publish.js";
 import type { MqttOptions } from "./options.js";
@@ -28,5 +29,5 @@ import { createMqtt } from "./transport.js";
 
 /** An MQTT 3.1.1/5 transport over TCP, TLS, WebSocket or secure WebSocket. */
 export function mqtt(options: MqttOptions): Transport {
-  return createMqtt(options, { fastPublisher, tlsError });
+  return createMqtt(options, { fastPublisher, tlsError, corker });
 }

@@ -6,7 +6,7 @@
  */
 import { GmqError, type InboundMessage, type OutboundMessage, type QoS } from "gmq";
 import type { IClientPublishOptions, IPublishPacket } from "mqtt";
-import { isEnvelope, setHeader, unwrap, wrap } from "./envelope.js";
+import { decoder, encoder, isEnvelope, setHeader, unwrap, wrap } from "./envelope.js";
 
 /** The user property that carries the gmq message id. */
 export const ID_PROPERTY = "gmq-id";
@@ -15,9 +15,6 @@ export interface WireMode {
   readonly version: 4 | 5;
   readonly envelope: boolean;
 }
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /**
  * The bytes to send as the payload: the user's on MQTT 5 and plain 3.1.1, the envelope on 3.1.1

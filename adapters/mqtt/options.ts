@@ -83,7 +83,7 @@ export interface ResolvedOptions {
   readonly tls: Pick<MqttOptions, "ca" | "cert" | "key" | "rejectUnauthorized">;
 }
 
-const SCHEMES = new Set(["mqtt:", "mqtts:", "ws:", "wss:"]);
+const SCHEMES = /^(mqtts?|wss?):$/;
 /** The MQTT maximum: a 4-byte remaining length (268,435,455) plus the 5-byte fixed header. */
 const MAX_PACKET_BYTES = 268_435_460;
 
@@ -99,36 +99,40 @@ function randomClientId(): string {
   return `gmq_${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
-function nonNegativeInteger(value: unknown, field: string, max = Number.MAX_SAFE_INTEGER): void {
-  if (value === undefined) return;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
-    throw GmqError.invalid(field, `must be an integer from 0 to ${max}`);
+/** An integer option in min..max, or absent. */
+function checkInteger(value: unknown, field: string, max = Number.MAX_SAFE_INTEGER, min = 0): void {
+  if (
+    value !== undefined &&
+    !(Number.isInteger(value) && (value as number) >= min && (value as number) <= max)
+  ) {
+    throw GmqError.invalid(field, `must be an integer from ${min} to ${max}`);
   }
 }
 
+/** The options among `keys` that are set (absent rather than undefined, as mqtt.js wants them). */
+const given = <K extends keyof MqttOptions>(options: MqttOptions, keys: readonly K[]) =>
+  Object.fromEntries(
+    keys.filter((key) => options[key] !== undefined).map((key) => [key, options[key]]),
+  ) as Pick<MqttOptions, K>;
+
 export function resolveOptions(options: MqttOptions): ResolvedOptions {
   if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
-  const urls = typeof options.url === "string" ? [options.url] : options.url;
-  if (!Array.isArray(urls) || urls.length === 0)
-    throw GmqError.invalid("url", "must be a URL or a non-empty list of URLs");
+  const urls = [options.url].flat();
+  if (urls.length === 0) throw GmqError.invalid("url", "must be a URL or a non-empty list of URLs");
   const tcp = hasTcp();
   for (const url of urls) {
-    let parsed: URL;
+    let scheme = "";
     try {
-      parsed = new URL(url);
-    } catch {
-      throw GmqError.invalid("url", `not a URL: "${String(url)}"`);
+      scheme = new URL(url).protocol;
+    } catch {}
+    if (!SCHEMES.test(scheme)) {
+      throw GmqError.invalid("url", `must be an mqtt://, mqtts://, ws:// or wss:// URL, not "${url}"`);
     }
-    if (!SCHEMES.has(parsed.protocol)) {
-      throw GmqError.invalid("url", `must be mqtt://, mqtts://, ws:// or wss://, not "${url}"`);
-    }
-    if (!tcp && (parsed.protocol === "mqtt:" || parsed.protocol === "mqtts:")) {
+    if (!tcp && scheme.startsWith("mqtt")) {
       throw new GmqError(
         "unsupported",
         `url: a browser cannot open TCP connections; use ws:// or wss:// (got "${url}")`,
-        {
-          field: "url",
-        },
+        { field: "url" },
       );
     }
   }
@@ -141,25 +145,19 @@ export function resolveOptions(options: MqttOptions): ResolvedOptions {
   if (options.credentials !== undefined && typeof options.credentials !== "function") {
     throw GmqError.invalid("credentials", "must be a function");
   }
-  nonNegativeInteger(options.keepalive, "keepalive", 65_535);
-  nonNegativeInteger(options.sessionExpiryInterval, "sessionExpiryInterval", 0xffff_ffff);
-  nonNegativeInteger(options.connectTimeoutMs, "connectTimeoutMs");
-  nonNegativeInteger(options.redeliveryDelayMs, "redeliveryDelayMs");
-  nonNegativeInteger(options.maxPacketBytes, "maxPacketBytes", MAX_PACKET_BYTES);
-  if (options.maxPacketBytes !== undefined && options.maxPacketBytes < 64) {
-    throw GmqError.invalid("maxPacketBytes", "must be at least 64 bytes");
-  }
+  checkInteger(options.keepalive, "keepalive", 65_535);
+  checkInteger(options.sessionExpiryInterval, "sessionExpiryInterval", 0xffff_ffff);
+  checkInteger(options.connectTimeoutMs, "connectTimeoutMs");
+  checkInteger(options.redeliveryDelayMs, "redeliveryDelayMs");
+  checkInteger(options.maxPacketBytes, "maxPacketBytes", MAX_PACKET_BYTES, 64);
   const clean = options.clean ?? true;
-  const fixed: MqttCredentials = {
-    ...(options.username !== undefined && { username: options.username }),
-    ...(options.password !== undefined && { password: options.password }),
-  };
+  const fixed: MqttCredentials = given(options, ["username", "password"]);
   // Without credentials() these are final: what cannot be sent (a password without a username, in
   // a browser a binary one that is not UTF-8) fails now, not at every connect.
-  if (!options.credentials) toWire(fixed);
   const credentials = options.credentials;
+  if (!credentials) toWire(fixed);
   return {
-    urls: [...urls],
+    urls,
     protocolVersion: version,
     envelope: options.envelope ?? false,
     clientId: options.clientId ?? randomClientId(),
@@ -172,12 +170,7 @@ export function resolveOptions(options: MqttOptions): ResolvedOptions {
     maxPacketBytes: options.maxPacketBytes ?? 16 * 1024 * 1024,
     credentials: credentials ? async () => ({ ...fixed, ...(await credentials()) }) : async () => fixed,
     credentialsProvider: credentials !== undefined,
-    tls: {
-      ...(options.ca !== undefined && { ca: options.ca }),
-      ...(options.cert !== undefined && { cert: options.cert }),
-      ...(options.key !== undefined && { key: options.key }),
-      ...(options.rejectUnauthorized !== undefined && { rejectUnauthorized: options.rejectUnauthorized }),
-    },
+    tls: given(options, ["ca", "cert", "key", "rejectUnauthorized"]),
   };
 }
 

@@ -2,30 +2,13 @@
  * The MQTT transport: picks the URL (failover), negotiates the protocol version, fetches
  * credentials, and hands each live connection's traffic to the core.
  */
-import {
-  GmqError,
-  type OperationOptions,
-  type OutboundMessage,
-  type SubscribeRequest,
-  type Transport,
-  type TransportCapabilities,
-  type TransportNaming,
-  type TransportSink,
-  type TransportSubscribeOptions,
-  topicMatches,
-} from "gmq";
+import { GmqError, type SubscribeRequest, type Transport, type TransportSink, topicMatches } from "gmq";
 // Default import: mqtt's browser ESM build has no named exports.
 import mqttjs, { type IStore, type Packet } from "mqtt";
 import { MqttConnection, type PlatformParts } from "./connection.js";
 import { toWire, type WireCredentials } from "./credentials.js";
 import { isVersionRefusal } from "./errors.js";
-import {
-  capabilitiesOf,
-  type MqttCredentials,
-  type MqttOptions,
-  type ResolvedOptions,
-  resolveOptions,
-} from "./options.js";
+import { capabilitiesOf, type MqttCredentials, type MqttOptions, resolveOptions } from "./options.js";
 import { MQTT_REASONS } from "./reasons.js";
 
 const subscriptionKey = (request: SubscribeRequest) => `${request.queue ?? ""}\u0000${request.pattern}`;
@@ -61,156 +44,47 @@ function sessionStore(): IStore {
   } as IStore & { reset(): void };
 }
 
-class MqttTransport implements Transport {
-  readonly name = "mqtt";
-  readonly capabilities: TransportCapabilities;
-  readonly naming: TransportNaming;
-  readonly #options: ResolvedOptions;
-  #urlIndex = 0;
+const notConnected = () => new GmqError("disconnected", "not connected to the MQTT broker");
+
+function sameCredentials(a: MqttCredentials, b: MqttCredentials | undefined): boolean {
+  if (!b || a.username !== b.username) return false;
+  const [x, y] = [a.password, b.password];
+  if (typeof x === "string" || typeof y === "string" || x === undefined || y === undefined) return x === y;
+  return x.length === y.length && x.every((byte, i) => byte === y[i]);
+}
+
+/** An MQTT 3.1.1/5 transport over TCP, TLS, WebSocket or secure WebSocket. */
+export function createMqtt(mqttOptions: MqttOptions, platform: PlatformParts): Transport {
+  const options = resolveOptions(mqttOptions);
+  const capabilities = capabilitiesOf(options);
+  let urlIndex = 0;
   /** Versions learned per URL ("auto" fell back to 3.1.1 there). */
-  readonly #versions = new Map<string, 4 | 5>();
-  readonly #subscriptions = new Map<string, SubscribeRequest>();
-  #manualSubscriptions = 0;
-  readonly #qos2Store = sessionStore() as IStore & { reset(): void };
-  #connection: MqttConnection | undefined;
+  const versions = new Map<string, 4 | 5>();
+  const subscriptions = new Map<string, SubscribeRequest>();
+  let manualSubscriptions = 0;
+  const qos2Store = sessionStore() as IStore & { reset(): void };
+  let connection: MqttConnection | undefined;
   /** The credentials of the last attempt, and fresh ones fetched after a refusal. */
-  #lastCredentials: MqttCredentials | undefined;
-  #freshCredentials: MqttCredentials | undefined;
+  let lastCredentials: MqttCredentials | undefined;
+  let freshCredentials: MqttCredentials | undefined;
 
-  readonly #platform: PlatformParts;
-
-  constructor(options: MqttOptions, platform: PlatformParts) {
-    this.#platform = platform;
-    this.#options = resolveOptions(options);
-    this.capabilities = capabilitiesOf(this.#options);
-    // MQTT topic grammar is the core's default; `$share/<group>/` names a queue group.
-    this.naming = { sharedPrefix: true };
-  }
-
-  /** The URL this transport uses now (for logs and tests). */
-  get url(): string {
-    return this.#options.urls[this.#urlIndex]!;
-  }
-
-  async connect(sink: TransportSink, { signal }: OperationOptions): Promise<void> {
-    this.#connection?.destroy();
-    this.#connection = undefined;
-    const url = this.url;
-    try {
-      this.#connection = await this.#open(url, sink, signal);
-    } catch (error) {
-      // The next attempt tries the next URL; a URL that works is kept.
-      this.#urlIndex = (this.#urlIndex + 1) % this.#options.urls.length;
-      throw GmqError.from(error, "disconnected");
-    }
-  }
-
-  async disconnect(): Promise<void> {
-    const connection = this.#connection;
-    this.#connection = undefined;
-    await connection?.close();
-  }
-
-  publish(message: OutboundMessage, { signal }: OperationOptions): Promise<void> {
-    const connection = this.#connection;
-    if (!connection) return Promise.reject(new GmqError("disconnected", "not connected to the MQTT broker"));
-    return connection.publish(message, signal);
-  }
-
-  async subscribe(request: SubscribeRequest, { signal }: TransportSubscribeOptions): Promise<void> {
-    const connection = this.#live();
-    this.#remember(request);
-    await connection.subscribe(request, signal);
-  }
-
-  async unsubscribe(request: SubscribeRequest, { signal }: OperationOptions): Promise<void> {
-    this.#forget(request);
-    await this.#live().unsubscribe(request, signal);
-  }
-
-  #live(): MqttConnection {
-    if (!this.#connection?.alive) throw new GmqError("disconnected", "not connected to the MQTT broker");
-    return this.#connection;
-  }
-
-  /**
-   * After a permanent failure: retry only when the app's credentials provider failed (ask it
-   * again later) or now has credentials other than the refused ones (used for the next attempt).
-   */
-  async shouldRetry(error: GmqError): Promise<boolean> {
-    if (!this.#options.credentialsProvider) return false;
-    if (error.reason === MQTT_REASONS.CREDENTIALS_FAILED) return true;
-    if (error.code !== "unauthenticated") return false;
-    let next: MqttCredentials;
-    try {
-      next = await this.#options.credentials();
-    } catch {
-      return true;
-    }
-    if (sameCredentials(next, this.#lastCredentials)) return false;
-    this.#freshCredentials = next;
-    return true;
-  }
-
-  async #open(url: string, sink: TransportSink, signal: AbortSignal): Promise<MqttConnection> {
-    const credentials = this.#freshCredentials ?? (await this.#credentials());
-    this.#freshCredentials = undefined;
-    this.#lastCredentials = credentials;
-    const preferred = this.#options.protocolVersion;
-    const version = preferred === "auto" ? (this.#versions.get(url) ?? 5) : preferred;
-    try {
-      return await this.#openWith(url, version, credentials, sink, signal);
-    } catch (error) {
-      if (preferred !== "auto" || version !== 5 || !isVersionRefusal(error) || signal.aborted) throw error;
-      this.#versions.set(url, 4);
-      if (!this.#options.envelope) throw this.#needsEnvelope(url, error);
-      return await this.#openWith(url, 4, credentials, sink, signal);
-    }
-  }
-
-  async #openWith(
-    url: string,
-    version: 4 | 5,
-    credentials: WireCredentials,
-    sink: TransportSink,
-    signal: AbortSignal,
-  ): Promise<MqttConnection> {
-    if (version === 4 && !this.#options.envelope && this.capabilities.headers) throw this.#needsEnvelope(url);
-    const connection: MqttConnection = await MqttConnection.open({
-      url,
-      version,
-      options: this.#options,
-      credentials,
-      ...(!this.#options.clean && { incomingStore: this.#qos2Store }),
-      signal,
-      needsAck: (topic) => this.#needsAck(topic),
-      platform: this.#platform,
-      events: {
-        message: (message) => sink.onMessage(message),
-        error: (error) => sink.onError(error),
-        closed: (error) => {
-          if (this.#connection === connection) this.#connection = undefined;
-          sink.onDisconnect(error);
-        },
-      },
-    });
-    if (!connection.sessionPresent) this.#qos2Store.reset();
+  const live = (): MqttConnection => {
+    if (!connection?.alive) throw notConnected();
     return connection;
-  }
+  };
 
-  #needsEnvelope(url: string, cause?: unknown): GmqError {
-    return new GmqError(
+  const needsEnvelope = (url: string, cause?: unknown): GmqError =>
+    new GmqError(
       "unsupported",
       `the broker at ${url} speaks only MQTT 3.1.1, which cannot carry gmq ids, headers and replies: ` +
         "set `envelope: true` (gmq peers only) or `protocolVersion: 4` (plain MQTT, no headers)",
       { cause, field: "protocolVersion" },
     );
-  }
 
-  async #credentials(): Promise<WireCredentials> {
+  async function fetchCredentials(): Promise<WireCredentials> {
     let credentials: MqttCredentials;
     try {
-      credentials = await this.#options.credentials();
+      credentials = await options.credentials();
     } catch (error) {
       throw new GmqError(
         "unauthenticated",
@@ -229,42 +103,133 @@ class MqttTransport implements Transport {
    * persistent session, when no subscription is known yet: a resumed session redelivers right
    * after CONNACK, before the core has restored the subscription that asked for manual acks.
    */
-  #needsAck(topic: string): boolean {
-    if (this.#manualSubscriptions === 0 && this.#options.clean) return false;
+  function needsAck(topic: string): boolean {
+    if (manualSubscriptions === 0 && options.clean) return false;
     let matched = false;
-    for (const request of this.#subscriptions.values()) {
+    for (const request of subscriptions.values()) {
       if (!topicMatches(request.pattern, topic)) continue;
       if (request.manualAck) return true;
       matched = true;
     }
-    return !matched && !this.#options.clean;
+    return !matched && !options.clean;
   }
 
-  #remember(request: SubscribeRequest): void {
+  /** Forgets the subscription of `request`'s key; remembers `request` unless told not to. */
+  function remember(request: SubscribeRequest, keep = true): void {
     const key = subscriptionKey(request);
-    const previous = this.#subscriptions.get(key);
-    if (previous?.manualAck) this.#manualSubscriptions--;
-    this.#subscriptions.set(key, request);
-    if (request.manualAck) this.#manualSubscriptions++;
+    if (subscriptions.get(key)?.manualAck) manualSubscriptions--;
+    subscriptions.delete(key);
+    if (!keep) return;
+    subscriptions.set(key, request);
+    if (request.manualAck) manualSubscriptions++;
   }
 
-  #forget(request: SubscribeRequest): void {
-    const key = subscriptionKey(request);
-    const previous = this.#subscriptions.get(key);
-    if (!previous) return;
-    this.#subscriptions.delete(key);
-    if (previous.manualAck) this.#manualSubscriptions--;
+  async function openWith(
+    url: string,
+    version: 4 | 5,
+    credentials: WireCredentials,
+    sink: TransportSink,
+    signal: AbortSignal,
+  ): Promise<MqttConnection> {
+    if (version === 4 && !options.envelope && capabilities.headers) throw needsEnvelope(url);
+    const opened: MqttConnection = await MqttConnection.open({
+      url,
+      version,
+      options,
+      credentials,
+      ...(!options.clean && { incomingStore: qos2Store }),
+      signal,
+      needsAck,
+      platform,
+      events: {
+        message: (message) => sink.onMessage(message),
+        error: (error) => sink.onError(error),
+        closed: (error) => {
+          if (connection === opened) connection = undefined;
+          sink.onDisconnect(error);
+        },
+      },
+    });
+    if (!opened.sessionPresent) qos2Store.reset();
+    return opened;
   }
-}
 
-function sameCredentials(a: MqttCredentials, b: MqttCredentials | undefined): boolean {
-  if (!b || a.username !== b.username) return false;
-  const [x, y] = [a.password, b.password];
-  if (typeof x === "string" || typeof y === "string" || x === undefined || y === undefined) return x === y;
-  return x.length === y.length && x.every((byte, i) => byte === y[i]);
-}
+  async function open(url: string, sink: TransportSink, signal: AbortSignal): Promise<MqttConnection> {
+    const credentials = freshCredentials ?? (await fetchCredentials());
+    freshCredentials = undefined;
+    lastCredentials = credentials;
+    const preferred = options.protocolVersion;
+    const version = preferred === "auto" ? (versions.get(url) ?? 5) : preferred;
+    try {
+      return await openWith(url, version, credentials, sink, signal);
+    } catch (error) {
+      if (preferred !== "auto" || version !== 5 || !isVersionRefusal(error) || signal.aborted) throw error;
+      versions.set(url, 4);
+      if (!options.envelope) throw needsEnvelope(url, error);
+      return await openWith(url, 4, credentials, sink, signal);
+    }
+  }
 
-/** An MQTT 3.1.1/5 transport over TCP, TLS, WebSocket or secure WebSocket. */
-export function createMqtt(options: MqttOptions, platform: PlatformParts): Transport {
-  return new MqttTransport(options, platform);
+  const transport: Transport & { readonly url: string } = {
+    name: "mqtt",
+    capabilities,
+    // MQTT topic grammar is the core's default; `$share/<group>/` names a queue group.
+    naming: { sharedPrefix: true },
+
+    /** The URL this transport uses now (for logs and tests). */
+    get url(): string {
+      return options.urls[urlIndex]!;
+    },
+
+    async connect(sink, { signal }) {
+      connection?.destroy();
+      connection = undefined;
+      try {
+        connection = await open(options.urls[urlIndex]!, sink, signal);
+      } catch (error) {
+        // The next attempt tries the next URL; a URL that works is kept.
+        urlIndex = (urlIndex + 1) % options.urls.length;
+        throw GmqError.from(error, "disconnected");
+      }
+    },
+
+    async disconnect() {
+      const closing = connection;
+      connection = undefined;
+      await closing?.close();
+    },
+
+    publish: (message, { signal }) => connection?.publish(message, signal) ?? Promise.reject(notConnected()),
+
+    async subscribe(request, { signal }) {
+      const current = live();
+      remember(request);
+      await current.subscribe(request, signal);
+    },
+
+    async unsubscribe(request, { signal }) {
+      remember(request, false);
+      await live().unsubscribe(request, signal);
+    },
+
+    /**
+     * After a permanent failure: retry only when the app's credentials provider failed (ask it
+     * again later) or now has credentials other than the refused ones (used for the next attempt).
+     */
+    async shouldRetry(error) {
+      if (!options.credentialsProvider) return false;
+      if (error.reason === MQTT_REASONS.CREDENTIALS_FAILED) return true;
+      if (error.code !== "unauthenticated") return false;
+      let next: MqttCredentials;
+      try {
+        next = await options.credentials();
+      } catch {
+        return true;
+      }
+      if (sameCredentials(next, lastCredentials)) return false;
+      freshCredentials = next;
+      return true;
+    },
+  };
+  return transport;
 }

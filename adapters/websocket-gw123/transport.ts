@@ -18,6 +18,7 @@ import {
   type TransportSink,
 } from "gmq";
 import WebSocket from "isomorphic-ws";
+import { corkTurn } from "../websocket/cork.js";
 import { closeReason } from "../websocket/errors.js";
 import { WEBSOCKET_REASONS } from "../websocket/reasons.js";
 import { type SendQueue, sendQueue } from "../websocket/send-queue.js";
@@ -89,6 +90,7 @@ class Gw123Transport implements Transport {
         this.socket = socket;
         this.queue = sendQueue(socket, {
           socketBufferBytes: this.config.socketBufferBytes,
+          beforeSend: corkTurn,
         });
         resolve();
       };

@@ -6,6 +6,7 @@
 import { GmqError } from "gmq";
 import WebSocket from "isomorphic-ws";
 import { closeError, wireError } from "./errors.js";
+import { encoder } from "./payload.js";
 import {
   type ClientFrame,
   type ConnectedFrame,
@@ -13,14 +14,13 @@ import {
   type HubFrame,
   SUBPROTOCOL,
 } from "./protocol.js";
-import { aborted, type SendQueue, sendQueue } from "./send-queue.js";
+import { aborted, type SendLimits, type SendQueue, sendQueue } from "./send-queue.js";
 
-export interface LinkOptions {
+export interface LinkOptions extends SendLimits {
   readonly url: string;
   readonly token: string | undefined;
   readonly clientId: string | undefined;
   readonly client: { name?: string; version?: string };
-  readonly socketBufferBytes: number;
 }
 
 /** What the link tells its transport, only while it is alive: each frame that is not an answer
@@ -53,8 +53,6 @@ export interface HubLink {
   /** Closes the link on purpose. */
   close(): Promise<void>;
 }
-
-const encoder = new TextEncoder();
 
 /** Opens a socket, sends `connect` and resolves on `connected`; rejects with why it could not. */
 export function openLink(options: LinkOptions, onFrame: LinkEvents, signal: AbortSignal): Promise<HubLink> {

@@ -27,4 +27,14 @@ export type { WebSocketOptions } from "./options.js";
 /** The protocol's frame types, close codes and `closeAction`, shared with `gmq/hub`. */
 export * from "./protocol.js";
 export { WEBSOCKET_REASONS, type WebSocketReason } from "./reasons.js";
-export { RESPONSE_TOPIC, websocket } from "./transport.js";
+export { RESPONSE_TOPIC } from "./transport.js";
+
+import type { Transport } from "gmq";
+import { corkTurn } from "./cork.js";
+import type { WebSocketOptions } from "./options.js";
+import { createWebsocket } from "./transport.js";
+
+/** A transport speaking the gmq hub protocol (`gmq.v1.json`) over a WebSocket. */
+export function websocket(options: WebSocketOptions): Transport {
+  return createWebsocket(options, corkTurn);
+}

@@ -5,7 +5,7 @@
 import { GmqError } from "gmq";
 import type { WirePayload } from "./protocol.js";
 
-const encoder = new TextEncoder();
+export const encoder = new TextEncoder();
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Sets `payload` (and `enc`) on `frame` for these bytes; nothing for zero bytes. */

@@ -39,7 +39,13 @@ const SENT = Promise.resolve();
 /** Why something waiting on `signal` stopped. */
 export const aborted = (signal: AbortSignal) => GmqError.from(signal.reason, "aborted");
 
-export function sendQueue(socket: SendTarget, limits: { readonly socketBufferBytes: number }): SendQueue {
+export interface SendLimits {
+  readonly socketBufferBytes: number;
+  /** Called before each frame is handed to the socket (Node: `corkTurn`). */
+  readonly beforeSend?: (socket: SendTarget) => void;
+}
+
+export function sendQueue(socket: SendTarget, limits: SendLimits): SendQueue {
   let queue: Item[] = [];
   let tokens = 1;
   let burst = 1;
@@ -49,15 +55,8 @@ export function sendQueue(socket: SendTarget, limits: { readonly socketBufferByt
   let failed: GmqError | undefined;
 
   const full = () => socket.bufferedAmount > limits.socketBufferBytes;
-  /** In Node (`ws`) the frames of one turn of the event loop leave in one write: the TCP socket
-   *  is corked at the first and uncorked after the turn's I/O (a burst of publishes costs one
-   *  system call, not one each). Browsers batch by themselves. */
   const send = (text: string) => {
-    const tcp = (socket as { _socket?: { writableCorked: number; cork(): void; uncork(): void } })._socket;
-    if (tcp?.writableCorked === 0) {
-      tcp.cork();
-      setImmediate(() => tcp.uncork());
-    }
+    limits.beforeSend?.(socket);
     socket.send(text);
   };
 

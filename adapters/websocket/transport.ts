@@ -23,6 +23,7 @@ import {
   type SubscribeFrame,
 } from "./protocol.js";
 import { refresher } from "./refresh.js";
+import type { SendTarget } from "./send-queue.js";
 
 /** Where the core's replies to served calls are published; the correlation id is the `req`.
  *  Such a publish becomes a `response` frame and never reaches the hub as a message. */
@@ -54,8 +55,15 @@ function parsePosition(text: string): StreamPosition | undefined {
     : undefined;
 }
 
-/** `gmq/websocket`: the gmq hub protocol, `gmq.v1.json` (`docs/websocket-protocol.md`). */
-export function websocket(options: WebSocketOptions): Transport {
+/**
+ * `gmq/websocket`: the gmq hub protocol, `gmq.v1.json` (`docs/websocket-protocol.md`).
+ * `beforeSend`: what only Node does before a frame goes to the socket (see cork.ts); the browser
+ * build passes nothing.
+ */
+export function createWebsocket(
+  options: WebSocketOptions,
+  beforeSend?: (socket: SendTarget) => void,
+): Transport {
   const config = resolveOptions(options);
   /** The live link, and its token refresh's check. */
   let live: HubLink | undefined;
@@ -178,7 +186,7 @@ export function websocket(options: WebSocketOptions): Transport {
         routes.clear();
         requests.clear();
         const link = await openLink(
-          { ...config, url: config.urls[urlIndex % config.urls.length]!, token, clientId },
+          { ...config, url: config.urls[urlIndex % config.urls.length]!, token, clientId, beforeSend },
           (frame, link) => route(frame, link, sink.onError),
           signal,
         );
@@ -196,9 +204,7 @@ export function websocket(options: WebSocketOptions): Transport {
           // lost heartbeat come back without the backoff.
           if (error.reason === "shutdown") urlIndex++;
           const code = (error.details as { closeCode?: number } | undefined)?.closeCode;
-          const now =
-            error.reason === "heartbeat_timeout" ||
-            (code !== undefined && closeAction(code) === "reconnect_now");
+          const now = error.reason === "heartbeat_timeout" || closeAction(code ?? 0) === "reconnect_now";
           sink.onDisconnect(error, { reconnectNow: now });
         };
       } catch (error) {
