@@ -171,7 +171,11 @@ describe("gmq/gnode-http", () => {
     await sub.unsubscribe(); // mid-pop
     // The wake-up body ends the abandoned /pop on the node, and nothing is left in flight.
     await waitFor(() => node.topic("pops")!.queues.default!.consumers === 0, 5_000, "the /pop to end");
-    expect(node.topic("pops")!.queues.default).toMatchObject({ unread: 0, inFlight: 0 });
+    // The wake-up the /pop took is acked by the client a moment later (the clock is frozen, so
+    // only that ack, never a TTR, can take it out of flight).
+    const queue = () => node.topic("pops")!.queues.default!;
+    await waitFor(() => queue().inFlight === 0, 5_000, "the wake-up to be acked");
+    expect(queue()).toMatchObject({ unread: 0, inFlight: 0 });
 
     // The same with a message racing the wake-up: whichever the /pop takes, nothing is lost.
     const again = collect(c, "pops");
