@@ -2,6 +2,7 @@ import { abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import { withDeadline } from "./deadline.js";
 import { GmqError, isPermanent } from "./errors.js";
+import { sleep } from "./sleep.js";
 import type { InboundMessage, Transport, TransportSink } from "./transport.js";
 
 export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting" | "closed";
@@ -93,7 +94,8 @@ export class Connection {
   readonly #waiters = new Set<Waiter>();
   /** Ends the current link with an error (set per link). */
   #lose: ((error: GmqError) => void) | undefined;
-  #wakeSleep: (() => void) | undefined;
+  /** Cuts the current backoff short. */
+  #wakeUp: AbortController | undefined;
 
   constructor(transport: Transport, options: ConnectionOptions, hooks: ConnectionHooks) {
     this.#transport = transport;
@@ -122,7 +124,7 @@ export class Connection {
 
   /** Retry now instead of waiting out the backoff. */
   wake(): void {
-    this.#wakeSleep?.();
+    this.#wakeUp?.abort();
   }
 
   /** Drops the current link as lost (the runtime went offline, a send failed on it). */
@@ -235,7 +237,10 @@ export class Connection {
       // Asked to come back at once: only after a link that was up (attempt 1 now), never in a loop.
       const now = this.#reconnectNow && this.#attempt === 1;
       this.#reconnectNow = false;
-      if (!now) await this.#sleep(delay);
+      if (!now) {
+        this.#wakeUp = new AbortController();
+        await sleep(delay, this.#wakeUp.signal);
+      }
     }
   }
 
@@ -342,19 +347,5 @@ export class Connection {
     } catch {
       return true;
     }
-  }
-
-  /** Waits `ms`, or until `wake()` or `close()`. */
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wakeSleep = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wakeSleep = done;
-      if (this.#closing.signal.aborted) done();
-    });
   }
 }
