@@ -337,8 +337,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     fn: (args: A, context: HandleContext) => R | Promise<R>,
     options: HandleOptions = {},
   ): Subscription<A> {
-    this.#naming.service(service);
-    this.#naming.method(method);
+    this.#naming.call(service, method);
     if (typeof fn !== "function") throw GmqError.invalid("fn", "must be a function");
     validateHandleOptions(options);
     const caps = this.transport.capabilities;
@@ -419,8 +418,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     args: unknown,
     options: CallOptions,
   ): Promise<R> {
-    this.#naming.service(service);
-    this.#naming.method(method);
+    this.#naming.call(service, method);
     validateCallOptions(options);
     this.#assertOpen();
     const caps = this.transport.capabilities;

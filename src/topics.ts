@@ -38,16 +38,24 @@ export function mqttFilterProblem(filter: string): string | undefined {
   return sizeProblem(filter);
 }
 
+/** A name by `rule` (after the basic checks); fails with `invalid_argument` naming the field. */
+export function checkName(
+  value: unknown,
+  rule: (value: string) => string | undefined,
+  field: string,
+): asserts value is string {
+  const problem = basicNameProblem(value) ?? rule(value as string);
+  if (problem) throw GmqError.invalid(field, problem);
+}
+
 /** A topic to publish to, by the MQTT rules. */
 export function validateTopic(topic: unknown, field = "topic"): asserts topic is string {
-  const problem = basicNameProblem(topic) ?? mqttTopicProblem(topic as string);
-  if (problem) throw GmqError.invalid(field, problem);
+  checkName(topic, mqttTopicProblem, field);
 }
 
 /** A subscription filter, by the MQTT rules. */
 export function validateFilter(filter: unknown, field = "pattern"): asserts filter is string {
-  const problem = basicNameProblem(filter) ?? mqttFilterProblem(filter as string);
-  if (problem) throw GmqError.invalid(field, problem);
+  checkName(filter, mqttFilterProblem, field);
 }
 
 /** Splits `$share/<group>/<filter>` into its parts (MQTT 5 shared subscriptions). */
