@@ -94,10 +94,6 @@ export class Outbox {
     this.#hooks = hooks;
   }
 
-  get durable(): boolean {
-    return this.#store.durable;
-  }
-
   /** Syncs with the store: adds records this outbox does not know yet (in id order) and retires
    *  those another context sent meanwhile. */
   async load(): Promise<void> {
