@@ -57,8 +57,9 @@ export interface ClientEvents {
  * together. The policies live in those pieces and in `options.ts`.
  */
 export class Client extends EventEmitter<ClientEvents> implements AsyncDisposable {
-  readonly clientId: string;
-  readonly transport: Transport;
+  // The public fields are declared only (the constructor sets them): no definitions run first.
+  declare readonly clientId: string;
+  declare readonly transport: Transport;
   readonly #config: ResolvedClientOptions;
   /** The transport as the client uses it (request outcomes observed on request-only ones). */
   readonly #wire: Transport;
@@ -66,10 +67,10 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
   readonly #store: OutboxStore;
   readonly #codec: Codec<any>;
   readonly #connection: Connection;
-  private readonly router: Router;
+  declare private readonly router: Router;
   readonly #positions: Positions;
   readonly #outbox: Outbox;
-  private readonly caller: Caller;
+  declare private readonly caller: Caller;
   readonly #election: SenderElection;
   readonly #nextId: () => string;
   readonly #loaded: Promise<void>;
