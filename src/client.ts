@@ -270,17 +270,12 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     }
     validateSubscribeOptions(options, this.transport);
     const shared = this.#naming.pattern(pattern);
-    const queue = options.queue ?? shared.group;
-    if (queue !== undefined && !this.transport.capabilities.queues) {
-      throw GmqError.unsupported("queue", this.transport.name, "has no queue subscriptions");
-    }
-    this.#assertOpen();
     const codec = (options.codec ?? this.#codec) as Codec<T>;
     return this.#track(
       {
         pattern,
         filter: shared.filter,
-        queue,
+        queue: options.queue ?? shared.group,
         qos: options.qos ?? 1,
         manualAck: options.ack === "manual",
         codec,
@@ -293,8 +288,13 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     );
   }
 
-  /** A subscription from its checked spec: routed, ended by `signal`, connecting if need be. */
+  /** A subscription from its spec, once the transport can serve its queue and the client is open:
+   *  routed, ended by `signal`, connecting if need be. */
   #track<T>(spec: SubscriptionSpec<T>, signal: AbortSignal | undefined): Subscription<T> {
+    if (spec.queue !== undefined && !this.transport.capabilities.queues) {
+      throw GmqError.unsupported("queue", this.transport.name, "has no queue subscriptions");
+    }
+    this.#assertOpen();
     const subscription = new Subscription<T>(spec, this.router);
     const aborted = (watched: AbortSignal) =>
       void subscription.end(undefined, abortError(watched, "subscribe"));
@@ -346,17 +346,12 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     if (!native && (caps.inbound !== "routed" || !caps.headers)) {
       throw GmqError.unsupported("handle", this.transport.name, "cannot serve calls");
     }
-    const queue = options.queue === false ? undefined : options.queue;
-    if (queue !== undefined && !caps.queues) {
-      throw GmqError.unsupported("queue", this.transport.name, "has no queue subscriptions");
-    }
-    this.#assertOpen();
     const topic = requestTopic(this.#config.rpcPrefix, service, method);
     return this.#track<A>(
       {
         pattern: topic,
         filter: topic,
-        queue,
+        queue: options.queue === false ? undefined : options.queue,
         qos: 1,
         manualAck: false,
         codec: options.codec ?? this.#codec,
