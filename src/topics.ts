@@ -1,7 +1,7 @@
+import { encoder } from "./codec.js";
 import { GmqError } from "./errors.js";
 
 const MAX_TOPIC_BYTES = 65_535;
-const encoder = new TextEncoder();
 
 /** What is wrong with any name: not a string, empty, or holding NUL. */
 export function basicNameProblem(value: unknown): string | undefined {
