@@ -36,7 +36,7 @@ function expire(call: PendingCall, ms: number): void {
  * Every call is in `calls` until then, so a lost connection fails them all.
  */
 class PendingCall implements AbortWatcher {
-  readonly promise: Promise<unknown>;
+  declare readonly promise: Promise<unknown>; // set by the constructor
   #resolve!: (value: unknown) => void;
   #reject!: (error: GmqError) => void;
   readonly #timer: ReturnType<typeof setTimeout>;

@@ -57,8 +57,9 @@ export interface ClientEvents {
  * together. The policies live in those pieces and in `options.ts`.
  */
 export class Client extends EventEmitter<ClientEvents> implements AsyncDisposable {
-  readonly clientId: string;
-  readonly transport: Transport;
+  // The public fields are declared only (the constructor sets them): no definitions run first.
+  declare readonly clientId: string;
+  declare readonly transport: Transport;
   readonly #config: ResolvedClientOptions;
   /** The transport as the client uses it (request outcomes observed on request-only ones). */
   readonly #wire: Transport;
@@ -66,10 +67,10 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
   readonly #store: OutboxStore;
   readonly #codec: Codec<any>;
   readonly #connection: Connection;
-  private readonly router: Router;
+  declare private readonly router: Router;
   readonly #positions: Positions;
   readonly #outbox: Outbox;
-  private readonly caller: Caller;
+  declare private readonly caller: Caller;
   readonly #election: SenderElection;
   readonly #nextId: () => string;
   readonly #loaded: Promise<void>;
@@ -269,17 +270,12 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     }
     validateSubscribeOptions(options, this.transport);
     const shared = this.#naming.pattern(pattern);
-    const queue = options.queue ?? shared.group;
-    if (queue !== undefined && !this.transport.capabilities.queues) {
-      throw GmqError.unsupported("queue", this.transport.name, "has no queue subscriptions");
-    }
-    this.#assertOpen();
     const codec = (options.codec ?? this.#codec) as Codec<T>;
     return this.#track(
       {
         pattern,
         filter: shared.filter,
-        queue,
+        queue: options.queue ?? shared.group,
         qos: options.qos ?? 1,
         manualAck: options.ack === "manual",
         codec,
@@ -292,8 +288,13 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     );
   }
 
-  /** A subscription from its checked spec: routed, ended by `signal`, connecting if need be. */
+  /** A subscription from its spec, once the transport can serve its queue and the client is open:
+   *  routed, ended by `signal`, connecting if need be. */
   #track<T>(spec: SubscriptionSpec<T>, signal: AbortSignal | undefined): Subscription<T> {
+    if (spec.queue !== undefined && !this.transport.capabilities.queues) {
+      throw GmqError.unsupported("queue", this.transport.name, "has no queue subscriptions");
+    }
+    this.#assertOpen();
     const subscription = new Subscription<T>(spec, this.router);
     const aborted = (watched: AbortSignal) =>
       void subscription.end(undefined, abortError(watched, "subscribe"));
@@ -337,8 +338,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     fn: (args: A, context: HandleContext) => R | Promise<R>,
     options: HandleOptions = {},
   ): Subscription<A> {
-    this.#naming.service(service);
-    this.#naming.method(method);
+    this.#naming.call(service, method);
     if (typeof fn !== "function") throw GmqError.invalid("fn", "must be a function");
     validateHandleOptions(options);
     const caps = this.transport.capabilities;
@@ -346,17 +346,12 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     if (!native && (caps.inbound !== "routed" || !caps.headers)) {
       throw GmqError.unsupported("handle", this.transport.name, "cannot serve calls");
     }
-    const queue = options.queue === false ? undefined : options.queue;
-    if (queue !== undefined && !caps.queues) {
-      throw GmqError.unsupported("queue", this.transport.name, "has no queue subscriptions");
-    }
-    this.#assertOpen();
     const topic = requestTopic(this.#config.rpcPrefix, service, method);
     return this.#track<A>(
       {
         pattern: topic,
         filter: topic,
-        queue,
+        queue: options.queue === false ? undefined : options.queue,
         qos: 1,
         manualAck: false,
         codec: options.codec ?? this.#codec,
@@ -419,8 +414,7 @@ export class Client extends EventEmitter<ClientEvents> implements AsyncDisposabl
     args: unknown,
     options: CallOptions,
   ): Promise<R> {
-    this.#naming.service(service);
-    this.#naming.method(method);
+    this.#naming.call(service, method);
     validateCallOptions(options);
     this.#assertOpen();
     const caps = this.transport.capabilities;

@@ -7,7 +7,8 @@ export interface Codec<T = unknown> {
   decode(bytes: Uint8Array): T;
 }
 
-const encoder = new TextEncoder();
+/** UTF-8, shared by everything that encodes text. */
+export const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 export const jsonCodec: Codec<unknown> = {

@@ -1,8 +1,9 @@
-import { abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import { withDeadline } from "./deadline.js";
 import { GmqError, isPermanent } from "./errors.js";
+import { sleep } from "./sleep.js";
 import type { InboundMessage, Transport, TransportSink } from "./transport.js";
+import { Waiters } from "./waiters.js";
 
 export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting" | "closed";
 
@@ -49,11 +50,6 @@ export interface ConnectionOptions {
  *  drops at once is not hammered. */
 const STABLE_AFTER_MS = 5_000;
 
-interface Waiter {
-  resolve(link: Link): void;
-  reject(error: GmqError): void;
-}
-
 const ignore = (): void => {};
 
 /**
@@ -90,10 +86,11 @@ export class Connection {
   #running = false;
   #attempt = 0;
   readonly #closing = new AbortController();
-  readonly #waiters = new Set<Waiter>();
+  readonly #waiters = new Waiters<Link>();
   /** Ends the current link with an error (set per link). */
   #lose: ((error: GmqError) => void) | undefined;
-  #wakeSleep: (() => void) | undefined;
+  /** Cuts the current backoff short. */
+  #wakeUp: AbortController | undefined;
 
   constructor(transport: Transport, options: ConnectionOptions, hooks: ConnectionHooks) {
     this.#transport = transport;
@@ -122,7 +119,7 @@ export class Connection {
 
   /** Retry now instead of waiting out the backoff. */
   wake(): void {
-    this.#wakeSleep?.();
+    this.#wakeUp?.abort();
   }
 
   /** Drops the current link as lost (the runtime went offline, a send failed on it). */
@@ -160,25 +157,7 @@ export class Connection {
       return Promise.reject(new GmqError("disconnected", `the backend is unreachable${why}`, { cause }));
     }
     this.start();
-    return new Promise((resolve, reject) => {
-      const stop = abortWatcher(() => {
-        this.#waiters.delete(waiter);
-        reject(GmqError.from(signal.reason, "aborted"));
-      });
-      if (signal.aborted) return stop.aborted(signal);
-      const waiter: Waiter = {
-        resolve: (link) => {
-          unwatchAbort(signal, stop);
-          resolve(link);
-        },
-        reject: (error) => {
-          unwatchAbort(signal, stop);
-          reject(error);
-        },
-      };
-      watchAbort(signal, stop);
-      this.#waiters.add(waiter);
-    });
+    return this.#waiters.wait(signal);
   }
 
   async close(): Promise<void> {
@@ -191,7 +170,7 @@ export class Connection {
     this.#link = undefined;
     this.#usable = false;
     this.#set("closed", "closed by the app");
-    this.#settleWaiters(undefined, closed);
+    this.#waiters.settle(closed);
     if (link) this.#hooks.down(link, closed);
     await this.#transport.disconnect().catch(ignore);
   }
@@ -202,14 +181,6 @@ export class Connection {
     if (from === to || from === "closed") return;
     this.state = to;
     this.#hooks.onState({ from, to, reason, attempt, ...(error && { error }) });
-  }
-
-  #settleWaiters(link: Link | undefined, error?: GmqError): void {
-    for (const waiter of this.#waiters) {
-      if (link) waiter.resolve(link);
-      else waiter.reject(error!);
-    }
-    this.#waiters.clear();
   }
 
   /** Runs links one after the other until closed or stopped for good. */
@@ -227,7 +198,7 @@ export class Connection {
         this.#running = false;
         const why = failure ?? new GmqError("disconnected", "connection lost and reconnect is off");
         if (!this.#request) this.#set("disconnected", why.message, this.#attempt, why);
-        this.#settleWaiters(undefined, why);
+        this.#waiters.settle(why);
         return;
       }
       if (failure && !this.#request) this.#set("reconnecting", failure.message, this.#attempt + 1, failure);
@@ -235,7 +206,10 @@ export class Connection {
       // Asked to come back at once: only after a link that was up (attempt 1 now), never in a loop.
       const now = this.#reconnectNow && this.#attempt === 1;
       this.#reconnectNow = false;
-      if (!now) await this.#sleep(delay);
+      if (!now) {
+        this.#wakeUp = new AbortController();
+        await sleep(delay, this.#wakeUp.signal);
+      }
     }
   }
 
@@ -309,7 +283,7 @@ export class Connection {
       if (request) this.#attempt = 0;
       this.#set("connected", request ? "the backend answered" : "connected");
     }
-    this.#settleWaiters(link);
+    this.#waiters.settle(link);
     hooks.up(link);
     const error = await gone;
     this.#usable = false;
@@ -342,19 +316,5 @@ export class Connection {
     } catch {
       return true;
     }
-  }
-
-  /** Waits `ms`, or until `wake()` or `close()`. */
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.#wakeSleep = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wakeSleep = done;
-      if (this.#closing.signal.aborted) done();
-    });
   }
 }

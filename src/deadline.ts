@@ -44,25 +44,30 @@ export function createDeadline(options: DeadlineOptions = {}): Deadline {
     controller.abort(error);
     rejectDone(error);
   };
-  const onAbort = abortWatcher((signal) => finish(abortError(signal, what)));
-  // Followed signals (the connection's) end the deadline with their own reason.
-  const onFollowedAbort = abortWatcher((other) => finish(GmqError.from(other.reason, "disconnected")));
-  const followed: AbortSignal[] = [];
+  // The caller's signal fails it as `aborted`; followed ones (the connection's) with their reason.
+  const onAbort = abortWatcher((signal) =>
+    finish(
+      signal === options.signal ? abortError(signal, what) : GmqError.from(signal.reason, "disconnected"),
+    ),
+  );
+  const watched: AbortSignal[] = [];
   const cleanup = (): void => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
-    if (options.signal) unwatchAbort(options.signal, onAbort);
-    for (const other of followed.splice(0)) unwatchAbort(other, onFollowedAbort);
+    for (const signal of watched.splice(0)) unwatchAbort(signal, onAbort);
+  };
+  const watch = (signal: AbortSignal): void => {
+    if (signal.aborted) onAbort.aborted(signal);
+    else if (!controller.signal.aborted) {
+      watchAbort(signal, onAbort);
+      watched.push(signal);
+    }
   };
 
-  if (options.signal?.aborted) {
-    onAbort.aborted(options.signal);
-  } else {
-    if (options.signal) watchAbort(options.signal, onAbort);
-    if (options.timeoutMs !== undefined) {
-      const ms = options.timeoutMs;
-      timer = setTimeout(() => finish(new GmqError("timeout", `${what} timed out after ${ms} ms`)), ms);
-    }
+  if (options.signal) watch(options.signal);
+  const ms = options.timeoutMs;
+  if (ms !== undefined && !controller.signal.aborted) {
+    timer = setTimeout(() => finish(new GmqError("timeout", `${what} timed out after ${ms} ms`)), ms);
   }
 
   return {
@@ -72,12 +77,7 @@ export function createDeadline(options: DeadlineOptions = {}): Deadline {
       if (controller.signal.aborted) throw controller.signal.reason as GmqError;
     },
     dispose: cleanup,
-    follow(other) {
-      if (other.aborted) return onFollowedAbort.aborted(other);
-      if (controller.signal.aborted) return;
-      watchAbort(other, onFollowedAbort);
-      followed.push(other);
-    },
+    follow: watch,
   };
 }
 

@@ -61,10 +61,11 @@ const BRAND = Symbol.for("gmq.GmqError");
 
 export class GmqError extends Error {
   override readonly name = "GmqError";
-  readonly code: ErrorCode;
-  readonly reason: string | undefined;
-  readonly details: unknown;
-  readonly field: string | undefined;
+  // Declared only: the constructor sets them.
+  declare readonly code: ErrorCode;
+  declare readonly reason: string | undefined;
+  declare readonly details: unknown;
+  declare readonly field: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: GmqErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -105,15 +106,11 @@ export class GmqError extends Error {
     return new GmqError("unsupported", `${field}: the ${transport} transport ${what}`, { field });
   }
 
-  /** Plain-object form for sending an error over the wire (e.g. an RPC reply). */
+  /** Plain-object form for sending an error over the wire (e.g. an RPC reply); JSON leaves out
+   *  the `reason` and `details` it does not have. */
   toJSON(): { code: ErrorCode; message: string; reason?: string; details?: unknown } {
-    const out: { code: ErrorCode; message: string; reason?: string; details?: unknown } = {
-      code: this.code,
-      message: this.message,
-    };
-    if (this.reason !== undefined) out.reason = this.reason;
-    if (this.details !== undefined) out.details = this.details;
-    return out;
+    const { code, message, reason, details } = this;
+    return { code, message, reason, details };
   }
 }
 

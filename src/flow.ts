@@ -1,13 +1,12 @@
-import { abortWatcher, unwatchAbort, watchAbort } from "./abort-watch.js";
-import { GmqError } from "./errors.js";
 import type { FlowControl } from "./transport.js";
+import { Waiters } from "./waiters.js";
 
 /**
  * The flow control of one wire subscription: it can take as many more messages as the fullest of
  * its local subscriptions can.
  */
 export class WireFlow implements FlowControl {
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters = new Waiters<void>();
   readonly #members: ReadonlySet<{ readonly credit: number }>;
 
   constructor(members: ReadonlySet<{ readonly credit: number }>) {
@@ -21,27 +20,14 @@ export class WireFlow implements FlowControl {
   }
 
   ready(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.reject(GmqError.from(signal.reason, "aborted"));
-    if (this.credit > 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const stop = abortWatcher(() => {
-        this.#waiters.delete(wake);
-        reject(GmqError.from(signal.reason, "aborted"));
-      });
-      const wake = (): void => {
-        unwatchAbort(signal, stop);
-        resolve();
-      };
-      watchAbort(signal, stop);
-      this.#waiters.add(wake);
-    });
+    // An aborted signal rejects (with its reason) even when there is room.
+    if (this.credit > 0 && !signal.aborted) return Promise.resolve();
+    return this.#waiters.wait(signal);
   }
 
   /** A member settled a message or left: wake whoever waits if there is room now. */
   changed(): void {
     if (this.#waiters.size === 0 || this.credit === 0) return;
-    const waiting = [...this.#waiters];
-    this.#waiters.clear();
-    for (const wake of waiting) wake();
+    this.#waiters.settle();
   }
 }

@@ -1,4 +1,4 @@
-import type { OutboxRecord, OutboxStore } from "./store.js";
+import { byId, type OutboxRecord, type OutboxStore } from "./store.js";
 
 /** The default store: keeps records in a Map. Survives reconnects, not reloads. */
 export function memoryStore(): OutboxStore {
@@ -8,7 +8,7 @@ export function memoryStore(): OutboxStore {
     kind: "memory",
     durable: false,
     async load() {
-      return [...records.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      return [...records.values()].sort(byId);
     },
     async put(batch) {
       for (const record of batch) records.set(record.id, record);

@@ -87,14 +87,15 @@ function settle(run: () => Promise<void> | void): Promise<void> {
  * reading `data` throws a GmqError `protocol` saying why.
  */
 class Delivered<T> implements Message<T> {
-  readonly id: string | undefined;
-  readonly topic: string;
-  readonly payload: Uint8Array;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly redelivered: boolean;
-  readonly deliveryCount: number | undefined;
-  readonly replyTo: string | undefined;
-  readonly correlationId: string | undefined;
+  // Declared only: the constructor sets them all, so no field definitions run before it.
+  declare readonly id: string | undefined;
+  declare readonly topic: string;
+  declare readonly payload: Uint8Array;
+  declare readonly headers: Readonly<Record<string, string>>;
+  declare readonly redelivered: boolean;
+  declare readonly deliveryCount: number | undefined;
+  declare readonly replyTo: string | undefined;
+  declare readonly correlationId: string | undefined;
   readonly #owner: MessageOwner<T>;
   readonly #tracker: AckTracker;
   #decoded: { value: T } | undefined;
@@ -134,8 +135,8 @@ class Delivered<T> implements Message<T> {
 
   /** JSON shows the message with its decoded `data`, as a plain object would. */
   toJSON(): Omit<Message<T>, "ack" | "nack"> {
-    const { id, topic, data, payload, headers, redelivered, deliveryCount, replyTo, correlationId } = this;
-    return { id, topic, data, payload, headers, redelivered, deliveryCount, replyTo, correlationId };
+    // Its own fields (not the #private ones), and the decoded `data`.
+    return { ...this, data: this.data };
   }
 }
 

@@ -69,14 +69,14 @@ export interface ClientOptions {
 /** ClientOptions with every default filled in. */
 export interface ResolvedClientOptions {
   readonly transport: Transport;
-  readonly store: OutboxStore | undefined;
-  readonly codec: Codec<any> | undefined;
-  readonly clientId: string | undefined;
+  readonly store?: OutboxStore;
+  readonly codec?: Codec<any>;
+  readonly clientId?: string;
   readonly autoConnect: boolean;
   readonly reconnect: Required<BackoffOptions> | false;
   readonly connectTimeoutMs: number;
   readonly callTimeoutMs: number;
-  readonly onConnect: ((session: Session) => Promise<void> | void) | undefined;
+  readonly onConnect?: (session: Session) => Promise<void> | void;
   readonly outbox: Required<Omit<OutboxLimits, "maxAgeMs">> & { maxAgeMs: number | undefined };
   readonly maxInFlight: number;
   readonly dedupWindow: number;
@@ -227,32 +227,29 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   }
   const outbox = options.outbox ?? {};
   check(outbox, OUTBOX, "outbox");
-  const dedup = options.dedupWindow;
   const reconnect = options.reconnect;
   if (reconnect !== false && reconnect !== undefined) {
     check(reconnect, { initialDelayMs: "ms", maxDelayMs: "ms" }, "reconnect");
   }
   const requestOnly = options.transport.capabilities.connection === "request";
+  const { maxInFlight, ...limits } = withDefaults(
+    { ...DEFAULTS.outbox, maxAgeMs: undefined, maxInFlight: requestOnly ? 1 : DEFAULTS.outbox.maxInFlight },
+    outbox,
+  );
   return {
-    transport: options.transport,
-    store: options.store,
-    codec: options.codec,
-    clientId: options.clientId,
-    autoConnect: options.autoConnect ?? true,
-    reconnect: reconnect === false ? false : { ...DEFAULTS.reconnect, ...reconnect },
-    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
-    callTimeoutMs: options.callTimeoutMs ?? DEFAULTS.callTimeoutMs,
-    onConnect: options.onConnect,
-    outbox: {
-      maxCount: outbox.maxCount ?? DEFAULTS.outbox.maxCount,
-      maxBytes: outbox.maxBytes ?? DEFAULTS.outbox.maxBytes,
-      maxAgeMs: outbox.maxAgeMs,
-      overflow: outbox.overflow ?? DEFAULTS.outbox.overflow,
-    },
-    maxInFlight: outbox.maxInFlight ?? (requestOnly ? 1 : DEFAULTS.outbox.maxInFlight),
-    dedupWindow: dedup ?? DEFAULTS.dedupWindow,
-    rpcPrefix: options.rpcPrefix ?? DEFAULTS.rpcPrefix,
+    // The scalar options over their defaults; the nested ones are resolved on their own below.
+    ...withDefaults({ ...DEFAULTS, autoConnect: true }, options),
+    reconnect: reconnect === false ? false : withDefaults(DEFAULTS.reconnect, reconnect ?? {}),
+    outbox: limits,
+    maxInFlight,
   };
+}
+
+/** `defaults` with what `given` sets: an option left undefined keeps its default. */
+function withDefaults<D extends object, G extends object>(defaults: D, given: G): D & G {
+  const resolved = { ...defaults } as Record<string, unknown>;
+  for (const [name, value] of Object.entries(given)) if (value !== undefined) resolved[name] = value;
+  return resolved as D & G;
 }
 
 /** What the transport cannot do that an option asks for (`unsupported`). */

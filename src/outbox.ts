@@ -1,5 +1,5 @@
 import { GmqError } from "./errors.js";
-import type { OutboxRecord, OutboxStore } from "./store.js";
+import { byId, type OutboxRecord, type OutboxStore } from "./store.js";
 import { TickBatch } from "./tick-batch.js";
 
 export type DropReason = "expired" | "replaced" | "overflow" | "aborted" | "timeout" | "rejected" | "closed";
@@ -40,7 +40,7 @@ type EntryState = "queued" | "sending" | "done";
  * listener. Records loaded from the store have nobody waiting.
  */
 export class OutboxEntry {
-  readonly size: number;
+  declare readonly size: number; // set by the constructor
   state: EntryState = "queued";
   /** True once the store has it; the flusher never sends a record the store might lose. */
   persisted = false;
@@ -92,10 +92,6 @@ export class Outbox {
     this.#store = store;
     this.#limits = limits;
     this.#hooks = hooks;
-  }
-
-  get durable(): boolean {
-    return this.#store.durable;
   }
 
   /** Syncs with the store: adds records this outbox does not know yet (in id order) and retires
@@ -321,7 +317,7 @@ export class Outbox {
   #rebuildQueue(): void {
     this.#sendQueue = [...this.#entries.values()]
       .filter((entry) => entry.state === "queued")
-      .sort((a, b) => (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0));
+      .sort((a, b) => byId(a.record, b.record));
     this.#head = 0;
   }
 

@@ -49,10 +49,6 @@ export class Router implements SubscriptionOwner, AckOwner {
     this.#dedup = new DedupWindow(config.dedupWindow);
   }
 
-  get size(): number {
-    return this.#local.size;
-  }
-
   onError(error: GmqError): void {
     this.#config.onError(error);
   }

@@ -1,10 +1,10 @@
+import { encoder } from "./codec.js";
 import { GmqError } from "./errors.js";
 
 /** Header that marks an RPC reply as an error; the payload is then the error as JSON. */
 export const ERROR_HEADER = "gmq-error";
 export const INBOX_PREFIX = "_gmq/inbox";
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export function requestTopic(prefix: string, service: string, method: string): string {

@@ -9,7 +9,7 @@ import type { OutboxStore } from "./store.js";
  */
 export class SenderElection {
   /** Whether this context flushes. Always true for a store nobody shares. */
-  isSender: boolean;
+  declare isSender: boolean;
   #notifyTimer: ReturnType<typeof setTimeout> | undefined;
   #stopListening: () => void = () => {};
   readonly #store: OutboxStore;

@@ -73,6 +73,9 @@ export interface SharedOutbox {
   onChange(listener: () => void): () => void;
 }
 
+/** Sorts records by id, which is enqueue order. */
+export const byId = (a: OutboxRecord, b: OutboxRecord): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
 /**
  * Checks the records a store is asked to `put`, throwing GmqError `invalid_argument` naming the
  * field. Stores call it before a record joins a batch, so one bad record fails only its own call

@@ -60,11 +60,12 @@ export class Subscription<T = unknown>
   extends EventEmitter<SubscriptionEvents>
   implements AsyncIterable<Message<T>>
 {
-  readonly pattern: string;
+  // Declared only, like `decode` and `ready`: the constructor sets them.
+  declare readonly pattern: string;
   /** Resolves once the backend confirmed the subscription (first time); rejects if it ends first. */
-  readonly ready: Promise<void>;
+  declare readonly ready: Promise<void>;
   /** @internal The payload decoder handed to each delivered message (one closure, not one each). */
-  readonly decode: (bytes: Uint8Array) => T;
+  declare readonly decode: (bytes: Uint8Array) => T;
   /** @internal Messages delivered and not yet settled. */
   unsettled = 0;
   #current: SubscriptionState = "subscribing";

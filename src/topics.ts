@@ -1,7 +1,7 @@
+import { encoder } from "./codec.js";
 import { GmqError } from "./errors.js";
 
 const MAX_TOPIC_BYTES = 65_535;
-const encoder = new TextEncoder();
 
 /** What is wrong with any name: not a string, empty, or holding NUL. */
 export function basicNameProblem(value: unknown): string | undefined {
@@ -38,16 +38,24 @@ export function mqttFilterProblem(filter: string): string | undefined {
   return sizeProblem(filter);
 }
 
+/** A name by `rule` (after the basic checks); fails with `invalid_argument` naming the field. */
+export function checkName(
+  value: unknown,
+  rule: (value: string) => string | undefined,
+  field: string,
+): asserts value is string {
+  const problem = basicNameProblem(value) ?? rule(value as string);
+  if (problem) throw GmqError.invalid(field, problem);
+}
+
 /** A topic to publish to, by the MQTT rules. */
 export function validateTopic(topic: unknown, field = "topic"): asserts topic is string {
-  const problem = basicNameProblem(topic) ?? mqttTopicProblem(topic as string);
-  if (problem) throw GmqError.invalid(field, problem);
+  checkName(topic, mqttTopicProblem, field);
 }
 
 /** A subscription filter, by the MQTT rules. */
 export function validateFilter(filter: unknown, field = "pattern"): asserts filter is string {
-  const problem = basicNameProblem(filter) ?? mqttFilterProblem(filter as string);
-  if (problem) throw GmqError.invalid(field, problem);
+  checkName(filter, mqttFilterProblem, field);
 }
 
 /** Splits `$share/<group>/<filter>` into its parts (MQTT 5 shared subscriptions). */

@@ -6,6 +6,7 @@ import { GmqError, isPermanent } from "./errors.js";
 import { WireFlow } from "./flow.js";
 import { type AckOwner, dispatch } from "./message.js";
 import type { Positions } from "./positions.js";
+import { sleep } from "./sleep.js";
 import type { Subscription } from "./subscription.js";
 import type {
   InboundMessage,
@@ -204,20 +205,4 @@ export class WireSubscription implements AckOwner {
     unwatchAbort(signal, stopped);
     return { ...outcome, refused: false, ranMs: Date.now() - startedAt };
   }
-}
-
-/** Waits `ms`, or less if `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const wake = abortWatcher(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-    const timer = setTimeout(() => {
-      unwatchAbort(signal, wake);
-      resolve();
-    }, ms);
-    watchAbort(signal, wake);
-  });
 }
