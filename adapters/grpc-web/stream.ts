@@ -13,7 +13,7 @@ export async function openStream(
   method: ServiceMethod,
   request: SubscribeRequest,
   { signal, sink, flow }: TransportSubscribeOptions,
-  metadata: Metadata,
+  metadata: Readonly<Record<string, string>>,
 ): Promise<void> {
   const { requestType, responseType } = method.definition;
   // Arguments and messages travel in the proto3 JSON mapping (the subscription's JSON codec).

@@ -5,7 +5,7 @@
  * are subscriptions (`subscribe("pkg.Service/method", handler, { args })`).
  */
 import { type CallRequest, type CallResponse, GmqError, type Transport } from "gmq";
-import { createChannel, FetchTransport, Metadata } from "nice-grpc-web";
+import { createChannel, FetchTransport, type Metadata } from "nice-grpc-web";
 import { type GrpcWebOptions, resolveOptions } from "./options.js";
 import { reportUnreachable } from "./reach.js";
 import { requestBytes, responseBytes, type ServiceMethod, Services } from "./services.js";
@@ -34,9 +34,10 @@ export function grpcWeb(options: GrpcWebOptions): Transport {
       throw GmqError.from(error, "unauthenticated");
     }
   };
+  /** The request's metadata as a plain object: nice-grpc-web copies it into its own Metadata. */
   const metadataFor = (base?: Record<string, string>, headers?: object, timeoutMs?: number) => {
-    const metadata = Metadata({ ...base, ...headers });
-    if (timeoutMs !== undefined) metadata.set("grpc-timeout", grpcTimeout(timeoutMs));
+    const metadata: Record<string, string> = { ...base, ...headers };
+    if (timeoutMs !== undefined) metadata["grpc-timeout"] = grpcTimeout(timeoutMs);
     return metadata;
   };
 
