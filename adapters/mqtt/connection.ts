@@ -194,7 +194,7 @@ export class MqttConnection {
         const error = malformedPublish(packet, this.#frames.malformedTopic(this.#publishesParsed++));
         if (error) {
           this.#malformed.set(packet, error);
-          this.#onMalformed(error);
+          this.#fail(error); // MQTT closes the connection on a malformed packet
         }
       } else if (packet.cmd === "connack") {
         const code = version === 5 ? packet.reasonCode : packet.returnCode;
@@ -353,56 +353,42 @@ export class MqttConnection {
           ? connackError(this.#refusal)
           : (this.#params.platform.tlsError?.(error, this.#params.url) ?? nativeError(error, "protocol")),
       );
-      return;
-    }
-    if (this.#phase === "closed") return;
-    if (isSocketError(error)) {
+    } else if (isSocketError(error)) {
       // A reset, or a write after the peer left.
       this.#die(nativeError(error, "disconnected"));
-      return;
+    } else {
+      // Malformed packet or protocol violation: the byte stream cannot be trusted any more.
+      this.#fail(nativeError(error, "protocol"));
     }
-    // Malformed packet or protocol violation: the byte stream cannot be trusted any more.
-    this.#drop(nativeError(error, "protocol"));
-  }
-
-  /** A malformed packet: the stream cannot be trusted any more (MQTT closes the connection). */
-  #onMalformed(error: GmqError): void {
-    if (this.#phase === "opening") {
-      this.#failOpen(error);
-      return;
-    }
-    if (this.#phase === "closed") return;
-    this.#drop(error);
   }
 
   #onClose(): void {
     const refused = this.#writeFailure;
-    if (refused) {
-      const error = new GmqError(
-        "invalid_argument",
-        `mqtt.js could not write ${this.#phase === "opening" ? "the CONNECT packet" : "a packet"}: ${refused.message}`,
-        { cause: refused },
-      );
-      if (this.#phase === "opening") this.#failOpen(error);
-      else if (this.#phase === "open") this.#drop(error);
-      return;
-    }
     const cut =
       this.#frames.midPacket &&
       new GmqError(
         "protocol",
         `the broker closed the connection in the middle of ${this.#frames.describe()}`,
       );
-    if (this.#phase === "opening") {
+    if (refused) {
+      this.#fail(
+        new GmqError(
+          "invalid_argument",
+          `mqtt.js could not write ${this.#phase === "opening" ? "the CONNECT packet" : "a packet"}: ${refused.message}`,
+          { cause: refused },
+        ),
+      );
+    } else if (this.#phase === "opening") {
       this.#failOpen(
         cut ||
           new GmqError("disconnected", "the broker closed the connection before CONNACK", {
             reason: CLOSED_BEFORE_CONNACK,
           }),
       );
-    } else if (this.#phase === "open") {
-      if (cut) this.#drop(cut, cut.message);
-      else this.#die(this.#disconnectCause());
+    } else if (cut) {
+      this.#fail(cut, cut.message);
+    } else {
+      this.#die(this.#disconnectCause());
     }
   }
 
@@ -424,10 +410,17 @@ export class MqttConnection {
     (this.#client.stream as { destroy?: () => void }).destroy?.();
   }
 
-  /** Something the app should hear about: the connection is dropped after it (as `message`). */
-  #drop(error: GmqError, message = `connection dropped: ${error.message}`): void {
-    this.#params.events.error(error);
-    this.#die(new GmqError("disconnected", message, { cause: error }));
+  /**
+   * A failure that ends the connection (a malformed packet, a protocol violation): before CONNACK
+   * it fails the open; once open, the app hears of it, then the connection is dropped (as `message`).
+   */
+  #fail(error: GmqError, message = `connection dropped: ${error.message}`): void {
+    if (this.#phase === "opening") {
+      this.#failOpen(error);
+    } else if (this.#phase === "open") {
+      this.#params.events.error(error);
+      this.#die(new GmqError("disconnected", message, { cause: error }));
+    }
   }
 
   /**
