@@ -156,7 +156,8 @@ describe("credentials that cannot be sent fail at once, naming the field", () =>
       credentials: { username: "u", password: BINARY },
       signal: new AbortController().signal,
       needsAck: () => false,
-      events: { message() {}, error() {}, closed() {} },
+      sink: { onMessage() {}, onError() {}, onDisconnect() {} },
+      closed() {},
       platform: {},
     }).then(
       () => undefined,

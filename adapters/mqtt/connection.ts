@@ -4,7 +4,13 @@
  * dies, in-flight publishes and subscribes reject with `disconnected` instead of waiting for a
  * reconnect that mqtt.js will never make.
  */
-import { GmqError, type InboundMessage, type OutboundMessage, type SubscribeRequest } from "gmq";
+import {
+  GmqError,
+  type InboundMessage,
+  type OutboundMessage,
+  type SubscribeRequest,
+  type TransportSink,
+} from "gmq";
 // Default import: mqtt's browser ESM build has no named exports.
 import mqttjs, {
   type IClientOptions,
@@ -33,14 +39,6 @@ import { fromWire, type WireMode, wireOptions, wirePayload } from "./message.js"
 import { PendingOperations } from "./operations.js";
 import type { ResolvedOptions } from "./options.js";
 
-export interface ConnectionEvents {
-  message(message: InboundMessage): void;
-  /** Something went wrong that the app should hear about (the connection closes after it). */
-  error(error: GmqError): void;
-  /** The connection is gone, not closed by us. Called at most once. */
-  closed(error: GmqError): void;
-}
-
 export interface ConnectionParams {
   readonly url: string;
   readonly version: 4 | 5;
@@ -51,7 +49,10 @@ export interface ConnectionParams {
   readonly signal: AbortSignal;
   /** Whether an inbound QoS ≥ 1 message on this topic waits for the app's ack. */
   needsAck(topic: string): boolean;
-  readonly events: ConnectionEvents;
+  /** The core's: messages and errors go straight to it. */
+  readonly sink: TransportSink;
+  /** The connection is gone, not closed by us. Called at most once. */
+  closed(error: GmqError): void;
   readonly platform: PlatformParts;
 }
 
@@ -307,7 +308,7 @@ export class MqttConnection {
     );
   }
 
-  /** Polite close (DISCONNECT); never reported through `events.closed`. */
+  /** Polite close (DISCONNECT); never reported through `closed`. */
   close(): Promise<void> {
     if (this.#phase === "closed") return Promise.resolve();
     this.#shutDown(new GmqError("disconnected", "connection closed by the app"));
@@ -400,7 +401,7 @@ export class MqttConnection {
       `the broker sent a packet of ${bytes} bytes, over maxPacketBytes (${limit})`,
       { reason: "PACKET_TOO_LARGE", details: { bytes, limit } },
     );
-    this.#params.events.error(error);
+    this.#params.sink.onError(error);
     if (this.#phase === "opening") {
       this.#failure = error;
       this.#client.end(true);
@@ -418,7 +419,7 @@ export class MqttConnection {
     if (this.#phase === "opening") {
       this.#failOpen(error);
     } else if (this.#phase === "open") {
-      this.#params.events.error(error);
+      this.#params.sink.onError(error);
       this.#die(new GmqError("disconnected", message, { cause: error }));
     }
   }
@@ -432,7 +433,7 @@ export class MqttConnection {
     if (this.#phase !== "open") return;
     this.#shutDown(cause);
     this.#client.end(true);
-    this.#params.events.closed(cause);
+    this.#params.closed(cause);
   }
 
   #disconnectCause(): GmqError {
@@ -488,11 +489,11 @@ export class MqttConnection {
   }
 
   readonly #deliver = (message: InboundMessage): void => {
-    if (this.#phase !== "closed") this.#params.events.message(message);
+    if (this.#phase !== "closed") this.#params.sink.onMessage(message);
   };
 
   readonly #onWireError = (error: unknown): void => {
-    this.#params.events.error(GmqError.from(error, "protocol"));
+    this.#params.sink.onError(GmqError.from(error, "protocol"));
   };
 
   #writeRaw(bytes: Uint8Array): void {

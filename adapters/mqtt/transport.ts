@@ -117,13 +117,10 @@ export function createMqtt(mqttOptions: MqttOptions, platform: PlatformParts): T
       signal,
       needsAck,
       platform,
-      events: {
-        message: (message) => sink.onMessage(message),
-        error: (error) => sink.onError(error),
-        closed: (error) => {
-          if (connection === opened) connection = undefined;
-          sink.onDisconnect(error);
-        },
+      sink,
+      closed: (error) => {
+        if (connection === opened) connection = undefined;
+        sink.onDisconnect(error);
       },
     });
     // A session that was not resumed has nothing to release: the store takes a fresh one's state.
