@@ -21,7 +21,7 @@ import mqttjs, {
 } from "mqtt";
 import { HELD, InboundAcks } from "./acks.js";
 import type { Corkable, corker } from "./cork.js";
-import type { WireCredentials } from "./credentials.js";
+import type { bufferPassword, WireCredentials } from "./credentials.js";
 import {
   CLOSED_BEFORE_CONNACK,
   connackError,
@@ -58,11 +58,12 @@ export interface ConnectionParams {
 
 /**
  * What only Node needs: the one-buffer PUBLISH writer (on a TCP or Node WebSocket stream), the
- * TLS error mapping (browsers hide certificate errors behind a bare WebSocket failure) and the
- * corking of writes (a syscall saved per tick or turn). The Node entry passes them; the browser
- * build leaves them out of the bundle.
+ * TLS error mapping (browsers hide certificate errors behind a bare WebSocket failure), the
+ * corking of writes (a syscall saved per tick or turn) and binary passwords as Buffers. The Node
+ * entry passes them; the browser build leaves them out of the bundle.
  */
 export interface PlatformParts {
+  readonly bufferPassword?: typeof bufferPassword;
   readonly fastPublisher?: typeof fastPublisher;
   readonly tlsError?: typeof tlsError;
   readonly corker?: typeof corker;

@@ -115,7 +115,11 @@ const given = <K extends keyof MqttOptions>(options: MqttOptions, keys: readonly
     keys.filter((key) => options[key] !== undefined).map((key) => [key, options[key]]),
   ) as Pick<MqttOptions, K>;
 
-export function resolveOptions(options: MqttOptions): ResolvedOptions {
+/** `binaryPassword`: see `toWire` (the platform's; by default a binary password's UTF-8 text). */
+export function resolveOptions(
+  options: MqttOptions,
+  binaryPassword?: (password: Uint8Array) => string | Uint8Array,
+): ResolvedOptions {
   if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
   const urls = [options.url].flat();
   if (urls.length === 0) throw GmqError.invalid("url", "must be a URL or a non-empty list of URLs");
@@ -155,7 +159,7 @@ export function resolveOptions(options: MqttOptions): ResolvedOptions {
   // Without credentials() these are final: what cannot be sent (a password without a username, in
   // a browser a binary one that is not UTF-8) fails now, not at every connect.
   const credentials = options.credentials;
-  if (!credentials) toWire(fixed);
+  if (!credentials) toWire(fixed, binaryPassword);
   return {
     urls,
     protocolVersion: version,
