@@ -37,7 +37,7 @@ import { type FrameTracker, frameTracker } from "./frames.js";
 import { malformedPublish } from "./malformed.js";
 import { fromWire, type WireMode, wireOptions, wirePayload } from "./message.js";
 import { PendingOperations } from "./operations.js";
-import type { ResolvedOptions } from "./options.js";
+import type { ResolvedOptions, tlsOptions } from "./options.js";
 
 export interface ConnectionParams {
   readonly url: string;
@@ -59,14 +59,16 @@ export interface ConnectionParams {
 /**
  * What only Node needs: the one-buffer PUBLISH writer (on a TCP or Node WebSocket stream), the
  * TLS error mapping (browsers hide certificate errors behind a bare WebSocket failure), the
- * corking of writes (a syscall saved per tick or turn) and binary passwords as Buffers. The Node
- * entry passes them; the browser build leaves them out of the bundle.
+ * corking of writes (a syscall saved per tick or turn), binary passwords as Buffers and the TLS
+ * options (a browser's WebSocket takes none). The Node entry passes them; the browser build
+ * leaves them out of the bundle.
  */
 export interface PlatformParts {
   readonly bufferPassword?: typeof bufferPassword;
   readonly fastPublisher?: typeof fastPublisher;
   readonly tlsError?: typeof tlsError;
   readonly corker?: typeof corker;
+  readonly tlsOptions?: typeof tlsOptions;
 }
 
 /** A QoS 0 publish the socket took at once: one settled promise serves them all. */
@@ -187,9 +189,7 @@ export class MqttConnection {
     // mqtt.js asks this before it stores or acknowledges a QoS 1/2 message (it reads the option
     // at that time, so it is set here for 3.1.1 too, where its constructor would ignore it).
     this.#client.options.customHandleAcks = (_topic, _message, packet, done) => {
-      const error = this.#malformed.get(packet);
-      if (error) done(error);
-      else done(0);
+      done(this.#malformed.get(packet) ?? 0);
     };
     this.#client.on("packetreceive", (packet: Packet) => {
       if (packet.cmd === "publish") {

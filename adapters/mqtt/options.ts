@@ -2,6 +2,7 @@
  * The options of the `mqtt()` factory, their validation, and the capabilities they imply.
  */
 import { GmqError, type TransportCapabilities } from "gmq";
+import type { PlatformParts } from "./connection.js";
 import { toWire } from "./credentials.js";
 
 export type MqttProtocolVersion = "auto" | 5 | 4;
@@ -80,7 +81,8 @@ export interface ResolvedOptions {
   readonly credentials: () => Promise<MqttCredentials>;
   /** The app passed a `credentials()` provider, which may have new credentials after a refusal. */
   readonly credentialsProvider: boolean;
-  readonly tls: Pick<MqttOptions, "ca" | "cert" | "key" | "rejectUnauthorized">;
+  /** Node only. */
+  readonly tls?: Pick<MqttOptions, "ca" | "cert" | "key" | "rejectUnauthorized">;
 }
 
 const SCHEMES = /^(mqtts?|wss?):$/;
@@ -115,11 +117,12 @@ const given = <K extends keyof MqttOptions>(options: MqttOptions, keys: readonly
     keys.filter((key) => options[key] !== undefined).map((key) => [key, options[key]]),
   ) as Pick<MqttOptions, K>;
 
-/** `binaryPassword`: see `toWire` (the platform's; by default a binary password's UTF-8 text). */
-export function resolveOptions(
-  options: MqttOptions,
-  binaryPassword?: (password: Uint8Array) => string | Uint8Array,
-): ResolvedOptions {
+/** Node only (its entry passes this): the TLS options, for `tls.connect`. */
+export const tlsOptions = (options: MqttOptions) =>
+  given(options, ["ca", "cert", "key", "rejectUnauthorized"]);
+
+/** `platform`: how a binary password is sent (see `toWire`), and whether TLS options apply. */
+export function resolveOptions(options: MqttOptions, platform: PlatformParts = {}): ResolvedOptions {
   if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
   const urls = [options.url].flat();
   if (urls.length === 0) throw GmqError.invalid("url", "must be a URL or a non-empty list of URLs");
@@ -159,7 +162,7 @@ export function resolveOptions(
   // Without credentials() these are final: what cannot be sent (a password without a username, in
   // a browser a binary one that is not UTF-8) fails now, not at every connect.
   const credentials = options.credentials;
-  if (!credentials) toWire(fixed, binaryPassword);
+  if (!credentials) toWire(fixed, platform.bufferPassword);
   return {
     urls,
     protocolVersion: version,
@@ -174,7 +177,7 @@ export function resolveOptions(
     maxPacketBytes: options.maxPacketBytes ?? 16 * 1024 * 1024,
     credentials: credentials ? async () => ({ ...fixed, ...(await credentials()) }) : async () => fixed,
     credentialsProvider: credentials !== undefined,
-    tls: given(options, ["ca", "cert", "key", "rejectUnauthorized"]),
+    tls: platform.tlsOptions?.(options),
   };
 }
 

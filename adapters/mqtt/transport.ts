@@ -31,7 +31,7 @@ function sameCredentials(a: MqttCredentials, b: MqttCredentials | undefined): bo
 
 /** An MQTT 3.1.1/5 transport over TCP, TLS, WebSocket or secure WebSocket. */
 export function createMqtt(mqttOptions: MqttOptions, platform: PlatformParts): Transport {
-  const options = resolveOptions(mqttOptions, platform.bufferPassword);
+  const options = resolveOptions(mqttOptions, platform);
   const capabilities = capabilitiesOf(options);
   let urlIndex = 0;
   /** Versions learned per URL ("auto" fell back to 3.1.1 there). */
