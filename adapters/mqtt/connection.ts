@@ -20,7 +20,7 @@ import mqttjs, {
   type Packet,
 } from "mqtt";
 import { HELD, InboundAcks } from "./acks.js";
-import type { Corkable, corker } from "./cork.js";
+import type { Corks, tuneStream } from "./cork.js";
 import type { bufferPassword, WireCredentials } from "./credentials.js";
 import {
   CLOSED_BEFORE_CONNACK,
@@ -59,7 +59,7 @@ export interface ConnectionParams {
 /**
  * What only Node needs: the one-buffer PUBLISH writer (on a TCP or Node WebSocket stream), the
  * TLS error mapping (browsers hide certificate errors behind a bare WebSocket failure), the
- * corking of writes (a syscall saved per tick or turn), binary passwords as Buffers and the TLS
+ * tuning and corking of the socket (a syscall saved per tick or turn), binary passwords as Buffers and the TLS
  * options (a browser's WebSocket takes none). The Node entry passes them; the browser build
  * leaves them out of the bundle.
  */
@@ -67,14 +67,14 @@ export interface PlatformParts {
   readonly bufferPassword?: typeof bufferPassword;
   readonly fastPublisher?: typeof fastPublisher;
   readonly tlsError?: typeof tlsError;
-  readonly corker?: typeof corker;
+  readonly tuneStream?: typeof tuneStream;
   readonly tlsOptions?: typeof tlsOptions;
 }
 
 /** A QoS 0 publish the socket took at once: one settled promise serves them all. */
 const WRITTEN: Promise<void> = Promise.resolve();
 
-/** Requests awaiting an ack from which writes are coalesced per turn (see #holdWrites). */
+/** Requests awaiting an ack from which writes are coalesced per turn (see #corks). */
 const BUSY = 8;
 
 export class MqttConnection {
@@ -93,18 +93,16 @@ export class MqttConnection {
   readonly #noSubscribers = new WeakSet<object>();
   #phase: "opening" | "open" | "closed" = "opening";
   /**
-   * Node only (the browser build has no `corker`). Under load (many requests in flight, or
+   * Node only (the browser build has no `tuneStream`). Under load (many requests in flight, or
    * several messages in one chunk), what a chunk from the broker causes (PUBACKs, the outbox's
    * next publishes, a call's next request) is written once, when this turn of the event loop
    * ends: mqtt.js releases its writes on process.nextTick, before the promise callbacks that
    * produce the rest, which costs a syscall each. Not when idle: a lone request would wait for
-   * the turn to end.
+   * the turn to end. And our own writes (one-buffer PUBLISH packets, held PUBACKs) are corked
+   * until the next tick, as mqtt.js corks its own: what one turn writes (a reply and its request's
+   * PUBACK) leaves in one syscall.
    */
-  readonly #holdWrites: (() => void) | undefined;
-  /** Node only: our own writes (one-buffer PUBLISH packets, held PUBACKs) are corked until the
-   *  next tick, as mqtt.js corks its own: what one turn writes (a reply and its request's PUBACK)
-   *  leaves in one syscall. */
-  readonly #corkTick: (() => void) | undefined;
+  readonly #corks: Corks | undefined;
   #refusal: number | undefined;
   /** Inbound PUBLISH packets numbered in arrival order (see FrameTracker), and the malformed ones. */
   #publishesParsed = 0;
@@ -161,12 +159,7 @@ export class MqttConnection {
       ...(options.tls as Pick<IClientOptions, "ca" | "cert" | "key" | "rejectUnauthorized">),
     };
     this.#client = mqttjs.connect(params.url, clientOptions);
-    const stream = this.#client.stream as unknown as Partial<Corkable>;
-    const { corker } = params.platform;
-    if (corker && stream.cork) {
-      this.#holdWrites = corker(stream as Corkable, setImmediate);
-      this.#corkTick = corker(stream as Corkable, process.nextTick);
-    }
+    this.#corks = params.platform.tuneStream?.(this.#client.stream);
     this.#fast = params.platform.fastPublisher?.(
       this.#client,
       (this.#client.constructor as { VERSION?: string }).VERSION,
@@ -176,15 +169,13 @@ export class MqttConnection {
     // mqtt.js logs every packet through `debug`, whose check alone costs a few percent of a
     // publish. When its namespace is off (no DEBUG=mqttjs*), a no-op does the same for free.
     if ((this.#client.log as { enabled?: boolean }).enabled === false) this.#client.log = () => {};
-    // Small request/reply packets would otherwise wait out Nagle + delayed ACK (~40 ms each way).
-    (this.#client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     // Before mqtt.js sees the bytes: track frames, and under load hold our writes to the turn's end.
     this.#client.stream.prependListener("data", (chunk: Uint8Array) => {
       const before = this.#frames.publishes;
       this.#frames.feed(chunk);
       // Several PUBLISH packets in one chunk: as many PUBACKs follow (the core acks QoS 1 once
       // handled), written by us, not mqtt.js, so nothing else would coalesce them.
-      if (this.#ops.size >= BUSY || this.#frames.publishes - before > 1) this.#holdWrites?.();
+      if (this.#ops.size >= BUSY || this.#frames.publishes - before > 1) this.#corks?.holdWrites();
     });
     // mqtt.js asks this before it stores or acknowledges a QoS 1/2 message (it reads the option
     // at that time, so it is set here for 3.1.1 too, where its constructor would ignore it).
@@ -502,7 +493,7 @@ export class MqttConnection {
   }
 
   readonly #write = (bytes: Uint8Array): void => {
-    this.#corkTick?.();
+    this.#corks?.corkTick();
     (this.#client.stream as { write(b: Uint8Array): void }).write(bytes);
   };
 
