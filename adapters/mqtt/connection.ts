@@ -146,31 +146,32 @@ export class MqttConnection {
       reconnectPeriod: 0, // the core reconnects, with backoff
       resubscribe: false, // the core restores subscriptions
       queueQoSZero: false, // QoS 0 is never queued
-      ...(credentials.username !== undefined && { username: credentials.username }),
-      // A Node Buffer (or text) by now: see credentials.ts.
-      ...(credentials.password !== undefined && { password: credentials.password as Buffer }),
+      // Undefined ones are not sent. The password is text or a Node Buffer by now: see credentials.ts.
+      username: credentials.username,
+      password: credentials.password as Buffer | undefined,
       ...(version === 5 && {
         properties: {
           maximumPacketSize: options.maxPacketBytes,
           ...(options.sessionExpiryInterval > 0 && { sessionExpiryInterval: options.sessionExpiryInterval }),
         },
       }),
-      ...(params.incomingStore && { incomingStore: params.incomingStore }),
+      incomingStore: params.incomingStore,
       ...(options.tls as Pick<IClientOptions, "ca" | "cert" | "key" | "rejectUnauthorized">),
     };
-    this.#client = mqttjs.connect(params.url, clientOptions);
-    this.#corks = params.platform.tuneStream?.(this.#client.stream);
+    const client = mqttjs.connect(params.url, clientOptions);
+    this.#client = client;
+    this.#corks = params.platform.tuneStream?.(client.stream);
     this.#fast = params.platform.fastPublisher?.(
-      this.#client,
-      (this.#client.constructor as { VERSION?: string }).VERSION,
+      client,
+      (client.constructor as { VERSION?: string }).VERSION,
       this.#write,
     );
-    this.#client.handleMessage = (packet, callback) => this.#onPublish(packet, callback);
+    client.handleMessage = (packet, callback) => this.#onPublish(packet, callback);
     // mqtt.js logs every packet through `debug`, whose check alone costs a few percent of a
     // publish. When its namespace is off (no DEBUG=mqttjs*), a no-op does the same for free.
-    if ((this.#client.log as { enabled?: boolean }).enabled === false) this.#client.log = () => {};
+    if ((client.log as { enabled?: boolean }).enabled === false) client.log = () => {};
     // Before mqtt.js sees the bytes: track frames, and under load hold our writes to the turn's end.
-    this.#client.stream.prependListener("data", (chunk: Uint8Array) => {
+    client.stream.prependListener("data", (chunk: Uint8Array) => {
       const before = this.#frames.publishes;
       this.#frames.feed(chunk);
       // Several PUBLISH packets in one chunk: as many PUBACKs follow (the core acks QoS 1 once
@@ -179,10 +180,10 @@ export class MqttConnection {
     });
     // mqtt.js asks this before it stores or acknowledges a QoS 1/2 message (it reads the option
     // at that time, so it is set here for 3.1.1 too, where its constructor would ignore it).
-    this.#client.options.customHandleAcks = (_topic, _message, packet, done) => {
+    client.options.customHandleAcks = (_topic, _message, packet, done) => {
       done(this.#malformed.get(packet) ?? 0);
     };
-    this.#client.on("packetreceive", (packet: Packet) => {
+    client.on("packetreceive", (packet: Packet) => {
       if (packet.cmd === "publish") {
         const error = malformedPublish(packet, this.#frames.malformedTopic(this.#publishesParsed++));
         if (error) {
@@ -195,13 +196,13 @@ export class MqttConnection {
       } else if ((packet.cmd === "puback" || packet.cmd === "pubrec") && packet.reasonCode === 0x10) {
         // mqtt.js treats "no matching subscribers" as success and does not pass the ack on;
         // the pending entry still holds our callback, which is how we find the publish.
-        const pending = this.#client.outgoing[packet.messageId!];
+        const pending = client.outgoing[packet.messageId!];
         if (pending) this.#noSubscribers.add(pending.cb as never);
       } else if (packet.cmd === "disconnect") {
         this.#brokerDisconnect = packet.reasonCode ?? 0;
       }
     });
-    this.#client.on("connect", (connack) => {
+    client.on("connect", (connack) => {
       if (this.#phase !== "opening") return;
       this.#phase = "open";
       this.sessionPresent = connack.sessionPresent;
@@ -212,11 +213,11 @@ export class MqttConnection {
     // mqtt.js ignores stream errors without a code. Its packet writer raises one when it refuses a
     // field, destroying the socket before the packet is sent: kept, so that the close which
     // follows is not blamed on the broker (nor taken for a refusal of the protocol version).
-    this.#client.stream.on("error", (error: unknown) => {
+    client.stream.on("error", (error: unknown) => {
       if (isPacketWriterRefusal(error)) this.#writeFailure ??= error as Error;
     });
-    this.#client.on("error", (error) => this.#onClientError(error));
-    this.#client.on("close", () => this.#onClose());
+    client.on("error", (error) => this.#onClientError(error));
+    client.on("close", () => this.#onClose());
     signal.addEventListener("abort", this.#onAbort, { once: true });
   }
 

@@ -113,7 +113,7 @@ export function createMqtt(mqttOptions: MqttOptions, platform: PlatformParts): T
       version,
       options,
       credentials,
-      ...(!options.clean && { incomingStore: qos2Store }),
+      incomingStore: options.clean ? undefined : qos2Store,
       signal,
       needsAck,
       platform,
