@@ -282,22 +282,20 @@ export class MqttConnection {
     const filter = wireFilter(request);
     // A manual ack can hold only a QoS 1 delivery (see acks.ts).
     const qos = request.manualAck ? (Math.min(request.qos, 1) as 0 | 1) : request.qos;
-    return this.#operation(signal, (done) =>
-      this.#client.subscribe(filter, { qos }, (error, granted, suback) => {
+    return this.#operation(signal, filter, (done) =>
+      this.#client.subscribe(filter, { qos }, (error, granted, suback) =>
         // A refusal arrives as an error without the code; the SUBACK still has it.
-        const code = suback?.granted[0] ?? (error as { code?: unknown } | null)?.code ?? granted?.[0]?.qos;
-        done(typeof code === "number" && code >= 0x80 ? subackError(code, filter) : error);
-      }),
+        done(error, suback?.granted[0] ?? (error as { code?: unknown } | null)?.code ?? granted?.[0]?.qos),
+      ),
     );
   }
 
   unsubscribe(request: SubscribeRequest, signal: AbortSignal): Promise<void> {
     const filter = wireFilter(request);
-    return this.#operation(signal, (done) =>
-      this.#client.unsubscribe(filter, (error, packet) => {
-        const code = (packet as { granted?: number[] } | undefined)?.granted?.[0];
-        done(typeof code === "number" && code >= 0x80 ? subackError(code, filter) : error);
-      }),
+    return this.#operation(signal, filter, (done) =>
+      this.#client.unsubscribe(filter, (error, packet) =>
+        done(error, (packet as { granted?: number[] } | undefined)?.granted?.[0]),
+      ),
     );
   }
 
@@ -498,16 +496,23 @@ export class MqttConnection {
     (this.#client.stream as { write(b: Uint8Array): void }).write(bytes);
   };
 
-  /** Runs one acknowledged request (SUBSCRIBE, UNSUBSCRIBE) and settles it exactly once. */
-  #operation(signal: AbortSignal, start: (done: (error?: unknown) => void) => void): Promise<void> {
+  /**
+   * Runs one acknowledged request (SUBSCRIBE, UNSUBSCRIBE) on `filter` and settles it exactly
+   * once, refused when its ack's reason code (`done`'s second argument) is a failure.
+   */
+  #operation(
+    signal: AbortSignal,
+    filter: string,
+    start: (done: (error: unknown, code: unknown) => void) => void,
+  ): Promise<void> {
     if (this.#phase !== "open") return Promise.reject(this.#deadError());
     if (signal.aborted) return Promise.reject(GmqError.from(signal.reason));
     return new Promise((resolve, reject) => {
       const op = this.#ops.track(signal, reject);
-      start((error) => {
+      start((error, code) => {
         if (!this.#ops.untrack(op)) return;
-        if (error === undefined || error === null) resolve();
-        else if (error instanceof GmqError) reject(error);
+        if (typeof code === "number" && code >= 0x80) reject(subackError(code, filter));
+        else if (error === undefined || error === null) resolve();
         else reject(this.#phase === "open" ? nativeError(error, "protocol") : this.#deadError());
       });
     });
