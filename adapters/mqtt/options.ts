@@ -158,7 +158,7 @@ export function resolveOptions(options: MqttOptions, platform: PlatformParts = {
   checkInteger(options.redeliveryDelayMs, "redeliveryDelayMs");
   checkInteger(options.maxPacketBytes, "maxPacketBytes", MAX_PACKET_BYTES, 64);
   const clean = options.clean ?? true;
-  const fixed: MqttCredentials = given(options, ["username", "password"]);
+  const fixed: MqttCredentials = { username: options.username, password: options.password };
   // Without credentials() these are final: what cannot be sent (a password without a username, in
   // a browser a binary one that is not UTF-8) fails now, not at every connect.
   const credentials = options.credentials;
