@@ -37,7 +37,7 @@ import { type FrameTracker, frameTracker } from "./frames.js";
 import { malformedPublish } from "./malformed.js";
 import { fromWire, type WireMode, wireOptions, wirePayload } from "./message.js";
 import { PendingOperations } from "./operations.js";
-import type { ResolvedOptions, tlsOptions } from "./options.js";
+import type { hasTcp, ResolvedOptions, tlsOptions } from "./options.js";
 
 export interface ConnectionParams {
   readonly url: string;
@@ -59,9 +59,9 @@ export interface ConnectionParams {
 /**
  * What only Node needs: the one-buffer PUBLISH writer (on a TCP or Node WebSocket stream), the
  * TLS error mapping (browsers hide certificate errors behind a bare WebSocket failure), the
- * tuning and corking of the socket (a syscall saved per tick or turn), binary passwords as Buffers and the TLS
- * options (a browser's WebSocket takes none). The Node entry passes them; the browser build
- * leaves them out of the bundle.
+ * tuning and corking of the socket (a syscall saved per tick or turn), binary passwords as
+ * Buffers, the TLS options (a browser's WebSocket takes none) and TCP URLs. The Node entry passes
+ * them; the browser build leaves them out of the bundle.
  */
 export interface PlatformParts {
   readonly bufferPassword?: typeof bufferPassword;
@@ -69,6 +69,7 @@ export interface PlatformParts {
   readonly tlsError?: typeof tlsError;
   readonly tuneStream?: typeof tuneStream;
   readonly tlsOptions?: typeof tlsOptions;
+  readonly hasTcp?: typeof hasTcp;
 }
 
 /** A QoS 0 publish the socket took at once: one settled promise serves them all. */

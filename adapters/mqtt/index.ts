@@ -25,10 +25,10 @@ import { tuneStream } from "./cork.js";
 import { bufferPassword } from "./credentials.js";
 import { tlsError } from "./errors.js";
 import { fastPublisher } from "./fast-publish.js";
-import { type MqttOptions, tlsOptions } from "./options.js";
+import { hasTcp, type MqttOptions, tlsOptions } from "./options.js";
 import { createMqtt } from "./transport.js";
 
 /** An MQTT 3.1.1/5 transport over TCP, TLS, WebSocket or secure WebSocket. */
 export function mqtt(options: MqttOptions): Transport {
-  return createMqtt(options, { fastPublisher, tlsError, tuneStream, bufferPassword, tlsOptions });
+  return createMqtt(options, { fastPublisher, tlsError, tuneStream, bufferPassword, tlsOptions, hasTcp });
 }

@@ -89,7 +89,10 @@ const SCHEMES = /^(mqtts?|wss?):$/;
 /** The MQTT maximum: a 4-byte remaining length (268,435,455) plus the 5-byte fixed header. */
 const MAX_PACKET_BYTES = 268_435_460;
 
-/** Node (and Deno/Bun, which emulate it) can open TCP sockets; a browser or worker cannot. */
+/**
+ * Node (and Deno/Bun, which emulate it) can open TCP sockets; a browser or worker cannot. Node
+ * only (its entry passes this): mqtt.js's browser build has no TCP anywhere.
+ */
 export function hasTcp(): boolean {
   const process = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
   return typeof process?.versions?.node === "string";
@@ -121,12 +124,13 @@ const given = <K extends keyof MqttOptions>(options: MqttOptions, keys: readonly
 export const tlsOptions = (options: MqttOptions) =>
   given(options, ["ca", "cert", "key", "rejectUnauthorized"]);
 
-/** `platform`: how a binary password is sent (see `toWire`), and whether TLS options apply. */
+/** `platform`: whether TCP URLs work, how a binary password is sent (see `toWire`), and whether
+ *  TLS options apply. */
 export function resolveOptions(options: MqttOptions, platform: PlatformParts = {}): ResolvedOptions {
   if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
   const urls = [options.url].flat();
   if (urls.length === 0) throw GmqError.invalid("url", "must be a URL or a non-empty list of URLs");
-  const tcp = hasTcp();
+  const tcp = platform.hasTcp?.();
   for (const url of urls) {
     let scheme = "";
     try {
