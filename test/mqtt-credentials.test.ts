@@ -9,7 +9,7 @@ import { type Client, createClient, GmqError } from "gmq";
 import { afterEach, describe, expect, it } from "vitest";
 import { MqttConnection } from "../adapters/mqtt/connection.js";
 import { type MqttOptions, mqtt } from "../adapters/mqtt/index.js";
-import { resolveOptions } from "../adapters/mqtt/options.js";
+import { hasTcp, resolveOptions } from "../adapters/mqtt/options.js";
 import { type EmbeddedBroker, startBroker } from "../adapters/testing/broker.js";
 import {
   mosquittoBinary,
@@ -152,11 +152,12 @@ describe("credentials that cannot be sent fail at once, naming the field", () =>
     const error = await MqttConnection.open({
       url: broker.tcpUrl,
       version: 4,
-      options: resolveOptions({ url: broker.tcpUrl }),
+      options: resolveOptions({ url: broker.tcpUrl }, { hasTcp }),
       credentials: { username: "u", password: BINARY },
       signal: new AbortController().signal,
       needsAck: () => false,
-      events: { message() {}, error() {}, closed() {} },
+      sink: { onMessage() {}, onError() {}, onDisconnect() {} },
+      closed() {},
       platform: {},
     }).then(
       () => undefined,

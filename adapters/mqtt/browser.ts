@@ -1,7 +1,9 @@
 /**
  * `gmq/mqtt` as a browser bundle resolves it (the `browser` export condition): the same transport
- * without what only Node uses (the one-buffer PUBLISH writer for Node streams, the mapping of
- * Node's TLS error codes, which browsers never show, and the corking of writes).
+ * without what only Node uses (see PlatformParts: the one-buffer PUBLISH writer for Node streams,
+ * the mapping of Node's TLS error codes, which browsers never show, the corking of writes, binary
+ * passwords as Buffers, TLS options). mqtt.js's browser build has no TCP: mqtt:// and mqtts://
+ * URLs are refused with `unsupported`.
  */
 import type { Transport } from "gmq";
 import type { MqttOptions } from "./options.js";

@@ -4,7 +4,13 @@
  * dies, in-flight publishes and subscribes reject with `disconnected` instead of waiting for a
  * reconnect that mqtt.js will never make.
  */
-import { GmqError, type InboundMessage, type OutboundMessage, type SubscribeRequest } from "gmq";
+import {
+  GmqError,
+  type InboundMessage,
+  type OutboundMessage,
+  type SubscribeRequest,
+  type TransportSink,
+} from "gmq";
 // Default import: mqtt's browser ESM build has no named exports.
 import mqttjs, {
   type IClientOptions,
@@ -14,8 +20,8 @@ import mqttjs, {
   type Packet,
 } from "mqtt";
 import { HELD, InboundAcks } from "./acks.js";
-import type { Corkable, corker } from "./cork.js";
-import type { WireCredentials } from "./credentials.js";
+import type { Corks, tuneStream } from "./cork.js";
+import type { bufferPassword, WireCredentials } from "./credentials.js";
 import {
   CLOSED_BEFORE_CONNACK,
   connackError,
@@ -31,15 +37,7 @@ import { type FrameTracker, frameTracker } from "./frames.js";
 import { malformedPublish } from "./malformed.js";
 import { fromWire, type WireMode, wireOptions, wirePayload } from "./message.js";
 import { PendingOperations } from "./operations.js";
-import type { ResolvedOptions } from "./options.js";
-
-export interface ConnectionEvents {
-  message(message: InboundMessage): void;
-  /** Something went wrong that the app should hear about (the connection closes after it). */
-  error(error: GmqError): void;
-  /** The connection is gone, not closed by us. Called at most once. */
-  closed(error: GmqError): void;
-}
+import type { hasTcp, ResolvedOptions, tlsOptions } from "./options.js";
 
 export interface ConnectionParams {
   readonly url: string;
@@ -51,26 +49,33 @@ export interface ConnectionParams {
   readonly signal: AbortSignal;
   /** Whether an inbound QoS ≥ 1 message on this topic waits for the app's ack. */
   needsAck(topic: string): boolean;
-  readonly events: ConnectionEvents;
+  /** The core's: messages and errors go straight to it. */
+  readonly sink: TransportSink;
+  /** The connection is gone, not closed by us. Called at most once. */
+  closed(error: GmqError): void;
   readonly platform: PlatformParts;
 }
 
 /**
  * What only Node needs: the one-buffer PUBLISH writer (on a TCP or Node WebSocket stream), the
- * TLS error mapping (browsers hide certificate errors behind a bare WebSocket failure) and the
- * corking of writes (a syscall saved per tick or turn). The Node entry passes them; the browser
- * build leaves them out of the bundle.
+ * TLS error mapping (browsers hide certificate errors behind a bare WebSocket failure), the
+ * tuning and corking of the socket (a syscall saved per tick or turn), binary passwords as
+ * Buffers, the TLS options (a browser's WebSocket takes none) and TCP URLs. The Node entry passes
+ * them; the browser build leaves them out of the bundle.
  */
 export interface PlatformParts {
+  readonly bufferPassword?: typeof bufferPassword;
   readonly fastPublisher?: typeof fastPublisher;
   readonly tlsError?: typeof tlsError;
-  readonly corker?: typeof corker;
+  readonly tuneStream?: typeof tuneStream;
+  readonly tlsOptions?: typeof tlsOptions;
+  readonly hasTcp?: typeof hasTcp;
 }
 
 /** A QoS 0 publish the socket took at once: one settled promise serves them all. */
 const WRITTEN: Promise<void> = Promise.resolve();
 
-/** Requests awaiting an ack from which writes are coalesced per turn (see #holdWrites). */
+/** Requests awaiting an ack from which writes are coalesced per turn (see #corks). */
 const BUSY = 8;
 
 export class MqttConnection {
@@ -89,18 +94,16 @@ export class MqttConnection {
   readonly #noSubscribers = new WeakSet<object>();
   #phase: "opening" | "open" | "closed" = "opening";
   /**
-   * Node only (the browser build has no `corker`). Under load (many requests in flight, or
+   * Node only (the browser build has no `tuneStream`). Under load (many requests in flight, or
    * several messages in one chunk), what a chunk from the broker causes (PUBACKs, the outbox's
    * next publishes, a call's next request) is written once, when this turn of the event loop
    * ends: mqtt.js releases its writes on process.nextTick, before the promise callbacks that
    * produce the rest, which costs a syscall each. Not when idle: a lone request would wait for
-   * the turn to end.
+   * the turn to end. And our own writes (one-buffer PUBLISH packets, held PUBACKs) are corked
+   * until the next tick, as mqtt.js corks its own: what one turn writes (a reply and its request's
+   * PUBACK) leaves in one syscall.
    */
-  readonly #holdWrites: (() => void) | undefined;
-  /** Node only: our own writes (one-buffer PUBLISH packets, held PUBACKs) are corked until the
-   *  next tick, as mqtt.js corks its own: what one turn writes (a reply and its request's PUBACK)
-   *  leaves in one syscall. */
-  readonly #corkTick: (() => void) | undefined;
+  readonly #corks: Corks | undefined;
   #refusal: number | undefined;
   /** Inbound PUBLISH packets numbered in arrival order (see FrameTracker), and the malformed ones. */
   #publishesParsed = 0;
@@ -144,57 +147,49 @@ export class MqttConnection {
       reconnectPeriod: 0, // the core reconnects, with backoff
       resubscribe: false, // the core restores subscriptions
       queueQoSZero: false, // QoS 0 is never queued
-      ...(credentials.username !== undefined && { username: credentials.username }),
-      // A Node Buffer (or text) by now: see credentials.ts.
-      ...(credentials.password !== undefined && { password: credentials.password as Buffer }),
+      // Undefined ones are not sent. The password is text or a Node Buffer by now: see credentials.ts.
+      username: credentials.username,
+      password: credentials.password as Buffer | undefined,
       ...(version === 5 && {
         properties: {
           maximumPacketSize: options.maxPacketBytes,
           ...(options.sessionExpiryInterval > 0 && { sessionExpiryInterval: options.sessionExpiryInterval }),
         },
       }),
-      ...(params.incomingStore && { incomingStore: params.incomingStore }),
+      incomingStore: params.incomingStore,
       ...(options.tls as Pick<IClientOptions, "ca" | "cert" | "key" | "rejectUnauthorized">),
     };
-    this.#client = mqttjs.connect(params.url, clientOptions);
-    const stream = this.#client.stream as unknown as Partial<Corkable>;
-    const { corker } = params.platform;
-    if (corker && stream.cork) {
-      this.#holdWrites = corker(stream as Corkable, setImmediate);
-      this.#corkTick = corker(stream as Corkable, process.nextTick);
-    }
+    const client = mqttjs.connect(params.url, clientOptions);
+    this.#client = client;
+    this.#corks = params.platform.tuneStream?.(client.stream);
     this.#fast = params.platform.fastPublisher?.(
-      this.#client,
-      (this.#client.constructor as { VERSION?: string }).VERSION,
+      client,
+      (client.constructor as { VERSION?: string }).VERSION,
       this.#write,
     );
-    this.#client.handleMessage = (packet, callback) => this.#onPublish(packet, callback);
+    client.handleMessage = (packet, callback) => this.#onPublish(packet, callback);
     // mqtt.js logs every packet through `debug`, whose check alone costs a few percent of a
     // publish. When its namespace is off (no DEBUG=mqttjs*), a no-op does the same for free.
-    if ((this.#client.log as { enabled?: boolean }).enabled === false) this.#client.log = () => {};
-    // Small request/reply packets would otherwise wait out Nagle + delayed ACK (~40 ms each way).
-    (this.#client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+    if ((client.log as { enabled?: boolean }).enabled === false) client.log = () => {};
     // Before mqtt.js sees the bytes: track frames, and under load hold our writes to the turn's end.
-    this.#client.stream.prependListener("data", (chunk: Uint8Array) => {
+    client.stream.prependListener("data", (chunk: Uint8Array) => {
       const before = this.#frames.publishes;
       this.#frames.feed(chunk);
       // Several PUBLISH packets in one chunk: as many PUBACKs follow (the core acks QoS 1 once
       // handled), written by us, not mqtt.js, so nothing else would coalesce them.
-      if (this.#ops.size >= BUSY || this.#frames.publishes - before > 1) this.#holdWrites?.();
+      if (this.#ops.size >= BUSY || this.#frames.publishes - before > 1) this.#corks?.holdWrites();
     });
     // mqtt.js asks this before it stores or acknowledges a QoS 1/2 message (it reads the option
     // at that time, so it is set here for 3.1.1 too, where its constructor would ignore it).
-    this.#client.options.customHandleAcks = (_topic, _message, packet, done) => {
-      const error = this.#malformed.get(packet);
-      if (error) done(error);
-      else done(0);
+    client.options.customHandleAcks = (_topic, _message, packet, done) => {
+      done(this.#malformed.get(packet) ?? 0);
     };
-    this.#client.on("packetreceive", (packet: Packet) => {
+    client.on("packetreceive", (packet: Packet) => {
       if (packet.cmd === "publish") {
         const error = malformedPublish(packet, this.#frames.malformedTopic(this.#publishesParsed++));
         if (error) {
           this.#malformed.set(packet, error);
-          this.#onMalformed(error);
+          this.#fail(error); // MQTT closes the connection on a malformed packet
         }
       } else if (packet.cmd === "connack") {
         const code = version === 5 ? packet.reasonCode : packet.returnCode;
@@ -202,13 +197,13 @@ export class MqttConnection {
       } else if ((packet.cmd === "puback" || packet.cmd === "pubrec") && packet.reasonCode === 0x10) {
         // mqtt.js treats "no matching subscribers" as success and does not pass the ack on;
         // the pending entry still holds our callback, which is how we find the publish.
-        const pending = this.#client.outgoing[packet.messageId!];
+        const pending = client.outgoing[packet.messageId!];
         if (pending) this.#noSubscribers.add(pending.cb as never);
       } else if (packet.cmd === "disconnect") {
         this.#brokerDisconnect = packet.reasonCode ?? 0;
       }
     });
-    this.#client.on("connect", (connack) => {
+    client.on("connect", (connack) => {
       if (this.#phase !== "opening") return;
       this.#phase = "open";
       this.sessionPresent = connack.sessionPresent;
@@ -219,11 +214,11 @@ export class MqttConnection {
     // mqtt.js ignores stream errors without a code. Its packet writer raises one when it refuses a
     // field, destroying the socket before the packet is sent: kept, so that the close which
     // follows is not blamed on the broker (nor taken for a refusal of the protocol version).
-    this.#client.stream.on("error", (error: unknown) => {
+    client.stream.on("error", (error: unknown) => {
       if (isPacketWriterRefusal(error)) this.#writeFailure ??= error as Error;
     });
-    this.#client.on("error", (error) => this.#onClientError(error));
-    this.#client.on("close", () => this.#onClose());
+    client.on("error", (error) => this.#onClientError(error));
+    client.on("close", () => this.#onClose());
     signal.addEventListener("abort", this.#onAbort, { once: true });
   }
 
@@ -288,26 +283,24 @@ export class MqttConnection {
     const filter = wireFilter(request);
     // A manual ack can hold only a QoS 1 delivery (see acks.ts).
     const qos = request.manualAck ? (Math.min(request.qos, 1) as 0 | 1) : request.qos;
-    return this.#operation(signal, (done) =>
-      this.#client.subscribe(filter, { qos }, (error, granted, suback) => {
+    return this.#operation(signal, filter, (done) =>
+      this.#client.subscribe(filter, { qos }, (error, granted, suback) =>
         // A refusal arrives as an error without the code; the SUBACK still has it.
-        const code = suback?.granted[0] ?? (error as { code?: unknown } | null)?.code ?? granted?.[0]?.qos;
-        done(typeof code === "number" && code >= 0x80 ? subackError(code, filter) : error);
-      }),
+        done(error, suback?.granted[0] ?? (error as { code?: unknown } | null)?.code ?? granted?.[0]?.qos),
+      ),
     );
   }
 
   unsubscribe(request: SubscribeRequest, signal: AbortSignal): Promise<void> {
     const filter = wireFilter(request);
-    return this.#operation(signal, (done) =>
-      this.#client.unsubscribe(filter, (error, packet) => {
-        const code = (packet as { granted?: number[] } | undefined)?.granted?.[0];
-        done(typeof code === "number" && code >= 0x80 ? subackError(code, filter) : error);
-      }),
+    return this.#operation(signal, filter, (done) =>
+      this.#client.unsubscribe(filter, (error, packet) =>
+        done(error, (packet as { granted?: number[] } | undefined)?.granted?.[0]),
+      ),
     );
   }
 
-  /** Polite close (DISCONNECT); never reported through `events.closed`. */
+  /** Polite close (DISCONNECT); never reported through `closed`. */
   close(): Promise<void> {
     if (this.#phase === "closed") return Promise.resolve();
     this.#shutDown(new GmqError("disconnected", "connection closed by the app"));
@@ -353,56 +346,42 @@ export class MqttConnection {
           ? connackError(this.#refusal)
           : (this.#params.platform.tlsError?.(error, this.#params.url) ?? nativeError(error, "protocol")),
       );
-      return;
-    }
-    if (this.#phase === "closed") return;
-    if (isSocketError(error)) {
+    } else if (isSocketError(error)) {
       // A reset, or a write after the peer left.
       this.#die(nativeError(error, "disconnected"));
-      return;
+    } else {
+      // Malformed packet or protocol violation: the byte stream cannot be trusted any more.
+      this.#fail(nativeError(error, "protocol"));
     }
-    // Malformed packet or protocol violation: the byte stream cannot be trusted any more.
-    this.#drop(nativeError(error, "protocol"));
-  }
-
-  /** A malformed packet: the stream cannot be trusted any more (MQTT closes the connection). */
-  #onMalformed(error: GmqError): void {
-    if (this.#phase === "opening") {
-      this.#failOpen(error);
-      return;
-    }
-    if (this.#phase === "closed") return;
-    this.#drop(error);
   }
 
   #onClose(): void {
     const refused = this.#writeFailure;
-    if (refused) {
-      const error = new GmqError(
-        "invalid_argument",
-        `mqtt.js could not write ${this.#phase === "opening" ? "the CONNECT packet" : "a packet"}: ${refused.message}`,
-        { cause: refused },
-      );
-      if (this.#phase === "opening") this.#failOpen(error);
-      else if (this.#phase === "open") this.#drop(error);
-      return;
-    }
     const cut =
       this.#frames.midPacket &&
       new GmqError(
         "protocol",
         `the broker closed the connection in the middle of ${this.#frames.describe()}`,
       );
-    if (this.#phase === "opening") {
+    if (refused) {
+      this.#fail(
+        new GmqError(
+          "invalid_argument",
+          `mqtt.js could not write ${this.#phase === "opening" ? "the CONNECT packet" : "a packet"}: ${refused.message}`,
+          { cause: refused },
+        ),
+      );
+    } else if (this.#phase === "opening") {
       this.#failOpen(
         cut ||
           new GmqError("disconnected", "the broker closed the connection before CONNACK", {
             reason: CLOSED_BEFORE_CONNACK,
           }),
       );
-    } else if (this.#phase === "open") {
-      if (cut) this.#drop(cut, cut.message);
-      else this.#die(this.#disconnectCause());
+    } else if (cut) {
+      this.#fail(cut, cut.message);
+    } else {
+      this.#die(this.#disconnectCause());
     }
   }
 
@@ -414,7 +393,7 @@ export class MqttConnection {
       `the broker sent a packet of ${bytes} bytes, over maxPacketBytes (${limit})`,
       { reason: "PACKET_TOO_LARGE", details: { bytes, limit } },
     );
-    this.#params.events.error(error);
+    this.#params.sink.onError(error);
     if (this.#phase === "opening") {
       this.#failure = error;
       this.#client.end(true);
@@ -424,10 +403,17 @@ export class MqttConnection {
     (this.#client.stream as { destroy?: () => void }).destroy?.();
   }
 
-  /** Something the app should hear about: the connection is dropped after it (as `message`). */
-  #drop(error: GmqError, message = `connection dropped: ${error.message}`): void {
-    this.#params.events.error(error);
-    this.#die(new GmqError("disconnected", message, { cause: error }));
+  /**
+   * A failure that ends the connection (a malformed packet, a protocol violation): before CONNACK
+   * it fails the open; once open, the app hears of it, then the connection is dropped (as `message`).
+   */
+  #fail(error: GmqError, message = `connection dropped: ${error.message}`): void {
+    if (this.#phase === "opening") {
+      this.#failOpen(error);
+    } else if (this.#phase === "open") {
+      this.#params.sink.onError(error);
+      this.#die(new GmqError("disconnected", message, { cause: error }));
+    }
   }
 
   /**
@@ -439,7 +425,7 @@ export class MqttConnection {
     if (this.#phase !== "open") return;
     this.#shutDown(cause);
     this.#client.end(true);
-    this.#params.events.closed(cause);
+    this.#params.closed(cause);
   }
 
   #disconnectCause(): GmqError {
@@ -495,11 +481,11 @@ export class MqttConnection {
   }
 
   readonly #deliver = (message: InboundMessage): void => {
-    if (this.#phase !== "closed") this.#params.events.message(message);
+    if (this.#phase !== "closed") this.#params.sink.onMessage(message);
   };
 
   readonly #onWireError = (error: unknown): void => {
-    this.#params.events.error(GmqError.from(error, "protocol"));
+    this.#params.sink.onError(GmqError.from(error, "protocol"));
   };
 
   #writeRaw(bytes: Uint8Array): void {
@@ -507,20 +493,27 @@ export class MqttConnection {
   }
 
   readonly #write = (bytes: Uint8Array): void => {
-    this.#corkTick?.();
+    this.#corks?.corkTick();
     (this.#client.stream as { write(b: Uint8Array): void }).write(bytes);
   };
 
-  /** Runs one acknowledged request (SUBSCRIBE, UNSUBSCRIBE) and settles it exactly once. */
-  #operation(signal: AbortSignal, start: (done: (error?: unknown) => void) => void): Promise<void> {
+  /**
+   * Runs one acknowledged request (SUBSCRIBE, UNSUBSCRIBE) on `filter` and settles it exactly
+   * once, refused when its ack's reason code (`done`'s second argument) is a failure.
+   */
+  #operation(
+    signal: AbortSignal,
+    filter: string,
+    start: (done: (error: unknown, code: unknown) => void) => void,
+  ): Promise<void> {
     if (this.#phase !== "open") return Promise.reject(this.#deadError());
     if (signal.aborted) return Promise.reject(GmqError.from(signal.reason));
     return new Promise((resolve, reject) => {
       const op = this.#ops.track(signal, reject);
-      start((error) => {
+      start((error, code) => {
         if (!this.#ops.untrack(op)) return;
-        if (error === undefined || error === null) resolve();
-        else if (error instanceof GmqError) reject(error);
+        if (typeof code === "number" && code >= 0x80) reject(subackError(code, filter));
+        else if (error === undefined || error === null) resolve();
         else reject(this.#phase === "open" ? nativeError(error, "protocol") : this.#deadError());
       });
     });

@@ -13,13 +13,6 @@ export interface WireCredentials {
   readonly password?: string | Uint8Array;
 }
 
-interface NodeBuffer {
-  from(buffer: ArrayBufferLike, byteOffset: number, length: number): Uint8Array;
-}
-const NodeBuffer = (globalThis as { Buffer?: NodeBuffer }).Buffer;
-const isNode =
-  typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === "string";
-
 /** Checks credentials (from options or from `credentials()`, named by `source`). */
 function checkCredentials(credentials: MqttCredentials, source: string): void {
   if (typeof credentials !== "object" || credentials === null) {
@@ -40,23 +33,45 @@ function checkCredentials(credentials: MqttCredentials, source: string): void {
   }
 }
 
-/** Credentials in the form mqtt.js writes. Throws `invalid_argument` for what it cannot. */
-export function toWire(credentials: MqttCredentials): WireCredentials {
+/**
+ * Credentials in the form mqtt.js writes, a binary password made text or a Buffer by
+ * `binaryPassword`. Throws `invalid_argument` for what it cannot.
+ */
+export function toWire(
+  credentials: MqttCredentials,
+  binaryPassword: (password: Uint8Array) => string | Uint8Array = utf8Password,
+): WireCredentials {
   checkCredentials(credentials, "credentials()");
   const { username, password } = credentials;
   if (password === undefined || typeof password === "string") return credentials as WireCredentials;
-  if (isNode && NodeBuffer) {
-    return { username, password: NodeBuffer.from(password.buffer, password.byteOffset, password.byteLength) };
-  }
+  return { username, password: binaryPassword(password) };
+}
+
+/** A browser's binary password: its exact UTF-8 text, as mqtt.js's browser build sends only text. */
+function utf8Password(password: Uint8Array): string {
   try {
-    return {
-      username,
-      password: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(password),
-    };
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(password);
   } catch {
     throw GmqError.invalid(
       "password",
       "in a browser, a binary password must be valid UTF-8 (mqtt.js sends only text or a Node Buffer)",
     );
   }
+}
+
+interface NodeBuffer {
+  from(buffer: ArrayBufferLike, byteOffset: number, length: number): Uint8Array;
+}
+
+/**
+ * Node only (its entry passes this; the browser build leaves it out): a binary password as a Node
+ * Buffer over the same bytes, which mqtt.js sends as they are. Elsewhere its UTF-8 text.
+ */
+export function bufferPassword(password: Uint8Array): string | Uint8Array {
+  const { Buffer, process } = globalThis as {
+    Buffer?: NodeBuffer;
+    process?: { versions?: { node?: unknown } };
+  };
+  if (!Buffer || typeof process?.versions?.node !== "string") return utf8Password(password);
+  return Buffer.from(password.buffer, password.byteOffset, password.byteLength);
 }

@@ -21,13 +21,14 @@ export type { MqttCredentials, MqttOptions, MqttProtocolVersion } from "./option
 export { MQTT_REASONS, type MqttReason } from "./reasons.js";
 
 import type { Transport } from "gmq";
-import { corker } from "./cork.js";
+import { tuneStream } from "./cork.js";
+import { bufferPassword } from "./credentials.js";
 import { tlsError } from "./errors.js";
 import { fastPublisher } from "./fast-publish.js";
-import type { MqttOptions } from "./options.js";
+import { hasTcp, type MqttOptions, tlsOptions } from "./options.js";
 import { createMqtt } from "./transport.js";
 
 /** An MQTT 3.1.1/5 transport over TCP, TLS, WebSocket or secure WebSocket. */
 export function mqtt(options: MqttOptions): Transport {
-  return createMqtt(options, { fastPublisher, tlsError, corker });
+  return createMqtt(options, { fastPublisher, tlsError, tuneStream, bufferPassword, tlsOptions, hasTcp });
 }

@@ -2,6 +2,7 @@
  * The options of the `mqtt()` factory, their validation, and the capabilities they imply.
  */
 import { GmqError, type TransportCapabilities } from "gmq";
+import type { PlatformParts } from "./connection.js";
 import { toWire } from "./credentials.js";
 
 export type MqttProtocolVersion = "auto" | 5 | 4;
@@ -80,14 +81,18 @@ export interface ResolvedOptions {
   readonly credentials: () => Promise<MqttCredentials>;
   /** The app passed a `credentials()` provider, which may have new credentials after a refusal. */
   readonly credentialsProvider: boolean;
-  readonly tls: Pick<MqttOptions, "ca" | "cert" | "key" | "rejectUnauthorized">;
+  /** Node only. */
+  readonly tls?: Pick<MqttOptions, "ca" | "cert" | "key" | "rejectUnauthorized">;
 }
 
 const SCHEMES = /^(mqtts?|wss?):$/;
 /** The MQTT maximum: a 4-byte remaining length (268,435,455) plus the 5-byte fixed header. */
 const MAX_PACKET_BYTES = 268_435_460;
 
-/** Node (and Deno/Bun, which emulate it) can open TCP sockets; a browser or worker cannot. */
+/**
+ * Node (and Deno/Bun, which emulate it) can open TCP sockets; a browser or worker cannot. Node
+ * only (its entry passes this): mqtt.js's browser build has no TCP anywhere.
+ */
 export function hasTcp(): boolean {
   const process = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
   return typeof process?.versions?.node === "string";
@@ -115,11 +120,17 @@ const given = <K extends keyof MqttOptions>(options: MqttOptions, keys: readonly
     keys.filter((key) => options[key] !== undefined).map((key) => [key, options[key]]),
   ) as Pick<MqttOptions, K>;
 
-export function resolveOptions(options: MqttOptions): ResolvedOptions {
+/** Node only (its entry passes this): the TLS options, for `tls.connect`. */
+export const tlsOptions = (options: MqttOptions) =>
+  given(options, ["ca", "cert", "key", "rejectUnauthorized"]);
+
+/** `platform`: whether TCP URLs work, how a binary password is sent (see `toWire`), and whether
+ *  TLS options apply. */
+export function resolveOptions(options: MqttOptions, platform: PlatformParts = {}): ResolvedOptions {
   if (typeof options !== "object" || options === null) throw GmqError.invalid("options", "must be an object");
   const urls = [options.url].flat();
   if (urls.length === 0) throw GmqError.invalid("url", "must be a URL or a non-empty list of URLs");
-  const tcp = hasTcp();
+  const tcp = platform.hasTcp?.();
   for (const url of urls) {
     let scheme = "";
     try {
@@ -151,11 +162,11 @@ export function resolveOptions(options: MqttOptions): ResolvedOptions {
   checkInteger(options.redeliveryDelayMs, "redeliveryDelayMs");
   checkInteger(options.maxPacketBytes, "maxPacketBytes", MAX_PACKET_BYTES, 64);
   const clean = options.clean ?? true;
-  const fixed: MqttCredentials = given(options, ["username", "password"]);
+  const fixed: MqttCredentials = { username: options.username, password: options.password };
   // Without credentials() these are final: what cannot be sent (a password without a username, in
   // a browser a binary one that is not UTF-8) fails now, not at every connect.
   const credentials = options.credentials;
-  if (!credentials) toWire(fixed);
+  if (!credentials) toWire(fixed, platform.bufferPassword);
   return {
     urls,
     protocolVersion: version,
@@ -170,7 +181,7 @@ export function resolveOptions(options: MqttOptions): ResolvedOptions {
     maxPacketBytes: options.maxPacketBytes ?? 16 * 1024 * 1024,
     credentials: credentials ? async () => ({ ...fixed, ...(await credentials()) }) : async () => fixed,
     credentialsProvider: credentials !== undefined,
-    tls: given(options, ["ca", "cert", "key", "rejectUnauthorized"]),
+    tls: platform.tlsOptions?.(options),
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import { GmqError, type SubscribeRequest, type Transport, type TransportSink, topicMatches } from "gmq";
 // Default import: mqtt's browser ESM build has no named exports.
-import mqttjs, { type IStore, type Packet } from "mqtt";
+import mqttjs from "mqtt";
 import { MqttConnection, type PlatformParts } from "./connection.js";
 import { toWire, type WireCredentials } from "./credentials.js";
 import { isVersionRefusal } from "./errors.js";
@@ -16,33 +16,9 @@ const subscriptionKey = (request: SubscribeRequest) => `${request.queue ?? ""}\u
 /**
  * QoS 2 messages awaiting PUBREL, kept across the connections of a persistent session, so a
  * PUBREL resent after a reconnect still finds its message. mqtt.js closes its store on `end()`;
- * this view keeps the shared one open.
+ * one made with `clean: false` keeps its messages when closed.
  */
-function sessionStore(): IStore {
-  let store = new mqttjs.Store();
-  return {
-    put(packet: Packet, cb: () => void) {
-      store.put(packet, cb);
-      return this;
-    },
-    get(packet: Pick<Packet, "messageId">, cb: (error?: Error, packet?: Packet) => void) {
-      store.get(packet, cb);
-      return this;
-    },
-    del(packet: Pick<Packet, "messageId">, cb: (error?: Error, packet?: Packet) => void) {
-      store.del(packet, cb);
-      return this;
-    },
-    createStream: () => store.createStream(),
-    close(cb: () => void) {
-      cb();
-    },
-    /** A session that was not resumed has nothing to release. */
-    reset() {
-      store = new mqttjs.Store();
-    },
-  } as IStore & { reset(): void };
-}
+const sessionStore = () => new mqttjs.Store({ clean: false });
 
 const notConnected = () => new GmqError("disconnected", "not connected to the MQTT broker");
 
@@ -55,14 +31,14 @@ function sameCredentials(a: MqttCredentials, b: MqttCredentials | undefined): bo
 
 /** An MQTT 3.1.1/5 transport over TCP, TLS, WebSocket or secure WebSocket. */
 export function createMqtt(mqttOptions: MqttOptions, platform: PlatformParts): Transport {
-  const options = resolveOptions(mqttOptions);
+  const options = resolveOptions(mqttOptions, platform);
   const capabilities = capabilitiesOf(options);
   let urlIndex = 0;
   /** Versions learned per URL ("auto" fell back to 3.1.1 there). */
   const versions = new Map<string, 4 | 5>();
   const subscriptions = new Map<string, SubscribeRequest>();
   let manualSubscriptions = 0;
-  const qos2Store = sessionStore() as IStore & { reset(): void };
+  const qos2Store = sessionStore();
   let connection: MqttConnection | undefined;
   /** The credentials of the last attempt, and fresh ones fetched after a refusal. */
   let lastCredentials: MqttCredentials | undefined;
@@ -95,7 +71,7 @@ export function createMqtt(mqttOptions: MqttOptions, platform: PlatformParts): T
         },
       );
     }
-    return toWire(credentials);
+    return toWire(credentials, platform.bufferPassword);
   }
 
   /**
@@ -137,20 +113,18 @@ export function createMqtt(mqttOptions: MqttOptions, platform: PlatformParts): T
       version,
       options,
       credentials,
-      ...(!options.clean && { incomingStore: qos2Store }),
+      incomingStore: options.clean ? undefined : qos2Store,
       signal,
       needsAck,
       platform,
-      events: {
-        message: (message) => sink.onMessage(message),
-        error: (error) => sink.onError(error),
-        closed: (error) => {
-          if (connection === opened) connection = undefined;
-          sink.onDisconnect(error);
-        },
+      sink,
+      closed: (error) => {
+        if (connection === opened) connection = undefined;
+        sink.onDisconnect(error);
       },
     });
-    if (!opened.sessionPresent) qos2Store.reset();
+    // A session that was not resumed has nothing to release: the store takes a fresh one's state.
+    if (!opened.sessionPresent) Object.assign(qos2Store, sessionStore());
     return opened;
   }
 
