@@ -40,9 +40,9 @@ export function unlessExisting(error: unknown): void {
 /**
  * The reply's data from the node at `url`, or the node's refusal as a GmqError; a node that cannot
  * be reached is `disconnected`. Closing the transport stops the wait, not the request: Node's
- * fetch costs about 0.1 ms more per request given a signal, and one shared signal collects a
- * listener per request until the request is garbage. Only `/pop`s, which may block for ever, pass
- * `fetchSignal` so that closing can end them.
+ * fetch costs some 5% more per request given a signal (8 µs of 175 on loopback), and one shared
+ * signal collects a listener per request until the request is garbage. Only `/pop`s, which may
+ * block for ever, pass `fetchSignal` so that closing can end them.
  */
 export async function call(
   io: HttpIo,

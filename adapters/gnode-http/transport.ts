@@ -15,7 +15,7 @@
  * - closing the transport waits up to `closeGraceMs` for those `/pop`s, then aborts them (the
  *   process or page must be free to go); a message one of them still takes comes back after the
  *   TTR. A page that unloads mid-pop is in the same case. Only a `/pop` sent with an abort signal
- *   can be aborted, and Node's fetch costs ~0.1 ms more per request with one: a `/pop` sent right
+ *   can be aborted, and Node's fetch costs some 5% more per request with one: a `/pop` sent right
  *   after one that came back at once (the queue has more) goes without, and if it waits after all
  *   it is woken within 1 s, so that the next one carries a signal again.
  */
@@ -148,7 +148,7 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
               return;
             }
             try {
-              // Only a signal lets closing abort a /pop; Node's fetch costs ~0.1 ms more with one.
+              // Only a signal lets closing abort a /pop; Node's fetch costs some 5% more with one.
               // A /pop sent while the queue has more goes without, and is woken if it waits.
               const abort = bare ? undefined : new AbortController();
               // Not tied to `signal`: an abandoned /pop would still take a message on the node.
