@@ -22,7 +22,7 @@
 import { GmqError, type Transport } from "gmq";
 import { onSomeNode } from "./cluster.js";
 import { creditGate } from "./credit.js";
-import { decodeDelivery, WAKE } from "./envelope.js";
+import { type Delivery, decodeDelivery, WAKE } from "./envelope.js";
 import { baseUrl, closeAll, fetchOf, type HttpIo, type HttpNode, httpNode } from "./http-node.js";
 import { checkName, nameProblem, wireName } from "./names.js";
 import { openOnNodes, sleep } from "./node-streams.js";
@@ -126,14 +126,18 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
         node.push(JSON.stringify({ topic, route_key: routeKey, body, delay: 0 }));
       const wake = (node: HttpNode) => void push(node, WAKE).catch(noop);
       const ack = (node: HttpNode, id: string) => node.ack(id, topic, bindKey);
-      // The loops end when it aborts (`take` says so first if it already has).
-      const ended = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()));
 
       const popLoop = async (node: HttpNode): Promise<void> => {
         /** When the /pop under way was sent (0: none): one timer per loop wakes it when idle. */
         let since = 0;
         /** The last /pop came back at once: the queue has more, the next one goes without a signal. */
         let bare = false;
+        /** Stops waiting for the /pop under way (the subscription ended). One abort listener per
+         *  loop, not a `Promise.race` with an "ended" promise per /pop: each race would leave a
+         *  reaction on that promise until the subscription ends (half a KB per message consumed). */
+        let stopWaiting: (() => void) | undefined;
+        const onAbort = () => stopWaiting?.();
+        signal.addEventListener("abort", onAbort);
         const refresh = setInterval(() => {
           if (since > 0 && Date.now() - since >= (bare ? quickMs : refreshMs)) {
             since = Date.now();
@@ -160,7 +164,12 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
                 popping.then(drop, drop);
               }
               since = Date.now();
-              const d = await Promise.race([popping, ended]);
+              const d = await new Promise<Delivery | undefined>((resolve, reject) => {
+                stopWaiting = () => resolve(undefined);
+                if (signal.aborted) resolve(undefined);
+                popping.then(resolve, reject);
+              });
+              stopWaiting = undefined;
               bare = Date.now() - since < 5;
               if (!d) {
                 // Nobody will handle what this /pop takes: wake it, and give that back at once.
@@ -188,6 +197,7 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
           }
         } finally {
           clearInterval(refresh);
+          signal.removeEventListener("abort", onAbort);
         }
       };
       await openOnNodes(
