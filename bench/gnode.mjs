@@ -2,29 +2,41 @@
 // hand-written client of the same interface, against one gnode emulator, in the same run.
 //
 //   npm run bench:gnode            (builds first)
-//   node bench/gnode.mjs [--http 1000] [--tcp 10000] [--payload 64] [--rounds 5] [--only http|tcp]
-//                        [--from-source] [--json <file>]
+//   node bench/gnode.mjs [--http 1000] [--tcp 10000] [--payload 64] [--rounds 7] [--warmup 3]
+//                        [--only http|tcp]
+//                        [--in-process] [--from-source] [--json <file>]
+//
+// The emulator runs in a process of its own (bench/gnode-server.mjs), as a real node would: this
+// process holds only the clients. `--in-process` runs it here instead (the method of the reports
+// before 2026-12-01: the emulator's work then shares this thread and its CPU column).
 //
 // One round = a fresh topic; a producer publishes N JSON messages of `payload` bytes while one
 // consumer pops them (manual ack at the node) and acks each; the figure is N over the time from
-// the first publish to the last ack answered by the node. Rounds alternate gmq / hand-written;
-// the median is reported, after one warm-up round of each; rounds start with each client in turn.
+// the first publish to the last ack answered by the node. Rounds alternate gmq / hand-written and
+// start with each client in turn; the median is reported, after `warmup` full-size rounds of
+// each (V8 was still compiling the clients' code well after one: the first measured rounds ran
+// 20–40% slow, gmq's more than the hand-written clients', as it has more code).
 // - HTTP, gmq: client.publish (the outbox sends one /push at a time on a request-only transport)
 //   and client.subscribe(…, { ack: "manual" }) (one /pop at a time, acks not awaited before the
 //   next pop). Hand-written: a `fetch` loop doing exactly that: sequential /push with the same
 //   `data` JSON, sequential /pop, /ack fired without waiting.
-// - TCP, gmq: the outbox's batches (up to 1000 `pub` lines back to back) on the command socket,
-//   pops on their own socket, acks pipelined on the command socket. Hand-written: `node:net` sockets, `pub` lines
-//   pipelined 1000 deep on one socket, `pop` on another, `ack` pipelined, frames parsed by hand.
-// Beside the rates, the process's CPU time (user + system) per message, median over the rounds:
-// the emulator runs in this process too, so both columns include its share, which is the same for
-// both; the difference is what the client side costs. It moves less than the rates on a busy
-// machine. `--from-source` bundles the sources with esbuild instead of loading dist/.
+// - TCP, gmq: the outbox's batches (`mpub` of up to 1000, one at a time) on the command socket,
+//   pops on their own socket, acks pipelined on the command socket. Hand-written: `node:net`
+//   sockets, frames parsed by hand, `pop` on one socket, `ack` pipelined on the other, and the
+//   publishes twice: as the same `mpub` batches (the same wire), and as `pub` lines pipelined
+//   1000 deep (one reply per message, which costs the node more).
+// Beside the rates, this process's CPU time (user + system) per message, median over the rounds:
+// what the client side costs (with `--in-process`, the emulator's share too, the same for both).
+// It moves less than the rates on a busy machine. `--from-source` bundles the sources with
+// esbuild instead of loading dist/.
 // Budget (DESIGN.md): each adapter ≥ 0.9× its hand-written client.
 import { Buffer } from "node:buffer";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { machineLine, median, printTable, writeJson } from "./mqtt-support.mjs";
@@ -34,13 +46,16 @@ const { values: args } = parseArgs({
     http: { type: "string", default: "1000" },
     tcp: { type: "string", default: "10000" },
     payload: { type: "string", default: "64" },
-    rounds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "7" },
+    warmup: { type: "string", default: "3" },
     only: { type: "string" },
+    "in-process": { type: "boolean", default: false },
     "from-source": { type: "boolean", default: false },
     json: { type: "string" },
   },
 });
 const ROUNDS = Number(args.rounds);
+const WARMUP = Number(args.warmup);
 const VALUE = { text: "x".repeat(Math.max(0, Number(args.payload) - 11)) }; // JSON of `payload` bytes
 
 const ENTRIES = ["index.js", "gnode-http.js", "gnode.js", "testing.js"];
@@ -88,7 +103,27 @@ async function round(run, n) {
   return { rate, cpuUs: (used.user + used.system) / n };
 }
 
-const node = await startGnode();
+const node = args["in-process"] ? await startGnode() : await startGnodeProcess();
+
+/** The emulator in a child process: its addresses now, its incidents when it is closed. */
+async function startGnodeProcess() {
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL("./gnode-server.mjs", import.meta.url)), dir],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const { httpUrl, tcpPort } = JSON.parse((await lines.next()).value);
+  const node = { httpUrl, tcpPort, incidents: [] };
+  node.close = async () => {
+    child.stdin.end();
+    node.incidents = JSON.parse((await lines.next()).value).incidents;
+    await once(child, "exit");
+  };
+  return node;
+}
 let topics = 0;
 const nextTopic = () => `bench-${++topics}`;
 const untilCount = (count, n) =>
@@ -188,25 +223,27 @@ function rawSocket() {
     }
     rest = data;
   });
-  const send = (line, item) =>
+  /** One command line and its items (Buffers), each item as `[u32 BE length][bytes]`, in one
+   *  write. */
+  const send = (line, items = []) =>
     new Promise((resolve, reject) => {
       waiting.push((type, payload) =>
         type === 102 ? reject(new Error(payload.toString())) : resolve(payload),
       );
-      socket.write(`${line}\n`);
-      if (item) {
+      const parts = [Buffer.from(`${line}\n`)];
+      for (const item of items) {
         const length = Buffer.allocUnsafe(4);
         length.writeUInt32BE(item.length);
-        socket.write(length);
-        socket.write(item);
+        parts.push(length, item);
       }
+      socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts));
     });
   return new Promise((resolve) =>
     socket.once("connect", () => resolve({ send, close: () => socket.destroy() })),
   );
 }
 
-async function rawTcp(n) {
+async function rawTcp(n, batched) {
   const topic = nextTopic();
   const get = (path, params) =>
     fetch(`${node.httpUrl}${path}?${new URLSearchParams(params)}`).then((r) => r.json());
@@ -223,13 +260,26 @@ async function rawTcp(n) {
   };
   const started = performance.now();
   const consuming = consume();
-  const inFlight = new Set();
-  for (let i = 0; i < n; i++) {
-    const body = Buffer.from(`{"gmq":1,"id":"m${i}","t":${JSON.stringify(JSON.stringify(VALUE))}}`);
-    const sent = command.send(`pub ${topic}  0`, body);
-    inFlight.add(sent);
-    void sent.then(() => inFlight.delete(sent));
-    if (inFlight.size >= 1000) await Promise.race(inFlight);
+  // The same body gmq sends: a gmq-style envelope with an id.
+  const body = (i) => `{"gmq":1,"id":"m${i}","t":${JSON.stringify(JSON.stringify(VALUE))}}`;
+  if (batched) {
+    // mpub batches of up to 1000, one at a time (as gmq's outbox sends them).
+    for (let i = 0; i < n; i += 1000) {
+      const items = [];
+      for (let k = i; k < Math.min(n, i + 1000); k++) {
+        items.push(Buffer.from(JSON.stringify({ body: body(k), delay: 0, route_key: "" })));
+      }
+      const ids = `${await command.send(`mpub ${topic} ${items.length}`, items)}`.match(/\d+/g);
+      if (ids.length !== items.length) throw new Error(`mpub: ${ids.length} ids for ${items.length}`);
+    }
+  } else {
+    const inFlight = new Set();
+    for (let i = 0; i < n; i++) {
+      const sent = command.send(`pub ${topic}  0`, [Buffer.from(body(i))]);
+      inFlight.add(sent);
+      void sent.then(() => inFlight.delete(sent));
+      if (inFlight.size >= 1000) await Promise.race(inFlight);
+    }
   }
   await consuming;
   await untilCount(() => acked, n);
@@ -249,16 +299,36 @@ const suites = [
     gmq: gmqHttp,
     raw: rawHttp,
   },
-  { key: "tcp", name: "TCP (gmq/gnode vs node:net client)", n: Number(args.tcp), gmq: gmqTcp, raw: rawTcp },
+  {
+    key: "tcp",
+    name: "TCP (gmq/gnode vs node:net client, mpub batches)",
+    n: Number(args.tcp),
+    gmq: gmqTcp,
+    raw: (n) => rawTcp(n, true),
+  },
+  {
+    key: "tcp",
+    name: "TCP (gmq/gnode vs node:net client, pub pipeline)",
+    n: Number(args.tcp),
+    gmq: gmqTcp,
+    raw: (n) => rawTcp(n, false),
+  },
 ].filter((suite) => !args.only || suite.key === args.only);
 console.log(`gnode push → pop → ack throughput, against the gnode emulator (${machineLine()})`);
 console.log(
-  `${ROUNDS} alternating rounds after a warm-up, median; payload ${JSON.stringify(VALUE).length} B JSON\n`,
+  args["in-process"]
+    ? "the emulator in this process: the CPU columns include its share"
+    : "the emulator in a process of its own: the CPU columns are the clients' process only",
+);
+console.log(
+  `${ROUNDS} alternating rounds after ${WARMUP} full-size warm-up rounds of each, median; payload ${JSON.stringify(VALUE).length} B JSON\n`,
 );
 const rows = [];
 for (const suite of suites) {
-  await suite.gmq(Math.min(200, suite.n));
-  await suite.raw(Math.min(200, suite.n));
+  for (let w = 0; w < WARMUP; w++) {
+    await suite.gmq(suite.n);
+    await suite.raw(suite.n);
+  }
   const gmqRounds = [];
   const rawRounds = [];
   // Each round starts with the other client than the last, so neither is always measured first
@@ -287,9 +357,9 @@ for (const suite of suites) {
   });
 }
 printTable(rows);
+await node.close();
 expectNoIncidents();
 writeJson(args.json, "gnode", { ...args }, { rows });
-await node.close();
 cleanup();
 
 function expectNoIncidents() {
