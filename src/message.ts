@@ -33,7 +33,7 @@ export const ACKED: Promise<void> = Promise.resolve();
 export interface AckOwner {
   /** It was nacked with requeue: its redelivery must be processed again (forget its id). */
   requeued(id: string): void;
-  /** Every subscription that got it acked it. */
+  /** Every subscription that got it acked it (a redelivery of it is a copy). */
   acked?(inbound: InboundMessage): void;
 }
 
@@ -168,7 +168,8 @@ export function dispatch(
 ): boolean {
   let live = 0;
   for (const member of members) if (!member.isClosed) live++;
-  const duplicate = live > 0 && inbound.id !== undefined && dedup?.seen(inbound.id) === true;
+  const duplicate =
+    live > 0 && inbound.id !== undefined && dedup?.seen(inbound.id, inbound.redelivered) === true;
   if (live === 0 || duplicate) {
     void Promise.resolve(inbound.ack?.()).catch((error: unknown) => onError(GmqError.from(error)));
     return !duplicate;

@@ -60,7 +60,8 @@ export interface ClientOptions {
     maxInFlight?: number;
   };
   /** How many recent message ids to remember for dropping duplicates. Default 10,000; 0 turns
-   *  dedup off. */
+   *  dedup off. A backend's redelivery of a message the app has not acked is not a duplicate:
+   *  it is delivered again. */
   dedupWindow?: number;
   /** Topic prefix for request/reply over pub/sub. Default `_gmq/rpc`. */
   rpcPrefix?: string;

@@ -114,6 +114,10 @@ export class Router implements SubscriptionOwner, AckOwner {
     this.#dedup.forget(id);
   }
 
+  acked(inbound: InboundMessage): void {
+    if (inbound.id !== undefined) this.#dedup.acked(inbound.id);
+  }
+
   settled(subscription: Subscription<any>): void {
     this.#wireOf.get(subscription)?.flow.changed();
   }

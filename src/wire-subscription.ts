@@ -73,6 +73,7 @@ export class WireSubscription implements AckOwner {
   }
 
   acked(inbound: InboundMessage): void {
+    if (inbound.id !== undefined) this.#dedup?.acked(inbound.id);
     if (inbound.position === undefined) return;
     this.#position = inbound.position;
     this.#context.positions.write(this.#key, inbound.position);

@@ -71,6 +71,23 @@ describe("dedup window", () => {
     expect(window.seen("b")).toBe(true);
   });
 
+  it("a redelivery is a copy only once the earlier delivery was acked", () => {
+    const window = new DedupWindow(2);
+    expect(window.seen("a")).toBe(false);
+    expect(window.seen("a", true)).toBe(false); // the backend retries one the app has not acked
+    expect(window.seen("a")).toBe(true); // a copy that is not a redelivery (a publish sent again)
+    window.acked("a");
+    expect(window.seen("a", true)).toBe(true);
+    window.forget("a"); // nacked with requeue: processed again, and no longer acked
+    expect(window.seen("a")).toBe(false);
+    expect(window.seen("a", true)).toBe(false);
+    window.acked("a");
+    window.seen("b");
+    window.seen("c"); // evicts a, and that it was acked
+    expect(window.seen("a", true)).toBe(false);
+    expect(window.seen("a", true)).toBe(false);
+  });
+
   it("with size 0 remembers nothing", () => {
     const window = new DedupWindow(0);
     expect(window.seen("a")).toBe(false);

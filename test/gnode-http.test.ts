@@ -162,6 +162,31 @@ describe("gmq/gnode-http", () => {
     expect(late.reason).toBe("ACK_EXPIRED");
   });
 
+  it("a delivery the handler never acked comes back to the same subscription after the TTR, then goes to the dead letters", async () => {
+    // The redelivery carries the same gmq id: it must not be dropped as a copy (and acked) by the
+    // dedup window, or the node's retry — its only one — would never reach the app.
+    const clock = createManualClock(Date.UTC(2030, 0, 1));
+    const node = await startNode({ clock, scanIntervalMs: 0 });
+    const c = client(node, { topics: { slow: { msgTTR: 5, msgRetry: 1 } } });
+    const { got, sub } = collect(c, "slow", { ack: "manual" }); // never acks
+    await sub.ready;
+    await c.publish("slow", "job");
+    await waitFor(() => got.length === 1, 5_000, "the first delivery");
+    clock.advance(5_000);
+    node.scan();
+    await waitFor(() => got.length === 2, 5_000, "the redelivery, to the same subscription");
+    expect(got.map((m) => [m.data, m.deliveryCount, m.redelivered])).toEqual([
+      ["job", 0, false],
+      ["job", 1, true],
+    ]);
+    expect(got[1]!.id).toBe(got[0]!.id);
+    clock.advance(5_000);
+    node.scan(); // the retry limit: to the dead letters, not to the app
+    await waitFor(() => node.topic("slow")!.deadQueues.default?.unread === 1, 5_000, "the dead letter");
+    await sleep(100);
+    expect(got).toHaveLength(2);
+  });
+
   it("an aborted pop loses no message: the abandoned /pop is woken, and what it takes is given back at once", async () => {
     const clock = createManualClock(Date.UTC(2030, 0, 1)); // frozen: no TTR can bring anything back
     const node = await startNode({ clock, scanIntervalMs: 0 });
