@@ -200,6 +200,14 @@ describe("gmq/gnode (TCP)", () => {
     expect(errors[0]!.reason).toBe("HEARTBEAT_LOST");
     proxy.hold(false);
     await waitFor(() => sub.state === "subscribed", 5_000, "the restart");
+    // Until the node has seen the dead pop's connection close, that pop still waits there and
+    // would take the next message (spec §7.1 #9): push once only the new pop is left (the command
+    // socket and the new pop's are the node's only connections).
+    await waitFor(
+      () => node.tcpConnections() === 2 && node.topic("beats")!.queues.default!.consumers === 1,
+      5_000,
+      "only the new pop at the node",
+    );
     await pushOk(node, "beats", "", '"after"');
     await waitFor(() => got.length === 1, 5_000, "a message after");
   });
