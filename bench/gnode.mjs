@@ -269,7 +269,7 @@ async function rawTcp(n, batched) {
       for (let k = i; k < Math.min(n, i + 1000); k++) {
         items.push(Buffer.from(JSON.stringify({ body: body(k), delay: 0, route_key: "" })));
       }
-      const ids = `${await command.send(`mpub ${topic} ${items.length}`, items)}`.match(/\d+/g);
+      const ids = `${await command.send(`mpub ${topic} ${items.length}`, items)}`.match(/\d+/g) ?? [];
       if (ids.length !== items.length) throw new Error(`mpub: ${ids.length} ids for ${items.length}`);
     }
   } else {
