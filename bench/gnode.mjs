@@ -359,7 +359,8 @@ for (const suite of suites) {
 printTable(rows);
 await node.close();
 expectNoIncidents();
-writeJson(args.json, "gnode", { ...args }, { rows });
+const { json, "from-source": fromSource, ...params } = args;
+writeJson(json, "gnode", { ...params, source: fromSource ? "src" : "dist" }, { rows });
 cleanup();
 
 function expectNoIncidents() {
