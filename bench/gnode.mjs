@@ -31,15 +31,12 @@
 // esbuild instead of loading dist/.
 // Budget (DESIGN.md): each adapter ≥ 0.9× its hand-written client.
 import { Buffer } from "node:buffer";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { machineLine, median, printTable, writeJson } from "./mqtt-support.mjs";
+import { machineLine, median, printTable, startServerProcess, writeJson } from "./mqtt-support.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -107,20 +104,15 @@ const node = args["in-process"] ? await startGnode() : await startGnodeProcess()
 
 /** The emulator in a child process: its addresses now, its incidents when it is closed. */
 async function startGnodeProcess() {
-  const child = spawn(
-    process.execPath,
-    [fileURLToPath(new URL("./gnode-server.mjs", import.meta.url)), dir],
-    {
-      stdio: ["pipe", "pipe", "inherit"],
-    },
-  );
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const { httpUrl, tcpPort } = JSON.parse((await lines.next()).value);
-  const node = { httpUrl, tcpPort, incidents: [] };
+  const server = await startServerProcess(fileURLToPath(new URL("./gnode-server.mjs", import.meta.url)), [
+    dir,
+  ]);
+  const node = { ...server.ready, incidents: [] };
   node.close = async () => {
-    child.stdin.end();
-    node.incidents = JSON.parse((await lines.next()).value).incidents;
-    await once(child, "exit");
+    const closing = server.read();
+    const stopped = server.stop();
+    node.incidents = (await closing).incidents;
+    await stopped;
   };
   return node;
 }

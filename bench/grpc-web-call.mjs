@@ -17,17 +17,21 @@
 //
 // Measures the built package (dist/, `npm run build`); the generated ts-proto definitions
 // (examples/comments/generated/comment.ts) are compiled with esbuild into .tmp/ first.
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { createChannel, FetchTransport, createClient as niceClient } from "nice-grpc-web";
 import { grpcWeb, rpc } from "../dist/grpc-web.js";
 import { createClient } from "../dist/index.js";
 import { tempDir } from "./browser-support.mjs";
-import { machineLine, median, percentile, printTable, writeJson } from "./mqtt-support.mjs";
+import {
+  machineLine,
+  median,
+  percentile,
+  printTable,
+  startServerProcess,
+  writeJson,
+} from "./mqtt-support.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -64,11 +68,10 @@ async function loadDefinitions() {
 }
 const { CommentServiceDefinition } = await loadDefinitions();
 
-const child = spawn(process.execPath, [new URL("./grpc-web-server.mjs", import.meta.url).pathname], {
-  stdio: ["pipe", "pipe", "inherit"],
-});
-const [line] = await once(createInterface({ input: child.stdout }), "line");
-const server = JSON.parse(line);
+const serverProcess = await startServerProcess(
+  fileURLToPath(new URL("./grpc-web-server.mjs", import.meta.url)),
+);
+const server = serverProcess.ready;
 
 const raw = niceClient(CommentServiceDefinition, createChannel(server.url, FetchTransport()));
 const gmq = createClient({
@@ -145,8 +148,7 @@ try {
   }
 } finally {
   await gmq.close();
-  child.stdin.end();
-  await once(child, "exit");
+  await serverProcess.stop();
 }
 
 console.log(

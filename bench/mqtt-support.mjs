@@ -1,10 +1,12 @@
 // Shared by the benches: loading the built package, the machine they run on, the brokers to
-// measure on, statistics, the result table and the --json output.
+// measure on, servers in a process of their own, statistics, the result table and the --json output.
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -106,6 +108,22 @@ const portOpen = (port) =>
     });
     socket.once("error", () => resolve(false));
   });
+
+/**
+ * A bench's server in a process of its own (as a real deployment would run it): `script` with
+ * `args`, which prints one JSON line per message to stdout (its addresses first) and exits when
+ * its stdin closes. `read()` is the next line, parsed; `stop()` closes stdin, waits for the exit.
+ */
+export async function startServerProcess(script, args = []) {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const read = async () => JSON.parse((await lines.next()).value);
+  const stop = async () => {
+    child.stdin.end();
+    await once(child, "exit");
+  };
+  return { ready: await read(), read, stop };
+}
 
 /** Mosquitto from the system on a free port, or undefined when it is not installed. */
 export async function startMosquitto() {
