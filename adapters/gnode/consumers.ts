@@ -52,11 +52,13 @@ export async function readQueue(
     };
     try {
       while (!signal.aborted) {
-        try {
-          await gate.take(signal);
-        } catch {
-          return;
-        }
+        const waiting = gate.take(signal);
+        if (waiting)
+          try {
+            await waiting;
+          } catch {
+            return;
+          }
         try {
           const d = delivery(`${await socket.request(line)}`, "gnode pop");
           if (d.body === WAKE) await ack(d.id).catch(noop);
