@@ -68,11 +68,8 @@ export function pickWeighted<N extends ClusterNode>(nodes: readonly N[], random:
 
 /** A node the network failed: publishes skip it for `retryMs`, and it is set up afresh. */
 /** The nodes publishes may use now (not down after a recent failure). */
-export function liveNodes<N extends ClusterNode>(nodes: readonly N[]): readonly N[] {
-  const now = Date.now();
-  // No array per publish while every node is up.
-  return nodes.every((node) => node.downUntil <= now) ? nodes : nodes.filter((node) => node.downUntil <= now);
-}
+export const liveNodes = <N extends ClusterNode>(nodes: readonly N[]): N[] =>
+  nodes.filter((node) => node.downUntil <= Date.now());
 
 export function nodeFailed(node: ClusterNode, retryMs: number): void {
   node.downUntil = Date.now() + retryMs;

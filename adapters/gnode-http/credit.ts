@@ -11,15 +11,26 @@ export function creditGate(flow: FlowControl) {
   let outstanding = 0;
   const waiters = new Set<() => void>();
   return {
-    /** Undefined when one more message may be fetched now, else a promise that resolves when
-     *  it may (call `done` once that fetch is over); rejects when `signal` aborts. No promise on
-     *  the hot path. */
-    take(signal: AbortSignal): Promise<void> | undefined {
-      if (flow.credit > outstanding && !signal.aborted) {
-        outstanding++;
-        return;
+    /** Resolves when one more message may be fetched (call `done` once that fetch is over);
+     *  rejects when `signal` aborts. */
+    async take(signal: AbortSignal): Promise<void> {
+      for (;;) {
+        await flow.ready(signal);
+        if (flow.credit > outstanding) {
+          outstanding++;
+          return;
+        }
+        // Until another fetch is over, or the signal aborts (then `ready` rejects).
+        await new Promise<void>((wake) => {
+          const stop = (): void => {
+            signal.removeEventListener("abort", stop);
+            waiters.delete(stop);
+            wake();
+          };
+          signal.addEventListener("abort", stop);
+          waiters.add(stop);
+        });
       }
-      return wait(signal);
     },
     /** A fetch is over (its message, if any, already delivered). */
     done(): void {
@@ -27,24 +38,4 @@ export function creditGate(flow: FlowControl) {
       for (const wake of waiters) wake();
     },
   };
-
-  async function wait(signal: AbortSignal): Promise<void> {
-    for (;;) {
-      await flow.ready(signal);
-      if (flow.credit > outstanding) {
-        outstanding++;
-        return;
-      }
-      // Until another fetch is over, or the signal aborts (then `ready` rejects).
-      await new Promise<void>((wake) => {
-        const stop = (): void => {
-          signal.removeEventListener("abort", stop);
-          waiters.delete(stop);
-          wake();
-        };
-        signal.addEventListener("abort", stop);
-        waiters.add(stop);
-      });
-    }
-  }
 }

@@ -24,8 +24,7 @@ export interface HttpIo {
 }
 
 /** `fetch` as given, or the global one (looked up at each call). */
-export const fetchOf = (given?: typeof fetch): typeof fetch =>
-  given ?? ((input, init) => (init ? fetch(input, init) : fetch(input)));
+export const fetchOf = (given?: typeof fetch): typeof fetch => given ?? ((input, init) => fetch(input, init));
 
 /** Ends every wait under way with `error` (the transport closes). */
 export function closeAll(io: HttpIo, error: GmqError): void {
@@ -43,8 +42,7 @@ export function unlessExisting(error: unknown): void {
  * be reached is `disconnected`. Closing the transport stops the wait, not the request: Node's
  * fetch costs some 5% more per request given a signal (8 µs of 175 on loopback), and one shared
  * signal collects a listener per request until the request is garbage. Only `/pop`s, which may
- * block for ever, pass `fetchSignal` so that closing can end them; other GETs pass no init at all,
- * as a plain `fetch(url)` does.
+ * block for ever, pass `fetchSignal` so that closing can end them.
  */
 export async function call(
   io: HttpIo,
@@ -55,29 +53,20 @@ export async function call(
   fetchSignal?: AbortSignal,
 ): Promise<unknown> {
   const what = `gnode ${path}`;
-  let status = 0;
+  let status: number;
   let text: string;
   try {
-    // One promise the transport's close can end, and as few others as the reply needs.
-    text = await new Promise<string>((resolve, reject) => {
-      const fail = (error: unknown) => {
-        io.waits.delete(reject);
-        reject(error);
-      };
+    [status, text] = await new Promise<[number, string]>((resolve, reject) => {
       io.waits.add(reject);
-      const target = `${url}${path}${data === undefined ? query(params) : ""}`;
-      (data !== undefined
-        ? io.fetch(target, { method: "POST", body: new URLSearchParams({ data }) })
-        : fetchSignal
-          ? io.fetch(target, { signal: fetchSignal })
-          : io.fetch(target)
-      ).then((response) => {
-        status = response.status;
-        response.text().then((text) => {
-          io.waits.delete(reject);
-          resolve(text);
-        }, fail);
-      }, fail);
+      io.fetch(
+        `${url}${path}${data === undefined ? `?${new URLSearchParams(params)}` : ""}`,
+        data === undefined
+          ? { signal: fetchSignal }
+          : { method: "POST", body: new URLSearchParams({ data }) },
+      )
+        .then(async (response) => resolve([response.status, await response.text()]))
+        .catch(reject)
+        .finally(() => io.waits.delete(reject));
     });
   } catch (error) {
     throw GmqError.is(error) ? error : unreachable(`${what}: ${(error as Error).message}`, error);
@@ -93,14 +82,6 @@ export async function call(
   }
   if (reply.code) throw nodeError(reply.msg, what);
   return reply.data;
-}
-
-/** `?k=v&…`. Not URLSearchParams, which Node implements in JS at some 3 µs a request: the values
- *  are checked names, digits and the node's own ids, escaped all the same. */
-function query(params: Record<string, string>): string {
-  let query = "";
-  for (const key in params) query += `${query ? "&" : "?"}${key}=${encodeURIComponent(params[key]!)}`;
-  return query;
 }
 
 /** `/config` with all four settings (an absent `isAutoAck` would switch manual ack off). */

@@ -103,8 +103,7 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
       await onSomeNode(nodes, random, retryMs, async (node) => {
         // A restarted node may have dropped its empty queues: declare them again, once.
         for (let again = settings.queues.size > 0; ; again = false) {
-          const setup = node.setup.ensure(topic, settings.queues);
-          if (setup) await setup;
+          await node.setup.ensure(topic, settings.queues);
           try {
             return await node.push(data);
           } catch (error) {
@@ -147,13 +146,11 @@ export function gnodeHttp(options: GnodeHttpOptions): Transport {
         }, quickMs / 4);
         try {
           while (!signal.aborted) {
-            const waiting = gate.take(signal);
-            if (waiting)
-              try {
-                await waiting;
-              } catch {
-                return;
-              }
+            try {
+              await gate.take(signal);
+            } catch {
+              return;
+            }
             try {
               // Only a signal lets closing abort a /pop; Node's fetch costs some 5% more with one.
               // A /pop sent while the queue has more goes without, and is woken if it waits.

@@ -52,13 +52,11 @@ export async function readQueue(
     };
     try {
       while (!signal.aborted) {
-        const waiting = gate.take(signal);
-        if (waiting)
-          try {
-            await waiting;
-          } catch {
-            return;
-          }
+        try {
+          await gate.take(signal);
+        } catch {
+          return;
+        }
         try {
           const d = delivery(`${await socket.request(line)}`, "gnode pop");
           if (d.body === WAKE) await ack(d.id).catch(noop);
