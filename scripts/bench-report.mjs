@@ -228,7 +228,7 @@ const md = [
   "",
   markdownTable(fanout.rows),
   "",
-  `gmq node (gmq/gnode-http, gmq/gnode) against the emulator ${gnode.params["in-process"] ? "in the bench's process" : "in a process of its own"}, ${p(gnode.params)}: push → pop → ack, beside a hand-written \`fetch\` loop and a hand-written socket client (TCP: publishing the same \`mpub\` batches, and a \`pub\` pipeline); the CPU columns are the clients' process; budget ≥ 0.9×.`,
+  `gmq node (gmq/gnode-http, gmq/gnode) against the emulator ${gnode.params["in-process"] ? "in the bench's process" : "in a process of its own"}, ${p(gnode.params)}: push → pop → ack through ${gnode.params["fresh-clients"] ? "a fresh gmq producer and consumer each round" : "one gmq producer and consumer that live for the whole run"}, beside a hand-written \`fetch\` loop and a hand-written socket client (TCP: publishing the same \`mpub\` batches, and a \`pub\` pipeline); the CPU columns are the clients' process; budget ≥ 0.9×.`,
   "",
   markdownTable(gnode.rows),
   "",
