@@ -39,6 +39,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { fetchLoop, gmqClients, nextTopic, untilCount } from "./gnode-clients.mjs";
 import { machineLine, median, printTable, startServerProcess, writeJson } from "./mqtt-support.mjs";
 
 const { values: args } = parseArgs({
@@ -120,83 +121,8 @@ async function startGnodeProcess() {
   };
   return node;
 }
-let topics = 0;
-const nextTopic = () => `bench-${++topics}`;
-const untilCount = (count, n) =>
-  new Promise((resolve) => {
-    const check = () => (count() >= n ? resolve() : setTimeout(check, 1));
-    check();
-  });
-
 // ------------------------------------------------------------------------------------------------
 // HTTP
-
-/**
- * gmq's side of a suite: a producer and a consumer client that live for the whole run, as an
- * app's do, on one topic; each round publishes `n` messages and waits for their `n` acks. (Before
- * 2026-12-02 each round made a fresh pair: the rounds then also measured V8 still compiling the
- * clients' setup code, which runs once per pair.)
- */
-function gmqClients(transport, subscribeOptions) {
-  let pair;
-  const open = async () => {
-    const topic = nextTopic();
-    const consumer = createClient({ transport: transport() });
-    const producer = createClient({ transport: transport() });
-    const counts = { acked: 0 };
-    await consumer.subscribe(topic, (m) => m.ack().then(() => counts.acked++), subscribeOptions).ready;
-    await producer.publish(topic, VALUE); // sets the topic up before the first round
-    await untilCount(() => counts.acked, 1);
-    return { topic, consumer, producer, counts };
-  };
-  const run = async (n) => {
-    pair ??= await open();
-    const { topic, producer, counts } = pair;
-    counts.acked = 0;
-    const started = performance.now();
-    for (let i = 0; i < n; i++) void producer.publish(topic, VALUE);
-    await untilCount(() => counts.acked, n);
-    const rate = (n / (performance.now() - started)) * 1000;
-    if (args["fresh-clients"]) await run.close();
-    return rate;
-  };
-  run.close = async () => {
-    if (pair) await Promise.all([pair.producer.close(), pair.consumer.close()]);
-    pair = undefined;
-  };
-  return run;
-}
-
-async function rawHttp(n) {
-  const topic = nextTopic();
-  const base = node.httpUrl;
-  const get = (path, params) => fetch(`${base}${path}?${new URLSearchParams(params)}`).then((r) => r.json());
-  await get("/config", { topic, isAutoAck: "0", mode: "1", msgTTR: "0", msgRetry: "0" });
-  await get("/declareQueue", { topic, bindKey: "default" });
-  let acked = 0;
-  let popped = 0;
-  const consume = async () => {
-    while (popped < n) {
-      const { data } = await get("/pop", { topic, bindKey: "default" });
-      popped++;
-      JSON.parse(data.body);
-      void get("/ack", { msgId: data.id, topic, bindKey: "default" }).then(() => acked++);
-    }
-  };
-  const started = performance.now();
-  const consuming = consume();
-  for (let i = 0; i < n; i++) {
-    // The same body the adapter sends: a gmq-style envelope with an id.
-    const body = `{"gmq":1,"id":"m${i}","t":${JSON.stringify(JSON.stringify(VALUE))}}`;
-    const data = JSON.stringify({ topic, route_key: "", body, delay: 0 });
-    await fetch(`${base}/push`, { method: "POST", body: new URLSearchParams({ data }) }).then((r) =>
-      r.json(),
-    );
-  }
-  await consuming;
-  await untilCount(() => acked, n);
-  return (n / (performance.now() - started)) * 1000;
-}
 
 // ------------------------------------------------------------------------------------------------
 // TCP
@@ -287,11 +213,22 @@ async function rawTcp(n, batched) {
 
 // ------------------------------------------------------------------------------------------------
 
-const gmqHttp = () => gmqClients(() => gnodeHttp({ url: node.httpUrl }), { ack: "manual" });
+const fresh = args["fresh-clients"];
+const gmqHttp = () =>
+  gmqClients({
+    createClient,
+    transport: () => gnodeHttp({ url: node.httpUrl }),
+    subscribeOptions: { ack: "manual" },
+    value: VALUE,
+    fresh,
+  });
 const gmqTcp = () =>
-  gmqClients(() => gnode({ nodes: { tcp: `127.0.0.1:${node.tcpPort}`, http: node.httpUrl } }), {
-    ack: "manual",
-    maxBuffered: 1000,
+  gmqClients({
+    createClient,
+    transport: () => gnode({ nodes: { tcp: `127.0.0.1:${node.tcpPort}`, http: node.httpUrl } }),
+    subscribeOptions: { ack: "manual", maxBuffered: 1000 },
+    value: VALUE,
+    fresh,
   });
 const suites = [
   {
@@ -299,7 +236,7 @@ const suites = [
     name: "HTTP (gmq/gnode-http vs fetch loop)",
     n: Number(args.http),
     gmq: gmqHttp(),
-    raw: rawHttp,
+    raw: fetchLoop({ url: node.httpUrl, value: VALUE }),
   },
   {
     key: "tcp",
