@@ -105,9 +105,8 @@ function memoryFetch() {
   const queues = new Map();
   let nextId = 10n ** 18n;
   const queue = (key) => {
-    let q = queues.get(key);
-    if (!q) queues.set(key, (q = { items: [], waiting: [] }));
-    return q;
+    if (!queues.has(key)) queues.set(key, { items: [], waiting: [] });
+    return queues.get(key);
   };
   const reply = (data, msg = "success") => {
     const text = JSON.stringify({ code: 0, data, msg });
