@@ -122,10 +122,7 @@ async function startGnodeProcess() {
   return node;
 }
 // ------------------------------------------------------------------------------------------------
-// HTTP
-
-// ------------------------------------------------------------------------------------------------
-// TCP
+// TCP (the HTTP clients are in gnode-clients.mjs)
 
 /** A hand-written gnode TCP connection: lines out, frames in, replies in order. */
 function rawSocket() {
