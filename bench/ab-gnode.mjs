@@ -16,7 +16,7 @@ import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { fetchLoop, gmqClients } from "./gnode-clients.mjs";
-import { median, startServerProcess } from "./mqtt-support.mjs";
+import { median, startServerProcess, withCpu } from "./mqtt-support.mjs";
 
 const { values: args, positionals: dirs } = parseArgs({
   allowPositionals: true,
@@ -57,10 +57,8 @@ variants.push({ name: "fetch loop", run: fetchLoop({ url, value: VALUE, fetch })
 
 /** One round: the rate and this process's CPU µs per message. */
 async function measure(run) {
-  const before = process.cpuUsage();
-  const rate = await run(N);
-  const used = process.cpuUsage(before);
-  return { rate, cpu: (used.user + used.system) / N };
+  const { rate, cpuMs } = await withCpu(async () => ({ rate: await run(N) }));
+  return { rate, cpu: (cpuMs * 1000) / N };
 }
 
 try {

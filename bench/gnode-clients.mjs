@@ -1,16 +1,14 @@
 // The clients bench/gnode.mjs and bench/ab-gnode.mjs measure: gmq's producer/consumer pair, and
 // the hand-written `fetch` loop of the gmq node's HTTP API.
+import { pollUntil } from "./mqtt-support.mjs";
 
 let topics = 0;
 /** A topic no earlier round used. */
 export const nextTopic = () => `bench-${++topics}`;
 
-/** Resolves once `count()` reaches `n` (checked every millisecond). */
-export const untilCount = (count, n) =>
-  new Promise((resolve) => {
-    const check = () => (count() >= n ? resolve() : setTimeout(check, 1));
-    check();
-  });
+/** Resolves once `count()` reaches `n` (checked every millisecond); a round stuck for a minute
+ *  fails instead of hanging the bench. */
+export const untilCount = (count, n) => pollUntil(() => count() >= n, 60_000, `${n} acks`);
 
 /**
  * gmq's side: a producer and a consumer client (made by `createClient` over `transport()`) that

@@ -40,7 +40,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { fetchLoop, gmqClients, nextTopic, untilCount } from "./gnode-clients.mjs";
-import { machineLine, median, printTable, startServerProcess, writeJson } from "./mqtt-support.mjs";
+import { machineLine, median, printTable, startServerProcess, withCpu, writeJson } from "./mqtt-support.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -99,10 +99,8 @@ async function bundleSources() {
 
 /** Runs one round; returns its rate (msg/s) and the process's CPU µs per message. */
 async function round(run, n) {
-  const before = process.cpuUsage();
-  const rate = await run(n);
-  const used = process.cpuUsage(before);
-  return { rate, cpuUs: (used.user + used.system) / n };
+  const { rate, cpuMs } = await withCpu(async () => ({ rate: await run(n) }));
+  return { rate, cpuUs: (cpuMs * 1000) / n };
 }
 
 const node = args["in-process"] ? await startGnode() : await startGnodeProcess();
